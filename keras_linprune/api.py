@@ -1,0 +1,111 @@
+"""`apply`: measure -> plan -> rebuild -> report."""
+
+from keras_linprune import graph as graph_lib
+from keras_linprune import measure as measure_lib
+from keras_linprune import plan as plan_lib
+from keras_linprune import rebuild as rebuild_lib
+from keras_linprune import report as report_lib
+from keras_linprune import sites as sites_lib
+from keras_linprune import validation
+from keras_linprune.stats import ActivationStats
+
+
+def apply(
+    model,
+    data_or_stats,
+    *,
+    threshold=1.0,
+    layer_threshold="optimal",
+    remove_dead=True,
+    batch_size=None,
+    verbose="auto",
+):
+    """Compresses `model` by folding linear neurons and removing dead ones.
+
+    A ReLU neuron that is active on every calibration row is linear there:
+    it is removed and its contribution moved onto a linear shortcut from its
+    layer's input to the next layer (METHOD.md). Neurons never active are
+    removed outright. With the default `threshold=1.0` the compressed model
+    computes the same outputs as the original on the calibration data;
+    lower thresholds trade accuracy for size.
+
+    Args:
+        model: A functional or Sequential `keras.Model`. Never modified.
+        data_or_stats: Calibration inputs (anything `measure` accepts) or
+            an `ActivationStats` from `measure` on this same model.
+        threshold: Activation rate in [0, 1] at or above which a neuron
+            counts as linear.
+        layer_threshold: Per-site rule deciding whether a site's linear
+            neurons are folded: `"optimal"` (default; only when it lowers
+            the exact parameter count, `"best"` is an alias), an int `n`
+            (more than `n` linear neurons) or a float `f` (more than that
+            fraction of the layer).
+        remove_dead: Remove never-active neurons (exact; on by default).
+            `False` reproduces the authors' prototype.
+        batch_size: Rows per batch when measuring unbatched data.
+        verbose: Progress bar while measuring: `"auto"`/1 on, 0 off.
+
+    Returns:
+        `(compressed, report)`: a new `keras.Model` of built-in layers
+        (compiled like `model` if it was compiled), and a
+        `pandas.DataFrame` with one row per site (see `report.py`); totals
+        in `report.attrs`, text via `keras_linprune.summary(report)`.
+
+    Raises:
+        TypeError / ValueError: For a non-Keras or subclassed model,
+            options of the wrong type or range, unusable data, or stats
+            measured on another model; always before any work is done.
+
+    Example:
+
+    ```python
+    import keras_linprune as linprune
+
+    small, report = linprune.apply(model, x_calib)          # exact
+    print(report.linprune.summary())
+    small, report = linprune.apply(model, x_calib, threshold=0.95)
+    small.save("small.keras")   # plain Keras, no custom_objects needed
+    ```
+    """
+    fn = graph_lib.functional_graph(model)
+    options = dict(
+        threshold=validation.check_threshold(threshold),
+        layer_threshold=validation.check_layer_threshold(layer_threshold),
+        remove_dead=validation.check_flag("remove_dead", remove_dead),
+    )
+    batch_size = validation.check_batch_size(batch_size)
+    verbose = validation.check_verbose(verbose)
+    found = sites_lib.find_sites(fn)
+    if isinstance(data_or_stats, ActivationStats):
+        stats = data_or_stats
+        if stats.fingerprint != measure_lib.fingerprint(fn, found.spec):
+            raise ValueError(
+                "The activation statistics were measured on a different model "
+                "(or its weights changed since). Measure again with "
+                "`linprune.measure(model, data)`. Received: stats of model "
+                f"{stats.model_name!r} for model {model.name!r}"
+            )
+    else:
+        stats = measure_lib.measure_sites(
+            fn, found, data_or_stats, batch_size=batch_size, verbose=verbose,
+            model_name=model.name,
+        )
+    plan = plan_lib.make_plan(found.spec, stats.rates, **options)
+    small = rebuild_lib.rebuild(model, fn, found, plan)
+    if small.count_params() != plan.params:
+        raise RuntimeError(
+            "keras_linprune bug: the rebuilt model has "
+            f"{small.count_params()} parameters, the plan counted "
+            f"{plan.params}. Please report it with the model's summary."
+        )
+    nodes = graph_lib.ordered_nodes(fn)
+    report = report_lib.make_report(
+        plan,
+        stats.rates,
+        order={n.operation.name: i for i, n in enumerate(nodes)},
+        layer_params={n.operation.name: n.operation.count_params()
+                      for n in nodes},
+        unchanged=found.unchanged,
+        rows=stats.rows,
+    )
+    return small, report

@@ -1,0 +1,157 @@
+"""Measurement: activation statistics in one streaming pass.
+
+An instrumented sub-model (a `keras.Model` on the same layers whose outputs
+are the activation tensors of every site) runs once over the calibration
+data. A compiled step turns each batch into integer counts, and the counts
+are summed batch by batch: activations are never kept in memory.
+
+The step is a pure per-batch map followed by a sum, so it can run under a
+`tf.distribute` strategy (`strategy.run(step, (x,))` + `reduce(SUM)`)
+without a redesign.
+"""
+
+import hashlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_linprune import data as data_lib
+from keras_linprune import graph as graph_lib
+from keras_linprune import sites as sites_lib
+from keras_linprune import validation
+from keras_linprune.stats import ActivationStats
+
+
+def measure(model, data, *, batch_size=None, verbose="auto"):
+    """Counts how often each neuron of each fold site is active.
+
+    Args:
+        model: A functional or Sequential `keras.Model`. Not modified.
+        data: Calibration inputs: a NumPy array (list/dict of arrays for
+            several inputs), a pandas DataFrame, a `tf.data.Dataset` (batched
+            or not; `x`, `(x, y)` or `(x, y, w)` elements) or a
+            `keras.utils.PyDataset`. Labels are ignored.
+        batch_size: Rows per batch for unbatched data (default 1024).
+        verbose: `"auto"` or 1 shows a progress bar, 0 is silent.
+
+    Returns:
+        An `ActivationStats`, to pass to `keras_linprune.apply` as often as
+        needed.
+
+    Raises:
+        TypeError: If `model` is not a Keras model or `data` has an
+            unsupported type.
+        ValueError: If the model is subclassed, the data is empty or has
+            the wrong shape, or activations are NaN/Inf.
+
+    Example:
+
+    ```python
+    stats = linprune.measure(model, x_calib)
+    stats.to_dataframe().groupby("site").rate.describe()
+    small, report = linprune.apply(model, stats, threshold=0.99)
+    ```
+    """
+    fn = graph_lib.functional_graph(model)
+    batch_size = validation.check_batch_size(batch_size)
+    verbose = validation.check_verbose(verbose)
+    found = sites_lib.find_sites(fn)
+    return measure_sites(
+        fn, found, data, batch_size=batch_size, verbose=verbose,
+        model_name=model.name,
+    )
+
+
+def measure_sites(fn, found, data, *, batch_size, verbose, model_name):
+    """`measure` on an already analysed graph (options validated)."""
+    calibration = data_lib.Calibration(data, fn, batch_size)
+    keys = [s.name for s in found.spec.sites]
+    tensors = [found.bindings[k].tensor for k in keys]
+    counter = _SiteCounter(fn, tensors)
+    rows, active, observations, nonfinite = counter.run(calibration, verbose)
+    if rows == 0:
+        raise ValueError(
+            "Expected calibration data with at least one row. "
+            "Received: data that yielded 0 rows"
+        )
+    bad = [k for k, n in zip(keys, nonfinite) if n]
+    if bad:
+        raise ValueError(
+            "Activations are NaN or Inf on the calibration data at site(s) "
+            f"{bad}; check the data and the model's weights. Received: "
+            f"{sum(nonfinite)} non-finite activation values"
+        )
+    return ActivationStats(
+        dict(zip(keys, active)),
+        dict(zip(keys, observations)),
+        rows,
+        fingerprint(fn, found.spec),
+        model_name,
+    )
+
+
+def fingerprint(fn, spec):
+    """Digest of a model's site structure and all of its weights."""
+    h = hashlib.blake2b(digest_size=16)
+    for site in spec.sites:
+        h.update(f"{site.name}|{site.width}|{site.consumers};".encode())
+    for w in fn.weights:
+        h.update(np.ascontiguousarray(keras.ops.convert_to_numpy(w)).data)
+    return h.hexdigest()
+
+
+class _SiteCounter:
+    """Runs the instrumented sub-model and sums integer counts."""
+
+    def __init__(self, fn, tensors):
+        self.n = len(tensors)
+        self.widths = [int(t.shape[-1]) for t in tensors]
+        self.probe = keras.Model(fn.inputs, tensors) if tensors else None
+
+    def batch_counts(self, x):
+        """Per-batch counts: rows, active, observations, non-finite."""
+        rows = tf.shape(tf.nest.flatten(x)[0], out_type=tf.int64)[0]
+        if self.probe is None:
+            return rows, [], [], []
+        hs = self.probe(x, training=False)
+        if self.n == 1:
+            hs = [hs]
+        active, observations, nonfinite = [], [], []
+        for h in hs:
+            flat = tf.reshape(h, [-1, h.shape[-1]])
+            active.append(tf.reduce_sum(tf.cast(flat > 0, tf.int64), axis=0))
+            observations.append(tf.shape(flat, out_type=tf.int64)[0])
+            nonfinite.append(tf.reduce_sum(
+                tf.cast(tf.logical_not(tf.math.is_finite(flat)), tf.int64)
+            ))
+        return rows, active, observations, nonfinite
+
+    def run(self, calibration, verbose):
+        @tf.function(reduce_retracing=True)
+        def step(totals, x):
+            counts = self.batch_counts(x)
+            return tf.nest.map_structure(tf.add, totals, counts)
+
+        bar = None
+        if verbose:
+            bar = keras.utils.Progbar(
+                calibration.num_batches, verbose=verbose, unit_name="batch"
+            )
+        zero = tf.constant(0, tf.int64)
+        totals = (
+            zero,
+            [tf.zeros([w], tf.int64) for w in self.widths],
+            [zero] * self.n,
+            [zero] * self.n,
+        )
+        batches = 0
+        for batches, x in enumerate(calibration, start=1):
+            totals = step(totals, x)
+            if bar is not None:
+                bar.update(batches)
+        rows, active, observations, nonfinite = tf.nest.map_structure(
+            lambda t: t.numpy(), totals
+        )
+        return (int(rows), list(active), [int(o) for o in observations],
+                [int(n) for n in nonfinite])

@@ -1,0 +1,242 @@
+"""Which neurons fold where, with the exact parameter count (pure NumPy).
+
+The planner turns activation rates into one `SiteDecision` per site and
+counts the parameters of the graph that `rebuild` will emit, without
+computing any weights: the count only depends on which sources feed which
+linear node (METHOD.md sections 3-5). That keeps it cheap enough to evaluate
+many candidate plans, e.g. for `layer_threshold="optimal"`.
+
+Example:
+
+>>> import numpy as np
+>>> from keras_linprune.spec import GraphSpec, LinearSpec, SiteSpec
+>>> spec = GraphSpec(
+...     linears={
+...         "d1": LinearSpec("d1", "x", 2, 8, True),
+...         "d2": LinearSpec("d2", "d1", 8, 1, True),
+...     },
+...     sites=(SiteSpec("d1", "d1", ("d2",), 8),),
+...     rejected=(),
+...     total_params=33,
+... )
+>>> p = make_plan(spec, {"d1": np.ones(8)}, threshold=1.0)
+>>> p.params, p.decisions["d1"].folded
+(3, True)
+"""
+
+import dataclasses
+import numbers
+
+import numpy as np
+
+#: String layer thresholds: fold a site only if that lowers the parameter
+#: count. "best" is accepted as an alias, as in the prototype's notebooks.
+LAYER_THRESHOLD_STRINGS = ("optimal", "best")
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteDecision:
+    """What happens to the neurons of one site.
+
+    Attributes:
+        site: Site key.
+        linear: Indices folded into a shortcut (empty if the site is not
+            folded).
+        dead: Indices removed outright (never active on the data).
+        keep: Indices that stay in the producer.
+        candidates: Number of neurons whose rate reaches the threshold,
+            before the layer-threshold decision.
+        folded: Whether the linear neurons were folded.
+        reason: Why they were not folded (empty when folded).
+    """
+
+    site: str
+    linear: np.ndarray
+    dead: np.ndarray
+    keep: np.ndarray
+    candidates: int
+    folded: bool
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeLayout:
+    """Shape of one rebuilt linear node.
+
+    Attributes:
+        units: Output width after compression (0: the layer disappears).
+        sources: Source keys it reads, main input first.
+        use_bias: Whether it has a bias.
+        params: Parameters of all its matrices and bias.
+        shortcut_params: The part of `params` in matrices other than the
+            first (the emitted layer that keeps the name and the bias).
+    """
+
+    units: int
+    sources: tuple
+    use_bias: bool
+    params: int
+    shortcut_params: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A complete compression plan.
+
+    Attributes:
+        spec: The `GraphSpec` it was made for.
+        decisions: Mapping from site key to `SiteDecision`, in site order.
+        layout: Mapping from linear-node name to `NodeLayout`.
+        params: Exact `count_params()` of the rebuilt model.
+        options: The options the plan was made with.
+    """
+
+    spec: object
+    decisions: dict
+    layout: dict
+    params: int
+    options: dict
+
+    @property
+    def params_before(self):
+        return self.spec.total_params
+
+
+def make_plan(
+    spec, rates, *, threshold=1.0, layer_threshold="optimal", remove_dead=True
+):
+    """Decides every site and counts the parameters of the result.
+
+    Args:
+        spec: `GraphSpec` of the model.
+        rates: Mapping from site key to per-neuron activation rates.
+        threshold: A neuron is linear when its rate is `>= threshold`.
+        layer_threshold: Per-site rule: an int `n` folds a site when more
+            than `n` neurons are linear, a float `f` when more than that
+            fraction are, `"optimal"` when folding lowers the exact
+            parameter count of the whole rebuilt graph (sites are decided
+            in graph order, each given the decisions before it).
+        remove_dead: Remove neurons with rate 0 (never active) outright.
+
+    Returns:
+        A `Plan`. Options are assumed validated (see `validation.py`).
+    """
+    base = {}
+    for site in spec.sites:
+        base[site.name] = _base_decision(
+            site, np.asarray(rates[site.name]), threshold, remove_dead
+        )
+    decisions = {}
+    for site in spec.sites:
+        d = base[site.name]
+        if d.candidates == 0:
+            decisions[site.name] = d
+            continue
+        folded = _with_linear(site, d, np.asarray(rates[site.name]), threshold)
+        reason = _layer_rule_reason(
+            spec, site, d, folded, decisions, base, layer_threshold
+        )
+        decisions[site.name] = (
+            folded if not reason else dataclasses.replace(d, reason=reason)
+        )
+    layout = layout_of(spec, decisions)
+    params = spec.fixed_params + sum(n.params for n in layout.values())
+    options = dict(
+        threshold=threshold,
+        layer_threshold=layer_threshold,
+        remove_dead=remove_dead,
+    )
+    return Plan(spec, decisions, layout, params, options)
+
+
+def _base_decision(site, rates, threshold, remove_dead):
+    """Dead neurons removed, linear ones not (yet) folded."""
+    is_dead = (rates == 0) if remove_dead else np.zeros(rates.shape, bool)
+    candidates = int(np.count_nonzero((rates >= threshold) & ~is_dead))
+    dead = np.flatnonzero(is_dead)
+    if dead.size == site.width:
+        # Keep one (dead) neuron so every consumer still has an input; it
+        # outputs 0, so the result stays exact.
+        dead = dead[1:]
+    keep = np.setdiff1d(np.arange(site.width), dead)
+    reason = "" if candidates else "no neuron reaches the threshold"
+    return SiteDecision(
+        site.name, np.array([], np.int64), dead, keep, candidates, False,
+        reason,
+    )
+
+
+def _with_linear(site, base, rates, threshold):
+    is_linear = rates >= threshold
+    is_linear[base.dead] = False
+    linear = np.flatnonzero(is_linear)
+    keep = np.setdiff1d(base.keep, linear)
+    return dataclasses.replace(base, linear=linear, keep=keep, folded=True)
+
+
+def _layer_rule_reason(spec, site, base, folded, decided, pending, rule):
+    """Empty string when `rule` lets the site fold, else why not."""
+    n = base.candidates
+    if isinstance(rule, str):
+        others = {**pending, **decided}
+        without = _count(spec, {**others, site.name: base})
+        with_ = _count(spec, {**others, site.name: folded})
+        if with_ < without:
+            return ""
+        return (
+            f"no saving: folding {n} neurons would change the parameter "
+            f"count by {with_ - without:+,d}"
+        )
+    if isinstance(rule, numbers.Integral):
+        if n > rule:
+            return ""
+        return (
+            f"below layer threshold: {n} linear neurons, needs more than "
+            f"{rule}"
+        )
+    fraction = n / site.width
+    if fraction > rule:
+        return ""
+    return (
+        f"below layer threshold: {n}/{site.width} = {fraction:.3g} linear, "
+        f"needs more than {rule:g}"
+    )
+
+
+def _count(spec, decisions):
+    layout = layout_of(spec, decisions)
+    return spec.fixed_params + sum(n.params for n in layout.values())
+
+
+def layout_of(spec, decisions):
+    """Sources, width and parameters of every rebuilt linear node.
+
+    Mirrors `algebra.fold_site` on shapes only: a consumer keeps its main
+    input while the producer keeps any neuron, and receives every source of
+    the producer when linear neurons fold.
+    """
+    sources = {name: [lin.source] for name, lin in spec.linears.items()}
+    biased = {name: lin.use_bias for name, lin in spec.linears.items()}
+    units = {name: lin.units for name, lin in spec.linears.items()}
+    widths = {lin.source: lin.in_width for lin in spec.linears.values()}
+    for site in spec.sites:
+        d = decisions[site.name]
+        producer = site.producer
+        for consumer in site.consumers:
+            new = [site.name] if d.keep.size else []
+            new += [s for s in sources[consumer] if s != site.name]
+            if d.linear.size:
+                new += [s for s in sources[producer] if s not in new]
+                biased[consumer] = biased[consumer] or biased[producer]
+            sources[consumer] = new
+        units[producer] = int(d.keep.size)
+        widths[site.name] = int(d.keep.size)
+    layout = {}
+    for name in spec.linears:
+        n = units[name]
+        fan_ins = [widths[s] for s in sources[name]] if n else []
+        params = n * (sum(fan_ins) + int(biased[name]))
+        layout[name] = NodeLayout(
+            n, tuple(sources[name]), biased[name], params, n * sum(fan_ins[1:])
+        )
+    return layout

@@ -1,0 +1,199 @@
+"""Rebuild: emit the compressed model, walking the graph node by node.
+
+Weights come from the plan via the NumPy algebra (`algebra.fold_site`, in
+site order, in float64). The walk then visits every node of the original
+graph in topological order, as `keras/src/ops/function.py` does when it
+runs a graph, and emits for each:
+
+* a planned `Dense`: one `Dense` per source of its pre-activation (the main
+  one keeps the layer's name and config), an `Add`, and the activation as a
+  separate `Activation` layer when there is more than one source;
+* a node whose inputs were all removed (activation and dropout of a fully
+  folded layer): nothing;
+* any other layer: a new layer from the same config, with the same weights.
+
+No layer object or variable is shared with the original model.
+"""
+
+import keras
+import numpy as np
+
+from keras_linprune import algebra
+from keras_linprune import graph as graph_lib
+
+_REMOVED = object()
+
+
+def folded_weights(found, plan, fn):
+    """Runs the plan's folds on the real weights.
+
+    Returns:
+        Mapping from linear-node name to its `algebra.Affine` (float64), or
+        `None` for a layer that disappears.
+    """
+    layers = {layer.name: layer for layer in fn._operations}
+    affines = {}
+    for name, lin in found.spec.linears.items():
+        layer = layers[name]
+        kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), np.float64)
+        bias = None
+        if layer.use_bias:
+            bias = np.asarray(keras.ops.convert_to_numpy(layer.bias), np.float64)
+        affines[name] = algebra.Affine({lin.source: kernel}, bias)
+    for site in found.spec.sites:
+        d = plan.decisions[site.name]
+        producer, consumers = algebra.fold_site(
+            affines[site.producer],
+            [affines[c] for c in site.consumers],
+            site.name,
+            d.linear,
+            d.keep,
+        )
+        affines[site.producer] = producer
+        for c, affine in zip(site.consumers, consumers):
+            affines[c] = affine
+    return affines
+
+
+def rebuild(model, fn, found, plan):
+    """Emits the compressed `keras.Model` described by `plan`.
+
+    Args:
+        model: The original model (for its name and compile config).
+        fn: Its functional graph.
+        found: `sites.FoundSites` of `fn`.
+        plan: `plan.Plan` for `found.spec`.
+
+    Returns:
+        A new functional `keras.Model` made of built-in layers only.
+    """
+    affines = folded_weights(found, plan, fn)
+    emitter = _Emitter(fn, found.spec, affines)
+    for node in graph_lib.ordered_nodes(fn):
+        emitter.visit(node)
+    inputs = keras.tree.pack_sequence_as(
+        fn._inputs_struct, [emitter.tensors[id(t)] for t in fn.inputs]
+    )
+    outputs = keras.tree.pack_sequence_as(
+        fn._outputs_struct, [emitter.tensors[id(t)] for t in fn.outputs]
+    )
+    small = keras.Model(inputs, outputs, name=model.name)
+    _copy_compile_config(model, small)
+    return small
+
+
+def _copy_compile_config(model, small):
+    config = model.get_compile_config() if model.compiled else None
+    if config:
+        try:
+            small.compile_from_config(config)
+        except Exception:  # A custom loss or metric that cannot be revived.
+            pass
+
+
+class _Emitter:
+    def __init__(self, fn, spec, affines):
+        self.spec = spec
+        self.affines = affines
+        self.outputs = {id(t) for t in fn.outputs}
+        self.used_names = {layer.name for layer in fn._operations}
+        self.tensors = {}  # id(original tensor) -> new tensor or _REMOVED
+        self.sources = {}  # source key -> new tensor
+        for t in fn.inputs:
+            layer = t._keras_history.operation
+            new = keras.Input(
+                batch_shape=t.shape, dtype=t.dtype, sparse=t.sparse,
+                name=layer.name,
+            )
+            self._register(t, new)
+
+    def visit(self, node):
+        ins = node.input_tensors
+        layer = node.operation
+        if layer.name in self.spec.linears:
+            out = self._emit_linear(layer, node)
+        elif ins and all(self.tensors[id(t)] is _REMOVED for t in ins):
+            out = [_REMOVED] * len(node.outputs)
+        else:
+            out = self._emit_copy(layer, node)
+        for t, new in zip(node.outputs, keras.tree.flatten(out)):
+            self._register(t, new)
+
+    def _register(self, tensor, new):
+        self.tensors[id(tensor)] = new
+        if new is not _REMOVED:
+            self.sources[graph_lib.tensor_key(tensor)] = new
+
+    def _emit_copy(self, layer, node):
+        clone = layer.__class__.from_config(layer.get_config())
+        args, kwargs = node.arguments.fill_in(self.tensors)
+        out = clone(*args, **kwargs)
+        weights = layer.get_weights()
+        if weights:
+            clone.set_weights(weights)
+        return out
+
+    def _emit_linear(self, layer, node):
+        affine = self.affines[layer.name]
+        if affine is None:
+            return _REMOVED
+        main = self.spec.linears[layer.name].source
+        keys = sorted(affine.terms, key=lambda k: k != main)
+        config = layer.get_config()
+        activation = config["activation"]
+        single = len(keys) == 1
+        is_output = id(node.outputs[0]) in self.outputs
+        base = layer.name
+        first_name = base if single or not is_output else self._unique(
+            f"{base}_linear"
+        )
+        config.update(
+            name=first_name,
+            units=affine.units,
+            use_bias=affine.bias is not None,
+            activation=activation if single else "linear",
+        )
+        parts = []
+        for i, key in enumerate(keys):
+            if i == 0:
+                dense = keras.layers.Dense.from_config(config)
+            else:
+                dense = keras.layers.Dense(
+                    affine.units, use_bias=False, dtype=layer.dtype_policy,
+                    name=self._unique(f"{base}_shortcut_{key}"),
+                )
+            if key == main:
+                x = self.tensors[id(node.input_tensors[0])]
+            else:
+                x = self.sources[key]
+            parts.append(dense(x))
+            weights = [affine.terms[key]]
+            if i == 0 and affine.bias is not None:
+                weights.append(affine.bias)
+            dense.set_weights(
+                [np.asarray(w, dtype=v.dtype) for w, v in
+                 zip(weights, dense.weights)]
+            )
+        if single:
+            return parts[0]
+        # The last layer of a model output keeps the original name, so that
+        # `model.output_names` (and dict outputs, losses, metrics) still match.
+        final_is_add = activation == "linear"
+        add_name = self._unique(f"{base}_add")
+        if is_output and final_is_add:
+            add_name = base
+        out = keras.layers.Add(name=add_name)(parts)
+        if not final_is_add:
+            act_name = base if is_output else self._unique(f"{base}_activation")
+            out = keras.layers.Activation(activation, name=act_name)(out)
+        return out
+
+    def _unique(self, name):
+        if name not in self.used_names:
+            self.used_names.add(name)
+            return name
+        i = 1
+        while f"{name}_{i}" in self.used_names:
+            i += 1
+        self.used_names.add(f"{name}_{i}")
+        return f"{name}_{i}"

@@ -1,0 +1,163 @@
+"""The report: one pandas row per candidate site, totals in `attrs`.
+
+Columns:
+
+* `site`, `layer`, `consumers`: the activation's key, the producer layer,
+  and the consumer layers (comma-separated);
+* `units_before`, `units_after`, `linear` (neurons folded into shortcuts),
+  `dead` (neurons removed outright), `candidates` (neurons at or above the
+  threshold, folded or not);
+* `params_before` / `params_after`: the producer layer's own parameters
+  (kernel + bias; after: its first emitted `Dense`);
+* `shortcut_params`: parameters of the shortcut layers added in front of
+  this site's consumers;
+* `rate_min`, `rate_median`, `rate_max`: activation rates of the site;
+* `folded` and `reason` (why the linear neurons were not folded).
+
+Totals live in `report.attrs` and behind the `report.linprune` accessor:
+`report.linprune.totals` (a dict) and `report.linprune.summary()` (text).
+"""
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = (
+    "site", "layer", "consumers", "units_before", "units_after", "linear",
+    "dead", "candidates", "folded", "params_before", "params_after",
+    "shortcut_params", "rate_min", "rate_median", "rate_max", "reason",
+)
+
+
+def make_report(plan, rates, *, order, layer_params, unchanged, rows):
+    """Builds the report DataFrame.
+
+    Args:
+        plan: The executed `plan.Plan`.
+        rates: Mapping from site key to per-neuron rates.
+        order: Mapping from layer name to its position in the graph.
+        layer_params: Mapping from layer name to its original parameters.
+        unchanged: `(name, class name)` of layers copied unchanged.
+        rows: Number of calibration rows.
+
+    Returns:
+        A `pandas.DataFrame` with `COLUMNS`, sorted in graph order.
+    """
+    spec = plan.spec
+    records = []
+    for site in spec.sites:
+        d = plan.decisions[site.name]
+        r = np.asarray(rates[site.name], np.float64)
+        producer = plan.layout[site.producer]
+        first = producer.params - producer.shortcut_params
+        records.append(dict(
+            site=site.name, layer=site.producer,
+            consumers=", ".join(site.consumers),
+            units_before=site.width, units_after=int(d.keep.size),
+            linear=int(d.linear.size), dead=int(d.dead.size),
+            candidates=d.candidates, folded=d.folded,
+            params_before=spec.linears[site.producer].params,
+            params_after=first,
+            shortcut_params=sum(
+                plan.layout[c].shortcut_params for c in site.consumers
+            ),
+            rate_min=r.min(), rate_median=float(np.median(r)),
+            rate_max=r.max(), reason=d.reason,
+        ))
+    for rej in spec.rejected:
+        params = layer_params.get(rej.producer, 0)
+        records.append(dict(
+            site=rej.name, layer=rej.producer, consumers="",
+            units_before=rej.width, units_after=rej.width, linear=0, dead=0,
+            candidates=0, folded=False, params_before=params,
+            params_after=params, shortcut_params=0, rate_min=np.nan,
+            rate_median=np.nan, rate_max=np.nan,
+            reason=f"not a fold site: {rej.reason}",
+        ))
+    records.sort(key=lambda rec: order.get(rec["layer"], len(order)))
+    frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    before, after = spec.total_params, plan.params
+    frame.attrs.update(
+        params_before=before,
+        params_after=after,
+        ratio=after / before if before else 1.0,
+        saved=before - after,
+        calibration_rows=rows,
+        unchanged_layers=[f"{n} ({c})" for n, c in unchanged],
+        **plan.options,
+    )
+    if not spec.sites:
+        frame.attrs["note"] = (
+            "nothing was folded: the model has no Dense -> ReLU -> Dense site"
+            + (" that can be folded (see `reason`)" if spec.rejected else "")
+        )
+    return frame
+
+
+def summary(report):
+    """A human-readable summary of a report, like `model.summary()`.
+
+    Example:
+
+    ```python
+    small, report = linprune.apply(model, x)
+    print(linprune.summary(report))   # or report.linprune.summary()
+    ```
+    """
+    a = report.attrs
+    lines = [
+        "keras_linprune: threshold={threshold}, layer_threshold={lt!r}, "
+        "remove_dead={rd}, {rows:,} calibration rows".format(
+            threshold=a.get("threshold"), lt=a.get("layer_threshold"),
+            rd=a.get("remove_dead"), rows=a.get("calibration_rows", 0),
+        )
+    ]
+    if len(report):
+        table = pd.DataFrame({
+            "site": report["site"],
+            "units": [f"{b} -> {u}" for b, u in
+                      zip(report["units_before"], report["units_after"])],
+            "linear": report["linear"],
+            "dead": report["dead"],
+            "shortcut params": report["shortcut_params"].map("{:,}".format),
+            "layer params": [f"{b:,} -> {u:,}" for b, u in
+                             zip(report["params_before"],
+                                 report["params_after"])],
+            "rates min/med/max": [
+                "-" if np.isnan(lo) else f"{lo:.2f}/{me:.2f}/{hi:.2f}"
+                for lo, me, hi in zip(report["rate_min"],
+                                      report["rate_median"],
+                                      report["rate_max"])
+            ],
+            "note": report["reason"],
+        })
+        lines.append(table.to_string(index=False))
+    if "note" in a:
+        lines.append(a["note"])
+    lines.append(
+        "Total params: {b:,} -> {f:,} ({r:.1%} of the original, {s:,} "
+        "saved)".format(b=a.get("params_before", 0),
+                        f=a.get("params_after", 0), r=a.get("ratio", 1.0),
+                        s=a.get("saved", 0))
+    )
+    if a.get("unchanged_layers"):
+        lines.append(
+            "Copied unchanged: " + ", ".join(a["unchanged_layers"])
+        )
+    return "\n".join(lines)
+
+
+@pd.api.extensions.register_dataframe_accessor("linprune")
+class ReportAccessor:
+    """`report.linprune.totals` and `report.linprune.summary()`."""
+
+    def __init__(self, frame):
+        self._frame = frame
+
+    @property
+    def totals(self):
+        """Dict of totals: params before/after, ratio, saved, options."""
+        return dict(self._frame.attrs)
+
+    def summary(self):
+        """The text of `keras_linprune.summary(report)`."""
+        return summary(self._frame)

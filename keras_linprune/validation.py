@@ -1,0 +1,122 @@
+"""Checks on user input, raised before any work is done.
+
+Every error names what was expected, then `Received: name=value`, in the
+style of Keras' own messages.
+"""
+
+import math
+import numbers
+
+import keras
+
+from keras_linprune.plan import LAYER_THRESHOLD_STRINGS
+
+
+def check_model(model):
+    """Raises unless `model` is a functional or Sequential Keras 3 model."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "Expected a Keras 3 `keras.Model` (functional or Sequential). "
+            f"Received: model={model!r} of type {type(model).__name__}"
+        )
+    if isinstance(model, keras.Sequential):
+        return
+    if not hasattr(model, "_nodes_by_depth"):
+        raise ValueError(
+            "Subclassed models have no inspectable graph, so their layers "
+            "cannot be folded. Build the same network with the functional "
+            "API (`inputs = keras.Input(...)`, call each layer, "
+            "`keras.Model(inputs, outputs)`), reusing your trained layers. "
+            f"Received: model={model.name!r} of type {type(model).__name__}"
+        )
+
+
+def check_threshold(threshold):
+    """Raises unless `threshold` is a real number in [0, 1]."""
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(
+            "Expected `threshold` to be a number in [0, 1]. "
+            f"Received: threshold={threshold!r}"
+        )
+    if not (0.0 <= threshold <= 1.0) or math.isnan(threshold):
+        raise ValueError(
+            "Expected `threshold` to be in [0, 1] (the activation rate at "
+            f"which a neuron counts as linear). Received: threshold={threshold}"
+        )
+    return float(threshold)
+
+
+def check_layer_threshold(layer_threshold):
+    """Raises unless `layer_threshold` is an accepted per-site rule.
+
+    Accepted: an int `n >= 0`, a float in [0, 1], or one of
+    `LAYER_THRESHOLD_STRINGS`.
+    """
+    accepted = (
+        "an int n >= 0 (fold when more than n neurons are linear), a float "
+        "in [0, 1] (fold when more than that fraction is linear), or "
+        + " / ".join(repr(s) for s in LAYER_THRESHOLD_STRINGS)
+        + " (fold when it lowers the parameter count)"
+    )
+    lt = layer_threshold
+    if isinstance(lt, str):
+        if lt not in LAYER_THRESHOLD_STRINGS:
+            raise ValueError(
+                f"Expected `layer_threshold` to be {accepted}. "
+                f"Received: layer_threshold={lt!r}"
+            )
+        return lt
+    if isinstance(lt, bool) or not isinstance(lt, numbers.Real):
+        raise TypeError(
+            f"Expected `layer_threshold` to be {accepted}. "
+            f"Received: layer_threshold={lt!r} of type {type(lt).__name__}"
+        )
+    if isinstance(lt, numbers.Integral):
+        if lt < 0:
+            raise ValueError(
+                f"Expected `layer_threshold` to be {accepted}. "
+                f"Received: layer_threshold={lt}"
+            )
+        return int(lt)
+    if not (0.0 <= lt <= 1.0) or math.isnan(lt):
+        raise ValueError(
+            f"Expected `layer_threshold` to be {accepted}. "
+            f"Received: layer_threshold={lt}"
+        )
+    return float(lt)
+
+
+def check_flag(name, value):
+    """Raises unless `value` is a bool."""
+    if not isinstance(value, bool):
+        raise TypeError(f"Expected `{name}` to be True or False. "
+                        f"Received: {name}={value!r}")
+    return value
+
+
+def check_batch_size(batch_size):
+    """Raises unless `batch_size` is None or a positive int."""
+    if batch_size is None:
+        return None
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, numbers.Integral)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            "Expected `batch_size` to be None or a positive int. "
+            f"Received: batch_size={batch_size!r}"
+        )
+    return int(batch_size)
+
+
+def check_verbose(verbose):
+    """Raises unless `verbose` is "auto", 0, 1 or 2 (as in `Model.fit`)."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(
+            'Expected `verbose` to be "auto", 0, 1 or 2. '
+            f"Received: verbose={verbose!r}"
+        )
+    return int(verbose)
