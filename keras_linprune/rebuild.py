@@ -99,6 +99,7 @@ class _Emitter:
         self.used_names = {layer.name for layer in fn._operations}
         self.tensors = {}  # id(original tensor) -> new tensor or _REMOVED
         self.sources = {}  # source key -> new tensor
+        self.clones = {}  # id(original layer) -> its copy
         for t in fn.inputs:
             layer = t._keras_history.operation
             new = keras.Input(
@@ -125,11 +126,16 @@ class _Emitter:
             self.sources[graph_lib.tensor_key(tensor)] = new
 
     def _emit_copy(self, layer, node):
-        clone = layer.__class__.from_config(layer.get_config())
+        # One clone per layer, so a shared layer stays shared.
+        clone = self.clones.get(id(layer))
+        first_call = clone is None
+        if first_call:
+            clone = layer.__class__.from_config(layer.get_config())
+            self.clones[id(layer)] = clone
         args, kwargs = node.arguments.fill_in(self.tensors)
         out = clone(*args, **kwargs)
         weights = layer.get_weights()
-        if weights:
+        if first_call and weights:
             clone.set_weights(weights)
         return out
 

@@ -206,7 +206,7 @@ class _Finder:
                 )
             elif self.calls[id(act)] > 1:
                 problem = f"activation layer '{act.name}' is shared"
-        if problem is None and id(tensor) in self.outputs:
+        if id(tensor) in self.outputs:
             problem = "its activation is a model output"
         return tensor, problem
 

@@ -1,0 +1,45 @@
+"""Packaging for keras_linprune."""
+
+import pathlib
+import re
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"',
+    (HERE / "keras_linprune" / "__init__.py").read_text(),
+).group(1)
+
+setup(
+    name="keras_linprune",
+    version=VERSION,
+    description=(
+        "Linearity-based structural compression for Keras 3 models: fold "
+        "always-active ReLU neurons into linear shortcuts, drop dead ones."
+    ),
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_linprune", "keras_linprune.*"]),
+    install_requires=[
+        "keras>=3.5",
+        "numpy>=1.23",
+        "pandas>=1.5",
+    ],
+    extras_require={
+        # TensorFlow is the backend; pick the wheel that fits the machine.
+        "cpu": ["tensorflow-cpu>=2.16"],
+        "gpu": ["tensorflow>=2.16"],
+        # `linprune demo` trains on a dataset that scikit-learn ships.
+        "demo": ["scikit-learn>=1.2"],
+        "test": ["pytest>=7", "scikit-learn>=1.2"],
+    },
+    entry_points={"console_scripts": ["linprune=keras_linprune.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Framework :: Keras",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

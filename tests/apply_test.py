@@ -1,0 +1,178 @@
+import keras
+import numpy as np
+import pytest
+
+import keras_linprune as linprune
+from tests import factories as f
+
+
+def predict(model, x):
+    return model.predict(x, verbose=0, batch_size=1024)
+
+
+@pytest.mark.parametrize("style", ["inline", "layer", "activation"])
+@pytest.mark.parametrize("sequential", [False, True])
+def test_exact_on_calibration_data(style, sequential):
+    model = f.shape_biases(f.mlp(style=style, sequential=sequential,
+                                 dropout=True))
+    x = f.data()
+    small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
+    f.assert_close(predict(small, x), predict(model, x), atol=1e-5)
+    assert report["linear"].sum() > 0 and report["dead"].sum() > 0
+    assert small.count_params() == report.attrs["params_after"]
+    assert small.count_params() < model.count_params()
+
+
+@pytest.mark.parametrize("rule", ["optimal", 0, 0.1])
+def test_chain_of_three_folded_sites_is_exact(rule):
+    model = f.shape_biases(f.mlp((6, 32, 48, 40, 5)), on=0.6, dead=0.1)
+    x = f.data(512)
+    small, report = linprune.apply(model, x, layer_threshold=rule, verbose=0)
+    folded = report[report.folded]
+    assert len(folded) == 3, report
+    f.assert_close(predict(small, x), predict(model, x), atol=1e-5)
+    # Every layer that received folds reads one merged matrix per source.
+    names = [l.name for l in small.layers]
+    assert "out_shortcut_input_layer" in names or any(
+        "shortcut" in n for n in names)
+
+
+def test_provably_linear_model_is_exact_on_fresh_inputs():
+    model = f.provably_linear(f.mlp((6, 16, 24, 3)))
+    small, report = linprune.apply(model, f.data(64, low=0.0), verbose=0)
+    assert report["units_after"].tolist()[:2] == [0, 0]  # all folded
+    fresh = f.data(300, seed=7, low=0.0) * 5
+    f.assert_close(predict(small, fresh), predict(model, fresh), atol=1e-5)
+    # Every hidden layer disappeared: one affine map from input to output.
+    assert small.count_params() == (6 + 1) * 3
+
+
+def test_input_model_is_not_modified():
+    model = f.shape_biases(f.mlp())
+    x = f.data()
+    before_w, before_y = f.weights_of(model), predict(model, x)
+    n_layers = len(model.layers)
+    small, _ = linprune.apply(model, x, layer_threshold=0, verbose=0)
+    small.set_weights([w * 0 for w in small.get_weights()])  # no sharing
+    for a, b in zip(before_w, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(before_y, predict(model, x))
+    assert len(model.layers) == n_layers
+    assert not set(map(id, small.weights)) & set(map(id, model.weights))
+
+
+def test_apply_with_stats_equals_apply_with_data():
+    model = f.shape_biases(f.mlp())
+    x = f.data()
+    stats = linprune.measure(model, x, verbose=0)
+    a, ra = linprune.apply(model, stats, threshold=0.9, verbose=0)
+    b, rb = linprune.apply(model, x, threshold=0.9, verbose=0)
+    assert a.count_params() == b.count_params()
+    np.testing.assert_allclose(predict(a, x), predict(b, x), atol=1e-6)
+    assert ra.drop(columns="reason").equals(rb.drop(columns="reason"))
+
+
+def test_lower_threshold_folds_more_and_approximates():
+    model = f.shape_biases(f.mlp((6, 32, 32, 3)), on=0.3, dead=0.0)
+    x = f.data(400)
+    counts = []
+    for t in [1.0, 0.8, 0.5]:
+        small, report = linprune.apply(model, x, threshold=t,
+                                       layer_threshold=0, verbose=0)
+        counts.append(report["linear"].sum())
+        assert small.count_params() == report.attrs["params_after"]
+    assert counts[0] <= counts[1] <= counts[2] and counts[2] > counts[0]
+
+
+def test_remove_dead_false_keeps_dead_neurons():
+    model = f.shape_biases(f.mlp(), on=0.0, dead=0.4)
+    x = f.data()
+    _, report = linprune.apply(model, x, remove_dead=False, verbose=0)
+    assert report["dead"].sum() == 0
+    small, report = linprune.apply(model, x, verbose=0)
+    assert report["dead"].sum() > 0
+    f.assert_close(predict(small, x), predict(model, x), atol=1e-5)
+
+
+def test_model_without_fold_site_returns_equivalent_copy():
+    x_in = keras.Input((6,))
+    y = keras.layers.Dense(4, activation="tanh", name="h")(x_in)
+    y = keras.layers.Dense(2, name="o")(y)
+    model = keras.Model(x_in, y)
+    x = f.data()
+    small, report = linprune.apply(model, x, verbose=0)
+    np.testing.assert_allclose(predict(small, x), predict(model, x), atol=1e-6)
+    assert small is not model and small.count_params() == model.count_params()
+    assert "not supported" in report.loc[0, "reason"]
+    assert "nothing was folded" in report.attrs["note"]
+    assert "nothing was folded" in linprune.summary(report)
+
+
+def test_unsupported_layers_are_copied_and_named():
+    x_in = keras.Input((6,))
+    h = keras.layers.Dense(16, activation="relu", name="d0")(x_in)
+    h = keras.layers.Dense(8, activation="relu", name="d1")(h)
+    y = keras.layers.LayerNormalization(name="norm")(h)
+    y = keras.layers.Dense(2, name="o")(y)
+    model = f.shape_biases(keras.Model(x_in, y))
+    x = f.data()
+    small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
+    f.assert_close(predict(small, x), predict(model, x), atol=1e-5)
+    row = report.set_index("site").loc["d1"]
+    assert not row.folded and "consumer 'norm'" in row.reason
+    assert "norm (LayerNormalization)" in report.attrs["unchanged_layers"]
+
+
+def test_output_names_and_compile_config_survive():
+    model = f.shape_biases(f.mlp(output_activation="softmax"))
+    model.compile(loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x = f.data()
+    small, _ = linprune.apply(model, x, layer_threshold=0, verbose=0)
+    assert small.output_names == model.output_names == ["out"]
+    assert small.compiled
+    y = np.argmax(predict(model, x), axis=1)
+    a = model.evaluate(x, y, verbose=0)
+    b = small.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_site_with_two_dense_consumers():
+    x_in = keras.Input((6,))
+    h = keras.layers.Dense(24, activation="relu", name="h")(x_in)
+    a = keras.layers.Dense(3, name="a")(h)
+    b = keras.layers.Dense(2, name="b")(keras.layers.Dropout(0.1)(h))
+    model = f.shape_biases(keras.Model(x_in, [a, b]), on=0.7)
+    x = f.data()
+    small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
+    assert report.loc[0, "consumers"] == "a, b" and report.loc[0, "folded"]
+    for got, want in zip(small.predict(x, verbose=0),
+                         model.predict(x, verbose=0)):
+        f.assert_close(got, want, atol=1e-5)
+    assert small.count_params() == report.attrs["params_after"]
+
+
+def test_shared_producer_is_not_folded():
+    x1, x2 = keras.Input((6,)), keras.Input((6,))
+    shared = keras.layers.Dense(8, activation="relu", name="shared")
+    y = keras.layers.Dense(2, name="o")(
+        keras.layers.Concatenate()([shared(x1), shared(x2)]))
+    model = keras.Model([x1, x2], y)
+    x = [f.data(), f.data(seed=3)]
+    small, report = linprune.apply(model, x, verbose=0)
+    np.testing.assert_allclose(small.predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=1e-6)
+    assert report["reason"].str.contains("shared").all()
+
+
+def test_dense_on_sequences_folds_per_position():
+    x_in = keras.Input((5, 6))
+    h = keras.layers.Dense(16, activation="relu", name="ffn_in")(x_in)
+    y = keras.layers.Dense(6, name="ffn_out")(h)
+    model = f.shape_biases(keras.Model(x_in, y))
+    x = np.random.default_rng(0).normal(size=(64, 5, 6)).astype("float32")
+    stats = linprune.measure(model, x, verbose=0)
+    assert stats.observations["ffn_in"] == 64 * 5
+    small, report = linprune.apply(model, stats, layer_threshold=0, verbose=0)
+    assert report.loc[0, "folded"]
+    f.assert_close(predict(small, x), predict(model, x), atol=1e-5)

@@ -1,0 +1,78 @@
+"""Small model factories shared by the tests."""
+
+import keras
+import numpy as np
+
+
+def mlp(widths=(6, 16, 12, 8, 3), *, style="inline", dropout=False,
+        sequential=False, seed=0, output_activation=None, name="mlp"):
+    """A Dense/ReLU MLP; `style` is how the ReLU is written.
+
+    style: "inline" (`activation="relu"`), "layer" (`ReLU()`), or
+    "activation" (`Activation("relu")`).
+    """
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((widths[0],))]
+    for i, w in enumerate(widths[1:-1]):
+        if style == "inline":
+            layers.append(keras.layers.Dense(w, activation="relu",
+                                             name=f"d{i}"))
+        else:
+            layers.append(keras.layers.Dense(w, name=f"d{i}"))
+            layers.append(keras.layers.ReLU(name=f"relu{i}")
+                          if style == "layer"
+                          else keras.layers.Activation("relu", name=f"act{i}"))
+        if dropout:
+            layers.append(keras.layers.Dropout(0.3, name=f"drop{i}"))
+    layers.append(keras.layers.Dense(widths[-1], name="out",
+                                     activation=output_activation))
+    if sequential:
+        return keras.Sequential(layers, name=name)
+    x = layers[0]
+    h = x
+    for layer in layers[1:]:
+        h = layer(h)
+    return keras.Model(x, h, name=name)
+
+
+def shape_biases(model, *, on=0.4, dead=0.2, seed=0, scale=0.3):
+    """Makes a fraction of every hidden layer's neurons always active
+    (`on`) or never active (`dead`) on inputs of moderate size, by scaling
+    kernels down and pushing biases far up or down."""
+    rng = np.random.default_rng(seed)
+    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    for layer in dense[:-1]:
+        k, b = layer.get_weights()
+        u = rng.uniform(size=b.shape)
+        b = np.where(u < on, 50.0, np.where(u < on + dead, -50.0, b))
+        layer.set_weights([k * scale, b.astype("float32")])
+    return model
+
+
+def provably_linear(model, seed=0):
+    """Non-negative kernels and biases: with inputs >= 0 every ReLU neuron
+    is active (rate 1), so folding is exact on any non-negative input."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            k, b = layer.get_weights()
+            layer.set_weights([np.abs(k), rng.uniform(0.1, 1.0, b.shape)
+                               .astype("float32")])
+    return model
+
+
+def data(n=256, d=6, seed=1, low=None):
+    rng = np.random.default_rng(seed)
+    if low is not None:
+        return rng.uniform(low, 1.0, size=(n, d)).astype("float32")
+    return rng.normal(size=(n, d)).astype("float32")
+
+
+def weights_of(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def assert_close(a, b, atol=1e-4, rtol=1e-4):
+    a, b = np.asarray(a), np.asarray(b)
+    scale = max(1.0, float(np.abs(b).max()))
+    np.testing.assert_allclose(a, b, atol=atol * scale, rtol=rtol)
