@@ -5,7 +5,7 @@
 """
 
 from keras_linprune.api import apply
-from keras_linprune.measure import measure
+from keras_linprune.measurement import measure
 from keras_linprune.report import summary
 from keras_linprune.stats import ActivationStats
 

@@ -1,7 +1,7 @@
 """`apply`: measure -> plan -> rebuild -> report."""
 
 from keras_linprune import graph as graph_lib
-from keras_linprune import measure as measure_lib
+from keras_linprune import measurement as measure_lib
 from keras_linprune import plan as plan_lib
 from keras_linprune import rebuild as rebuild_lib
 from keras_linprune import report as report_lib

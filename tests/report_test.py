@@ -1,0 +1,40 @@
+import numpy as np
+
+import keras_linprune as linprune
+from keras_linprune.report import COLUMNS
+from tests import factories as f
+
+
+def test_report_rows_columns_and_totals():
+    model = f.shape_biases(f.mlp(), on=0.5, dead=0.2)
+    x = f.data()
+    small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
+    assert tuple(report.columns) == COLUMNS
+    assert report["site"].tolist() == ["d0", "d1", "d2"]
+    stats = linprune.measure(model, x, verbose=0)
+    for _, row in report.iterrows():
+        r = stats.rates[row.site]
+        assert row.units_after == row.units_before - row.linear - row.dead
+        assert row.linear == np.count_nonzero(r >= 1.0)
+        assert row.dead == np.count_nonzero(r == 0)
+        assert row.rate_min == r.min() and row.rate_max == r.max()
+    totals = report.linprune.totals
+    assert totals["params_before"] == model.count_params()
+    assert totals["params_after"] == small.count_params()
+    assert totals["ratio"] == small.count_params() / model.count_params()
+    # Per-layer columns add up to the total (+ output layer's own params).
+    out_params = sum(l.count_params() for l in small.layers
+                     if l.name == "out" or l.name == "out_linear")
+    assert (report.params_after.sum() + report.shortcut_params.sum()
+            + out_params == small.count_params())
+
+
+def test_summary_text():
+    model = f.shape_biases(f.mlp())
+    _, report = linprune.apply(model, f.data(), threshold=0.9, verbose=0)
+    text = report.linprune.summary()
+    assert text == linprune.summary(report)
+    assert "threshold=0.9" in text
+    assert f"{model.count_params():,}" in text
+    for site in report.site:
+        assert site in text
