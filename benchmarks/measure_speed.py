@@ -1,0 +1,112 @@
+"""Speed of `measure()` and `apply()` against `model.predict`.
+
+The paper's largest MLP, 784-1024-1024-512-512-256-256-10, on N calibration
+rows (default 10,000). Prints a table and writes
+`benchmarks/results/measure_speed.json`.
+
+Usage:
+    python benchmarks/measure_speed.py [--rows 10000] [--repeats 7]
+
+Targets (issue #2): `measure()` at most 1.0x the best `model.predict` time
+on the same rows; `apply()` on precomputed stats under 1 second.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_linprune as linprune  # noqa: E402
+
+WIDTHS = (784, 1024, 1024, 512, 512, 256, 256, 10)
+RESULTS = pathlib.Path(__file__).parent / "results" / "measure_speed.json"
+
+
+def build_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((WIDTHS[0],))
+    h = x
+    for w in WIDTHS[1:-1]:
+        h = keras.layers.Dense(w, activation="relu")(h)
+    y = keras.layers.Dense(WIDTHS[-1], activation="softmax")(h)
+    return keras.Model(x, y, name="mlp_2_8m")
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleaved(steps, repeats):
+    """Times every step once per round, `repeats` rounds, so that machine
+    noise hits all steps alike. Returns {name: (best, first)}."""
+    times = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, fn in steps.items():
+            times[name].append(timed(fn))
+    return {name: (min(t), t[0]) for name, t in times.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    model = build_model()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(args.rows, WIDTHS[0])).astype("float32")
+
+    # First calls include tracing; measure's is timed before anything else
+    # has traced the model.
+    start = time.perf_counter()
+    stats = linprune.measure(model, x, verbose=0)
+    first = {"linprune.measure (default batch 1024)":
+             time.perf_counter() - start}
+    steps = {}
+    for bs in (32, 256, 1024):
+        steps[f"model.predict(batch_size={bs})"] = (
+            lambda bs=bs: model.predict(x, batch_size=bs, verbose=0))
+    steps["linprune.measure (default batch 1024)"] = (
+        lambda: linprune.measure(model, x, verbose=0))
+    for t in (1.0, 0.9):
+        steps[f"linprune.apply(stats, threshold={t})"] = (
+            lambda t=t: linprune.apply(model, stats, threshold=t, verbose=0))
+    for name, fn in steps.items():
+        first.setdefault(name, timed(fn))
+    results = interleaved(steps, args.repeats)
+    rows = [(name, best, first[name]) for name, (best, _) in results.items()]
+    predict_best = min(b for n, b, _ in rows if n.startswith("model.predict"))
+    measure_best = results["linprune.measure (default batch 1024)"][0]
+    apply_best = max(b for n, b, _ in rows if n.startswith("linprune.apply"))
+
+    print(f"{model.name}: {model.count_params():,} params, "
+          f"{args.rows:,} rows, best of {args.repeats}")
+    print(f"{'step':<42} {'best s':>8} {'first s':>8} {'rows/s':>10} "
+          f"{'x predict':>10}")
+    for name, best, first in rows:
+        print(f"{name:<42} {best:>8.3f} {first:>8.3f} "
+              f"{args.rows / best:>10,.0f} {best / predict_best:>10.2f}")
+    ratio = measure_best / predict_best
+    print(f"\nmeasure / best predict = {ratio:.2f} (target <= 1.0); "
+          f"apply on stats = {apply_best:.3f} s (target < 1 s)")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "model": model.name, "params": model.count_params(),
+        "rows": args.rows, "repeats": args.repeats,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+        "timings": [dict(step=n, best_s=b, first_s=f) for n, b, f in rows],
+        "measure_over_best_predict": ratio, "apply_on_stats_s": apply_best,
+    }, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
