@@ -48,7 +48,6 @@ def test_layer_threshold_parsing():
 
 
 def test_demo_runs(capsys):
-    pytest.importorskip("sklearn")
     assert cli.main(["demo", "--epochs", "1"]) == 0
     text = capsys.readouterr().out
     assert "test acc" in text and "Total params" in text

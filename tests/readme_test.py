@@ -1,0 +1,27 @@
+"""README's set-up commands stay what CI runs and what the package offers."""
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def bash_blocks():
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = [b.strip() for b in bash_blocks() if "pytest" in b]
+    assert len(commands) == 1
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert commands[0] in ci
+
+
+def test_readme_demo_command_uses_declared_extras_and_script():
+    (demo,) = [b.strip() for b in bash_blocks() if "linprune demo" in b
+               and "pip install" in b]
+    setup = (ROOT / "setup.py").read_text()
+    for extra in re.search(r'\.\[([a-z,]+)\]', demo).group(1).split(","):
+        assert f'"{extra}":' in setup
+    assert "linprune=keras_linprune.cli:main" in setup
