@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pandas as pd
-import pytest
 
 from keras_linprune import cli
 from tests import factories as f

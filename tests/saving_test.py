@@ -36,3 +36,17 @@ def test_export_saved_model_serving_default(tmp_path):
     out = fn(tf.constant(x))
     (y,) = out.values()
     f.assert_close(y.numpy(), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_tflite_conversion():
+    model, small, x = compressed()
+    converter = tf.lite.TFLiteConverter.from_keras_model(small)
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(inp["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    f.assert_close(interpreter.get_tensor(out["index"]),
+                   model.predict(x, verbose=0), atol=1e-4)
