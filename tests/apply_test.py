@@ -176,3 +176,21 @@ def test_dense_on_sequences_folds_per_position():
     small, report = linprune.apply(model, stats, layer_threshold=0, verbose=0)
     assert report.loc[0, "folded"]
     f.assert_close(predict(small, x), predict(model, x), atol=1e-5)
+
+
+def test_nested_submodel_is_copied_with_its_weights():
+    inner = keras.Sequential([keras.Input((8,)),
+                              keras.layers.Dense(4, activation="tanh")],
+                             name="inner")
+    x_in = keras.Input((6,))
+    h = keras.layers.Dense(8, activation="relu", name="d0")(x_in)
+    h = keras.layers.Dense(8, activation="relu", name="d1")(h)
+    y = {"head": inner(h)}
+    model = f.shape_biases(keras.Model(x_in, y))
+    x = f.data()
+    small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
+    got, want = small.predict(x, verbose=0), model.predict(x, verbose=0)
+    assert set(got) == {"head"}
+    f.assert_close(got["head"], want["head"], atol=1e-5)
+    assert "inner (Sequential)" in report.attrs["unchanged_layers"]
+    assert small.get_layer("inner") is not model.get_layer("inner")
