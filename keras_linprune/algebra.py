@@ -50,26 +50,33 @@ class Affine:
         return count + (0 if self.bias is None else self.bias.size)
 
 
-def fold_site(producer, consumers, site, linear, keep):
-    """Folds the linear neurons of one site and drops the others.
+def fold_site(producer, consumers, site, *, keep, linear=(), slope=1.0,
+              offset=0.0, constant=(), value=0.0):
+    """Folds the affine neurons of one site into its consumers.
 
-    Neurons of the producer that are in neither `linear` nor `keep` are
-    removed outright: for ReLU they are dead (constant 0 on the data), so
-    they contribute nothing to the consumers.
+    Every producer neuron is in exactly one of three sets:
+
+    * `keep`: stays in the producer;
+    * `linear` (`J`): `sigma(z_j) = slope_j * z_j + offset_j` on the data;
+      moved onto a shortcut `W_P[:, J] diag(slope) W_C[J]` from each
+      producer source, plus `W_C[J]^T (slope * b_P[J] + offset)` in the bias;
+    * `constant` (`D`): `sigma(z_j) = value_j` (0 for a dead ReLU); adds
+      `W_C[D]^T value` to the consumer bias.
 
     Args:
         producer: `Affine` of the producer layer.
         consumers: List of `Affine`s of the consumer layers; each has a term
             keyed `site` of shape `(producer.units, units_c)`.
         site: Key of the site's activation tensor in the consumers' terms.
-        linear: Indices `J` of neurons in the identity piece on all data.
-        keep: Indices `K` of neurons that stay in the producer.
+        keep: Indices that stay.
+        linear: Indices folded into shortcuts.
+        slope, offset: Per linear neuron (arrays) or scalars.
+        constant: Indices removed as constants.
+        value: Their constant outputs (array) or a scalar.
 
     Returns:
         `(new_producer, new_consumers)`; the producer keeps columns `keep`
-        (`None` when `keep` is empty: the layer disappears) and every
-        consumer gets the shortcut `W_P[:, J] @ W_C[J]` for each producer
-        source plus bias `b_P[J] @ W_C[J]`.
+        (`None` when `keep` is empty: the layer disappears).
 
     Example:
 
@@ -79,17 +86,24 @@ def fold_site(producer, consumers, site, linear, keep):
     >>> c2.terms["x"], c2.bias
     (array([[3.]]), array([1.5]))
     """
-    linear = np.asarray(linear, dtype=np.int64)
     keep = np.asarray(keep, dtype=np.int64)
+    linear = np.asarray(linear, dtype=np.int64)
+    constant = np.asarray(constant, dtype=np.int64)
+    slope = np.broadcast_to(np.asarray(slope, np.float64), linear.shape)
+    offset = np.broadcast_to(np.asarray(offset, np.float64), linear.shape)
+    value = np.broadcast_to(np.asarray(value, np.float64), constant.shape)
     new_consumers = [
-        _fold_into(producer, c, site, linear, keep) for c in consumers
+        _fold_into(producer, c, site, keep, linear, slope, offset, constant,
+                   value)
+        for c in consumers
     ]
     if keep.size == 0:
         return None, new_consumers
     return restrict_columns(producer, keep), new_consumers
 
 
-def _fold_into(producer, consumer, site, linear, keep):
+def _fold_into(producer, consumer, site, keep, linear, slope, offset,
+               constant, value):
     w_site = consumer.terms[site]
     terms = {}
     if keep.size:
@@ -97,15 +111,20 @@ def _fold_into(producer, consumer, site, linear, keep):
     for key, matrix in consumer.terms.items():
         if key != site:
             terms[key] = matrix
-    bias = consumer.bias
+    moved = []
     if linear.size:
-        w_linear = w_site[linear]
+        w_linear = slope[:, None] * w_site[linear]
         for key, matrix in producer.terms.items():
-            shortcut = matrix[:, linear] @ w_linear
+            shortcut = matrix[..., linear] @ w_linear
             terms[key] = terms[key] + shortcut if key in terms else shortcut
-        if producer.bias is not None:
-            moved = producer.bias[linear] @ w_linear
-            bias = moved if bias is None else bias + moved
+        b_p = 0.0 if producer.bias is None else producer.bias[linear]
+        if producer.bias is not None or np.any(offset):
+            moved.append((slope * b_p + offset) @ w_site[linear])
+    if np.any(value):
+        moved.append(value @ w_site[constant])
+    bias = consumer.bias
+    for m in moved:
+        bias = m if bias is None else bias + m
     return Affine(terms, bias)
 
 

@@ -90,7 +90,7 @@ def apply(
             fn, found, data_or_stats, batch_size=batch_size, verbose=verbose,
             model_name=model.name,
         )
-    plan = plan_lib.make_plan(found.spec, stats.rates, **options)
+    plan = plan_lib.make_plan(found.spec, stats.piece_rates, **options)
     small = rebuild_lib.rebuild(model, fn, found, plan)
     if small.count_params() != plan.params:
         raise RuntimeError(

@@ -21,6 +21,7 @@ from keras_linprune import data as data_lib
 from keras_linprune import graph as graph_lib
 from keras_linprune import sites as sites_lib
 from keras_linprune import validation
+from keras_linprune.spec import INF
 from keras_linprune.stats import ActivationStats
 
 
@@ -68,9 +69,13 @@ def measure_sites(fn, found, data, *, batch_size, verbose, model_name):
     """`measure` on an already analysed graph (options validated)."""
     calibration = data_lib.Calibration(data, fn, batch_size)
     keys = [s.name for s in found.spec.sites]
-    tensors = [found.bindings[k].tensor for k in keys]
-    counter = _counter_for(fn, tuple(keys), tensors)
-    rows, active, observations, nonfinite = counter.run(calibration, verbose)
+    probes = [
+        (found.bindings[s.name].measured, found.bindings[s.name].on_output,
+         s.activation)
+        for s in found.spec.sites
+    ]
+    counter = _counter_for(fn, tuple(keys), probes)
+    rows, pieces, observations, nonfinite = counter.run(calibration, verbose)
     if rows == 0:
         raise ValueError(
             "Expected calibration data with at least one row. "
@@ -84,11 +89,12 @@ def measure_sites(fn, found, data, *, batch_size, verbose, model_name):
             f"non-finite values in {max(nonfinite)} batch(es)"
         )
     return ActivationStats(
-        dict(zip(keys, active)),
+        dict(zip(keys, pieces)),
         dict(zip(keys, observations)),
         rows,
         fingerprint(fn, found.spec),
         model_name,
+        {s.name: s.activation.principal for s in found.spec.sites},
     )
 
 
@@ -117,24 +123,62 @@ def fingerprint(fn, spec):
 _COUNTERS = weakref.WeakKeyDictionary()
 
 
-def _counter_for(fn, keys, tensors):
+def _counter_for(fn, keys, probes):
     per_model = _COUNTERS.setdefault(fn, {})
     if keys not in per_model:
-        per_model[keys] = _SiteCounter(fn, tensors)
+        per_model[keys] = _SiteCounter(fn, probes)
     return per_model[keys]
+
+
+def piece_masks(t, activation, on_output):
+    """Boolean tensors, one per piece counted, and the skipped piece.
+
+    When the pieces cover the whole line, one piece (the first) is not
+    counted: its count is the observations minus the others'. For plain
+    ReLU that leaves a single comparison per activation.
+    """
+    masks = []
+    skip = 0 if activation.partition else None
+    for i, piece in enumerate(activation.pieces):
+        if i == skip:
+            continue
+        conds = []
+        if on_output:
+            low, inclusive, high = activation.h_bounds()[i]
+            if low == high:
+                masks.append(tf.equal(t, low))
+                continue
+            if low != -INF:
+                conds.append(t >= low if inclusive else t > low)
+            if high != INF:
+                conds.append(t < high)
+        else:
+            if piece.lo != -INF:
+                conds.append(t > piece.lo)
+            if piece.hi != INF:
+                conds.append(t <= piece.hi)
+        mask = conds[0]
+        for c in conds[1:]:
+            mask = tf.logical_and(mask, c)
+        masks.append(mask)
+    return masks, skip
 
 
 class _SiteCounter:
     """Runs the instrumented sub-model and sums integer counts."""
 
-    def __init__(self, fn, tensors):
-        self.n = len(tensors)
-        self.widths = [int(t.shape[-1]) for t in tensors]
+    def __init__(self, fn, probes):
+        self.probes = probes
+        self.n = len(probes)
+        self.shapes = [(len(a.pieces), int(t.shape[-1]))
+                       for t, _, a in probes]
+        tensors = [t for t, _, _ in probes]
         self.probe = keras.Model(fn.inputs, tensors) if tensors else None
         self.step = tf.function(self._step, reduce_retracing=True)
 
     def batch_counts(self, x):
-        """Counts of one batch: rows, active, observations, non-finite.
+        """Counts of one batch: rows, per-piece counts, observations,
+        non-finite flags.
 
         A pure map from a batch to integer sums, so that counts of several
         batches (or replicas) combine by addition.
@@ -145,18 +189,27 @@ class _SiteCounter:
         hs = self.probe(x, training=False)
         if self.n == 1:
             hs = [hs]
-        active, observations, nonfinite = [], [], []
-        for h in hs:
+        counts, observations, nonfinite = [], [], []
+        for h, (_, on_output, activation) in zip(hs, self.probes):
             flat = tf.reshape(h, [-1, h.shape[-1]])
+            n_obs = tf.shape(flat, out_type=tf.int64)[0]
+            masks, skip = piece_masks(flat, activation, on_output)
             # int32 sums are exact within a batch and much cheaper than
             # int64 on CPU; totals are accumulated in int64.
-            active.append(tf.cast(
-                tf.reduce_sum(tf.cast(flat > 0, tf.int32), axis=0), tf.int64))
-            observations.append(tf.shape(flat, out_type=tf.int64)[0])
+            rows_of = [
+                tf.cast(tf.reduce_sum(tf.cast(m, tf.int32), axis=0), tf.int64)
+                for m in masks
+            ]
+            if skip is not None:
+                rest = n_obs - tf.add_n(rows_of) if rows_of else (
+                    tf.fill([flat.shape[-1]], n_obs))
+                rows_of.insert(skip, rest)
+            counts.append(tf.stack(rows_of))
+            observations.append(n_obs)
             # 0 * h is NaN exactly where h is NaN or +-Inf.
             finite = tf.math.is_finite(tf.reduce_sum(flat * 0.0))
             nonfinite.append(tf.cast(tf.logical_not(finite), tf.int64))
-        return rows, active, observations, nonfinite
+        return rows, counts, observations, nonfinite
 
     def _step(self, totals, x):
         return tf.nest.map_structure(tf.add, totals, self.batch_counts(x))
@@ -170,7 +223,7 @@ class _SiteCounter:
         zero = tf.constant(0, tf.int64)
         totals = (
             zero,
-            [tf.zeros([w], tf.int64) for w in self.widths],
+            [tf.zeros(shape, tf.int64) for shape in self.shapes],
             [zero] * self.n,
             [zero] * self.n,
         )
@@ -179,8 +232,8 @@ class _SiteCounter:
             totals = self.step(totals, x)
             if bar is not None:
                 bar.update(batches)
-        rows, active, observations, nonfinite = tf.nest.map_structure(
+        rows, counts, observations, nonfinite = tf.nest.map_structure(
             lambda t: t.numpy(), totals
         )
-        return (int(rows), list(active), [int(o) for o in observations],
+        return (int(rows), list(counts), [int(o) for o in observations],
                 [int(n) for n in nonfinite])

@@ -40,9 +40,10 @@ class SiteDecision:
 
     Attributes:
         site: Site key.
-        linear: Indices folded into a shortcut (empty if the site is not
-            folded).
-        dead: Indices removed outright (never active on the data).
+        linear: Indices folded into shortcuts (empty if the site is not
+            folded), with their piece's `slope` and `offset` (arrays).
+        constant: Indices removed as constants (dead ReLU neurons, saturated
+            ReLU6 ones, ...), with their constant output `value` (array).
         keep: Indices that stay in the producer.
         candidates: Number of neurons whose rate reaches the threshold,
             before the layer-threshold decision.
@@ -52,11 +53,25 @@ class SiteDecision:
 
     site: str
     linear: np.ndarray
-    dead: np.ndarray
+    slope: np.ndarray
+    offset: np.ndarray
+    constant: np.ndarray
+    value: np.ndarray
     keep: np.ndarray
     candidates: int
     folded: bool
     reason: str = ""
+
+    @property
+    def dead(self):
+        """Constant neurons whose output is 0."""
+        return self.constant[self.value == 0]
+
+    def fold_arguments(self):
+        """Keyword arguments of `algebra.fold_site` for this decision."""
+        return dict(keep=self.keep, linear=self.linear, slope=self.slope,
+                    offset=self.offset, constant=self.constant,
+                    value=self.value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,22 +124,25 @@ def make_plan(
 
     Args:
         spec: `GraphSpec` of the model.
-        rates: Mapping from site key to per-neuron activation rates.
+        rates: Mapping from site key to per-piece rates, shape
+            `(pieces, width)` (1-D: identity-piece rates of a ReLU site).
         threshold: A neuron is linear when its rate is `>= threshold`.
         layer_threshold: Per-site rule: an int `n` folds a site when more
             than `n` neurons are linear, a float `f` when more than that
             fraction are, `"optimal"` when folding lowers the exact
             parameter count of the whole rebuilt graph (sites are decided
             in graph order, each given the decisions before it).
-        remove_dead: Remove neurons with rate 0 (never active) outright.
+        remove_dead: Remove neurons that sit in a constant piece on all
+            data (dead ReLU neurons, saturated ReLU6 ones) outright.
 
     Returns:
         A `Plan`. Options are assumed validated (see `validation.py`).
     """
+    rates = {s.name: piece_rates(s, rates[s.name]) for s in spec.sites}
     base = {}
     for site in spec.sites:
         base[site.name] = _base_decision(
-            site, np.asarray(rates[site.name]), threshold, remove_dead
+            site, rates[site.name], threshold, remove_dead
         )
     decisions = {}
     for site in spec.sites:
@@ -132,7 +150,7 @@ def make_plan(
         if d.candidates == 0:
             decisions[site.name] = d
             continue
-        folded = _with_linear(site, d, np.asarray(rates[site.name]), threshold)
+        folded = _with_linear(site, d, rates[site.name], threshold)
         reason = _layer_rule_reason(
             spec, site, d, folded, decisions, base, layer_threshold
         )
@@ -140,7 +158,7 @@ def make_plan(
             folded if not reason else dataclasses.replace(d, reason=reason)
         )
     layout = layout_of(spec, decisions)
-    params = spec.fixed_params + sum(n.params for n in layout.values())
+    params = _total(spec, decisions, layout)
     options = dict(
         threshold=threshold,
         layer_threshold=layer_threshold,
@@ -149,29 +167,75 @@ def make_plan(
     return Plan(spec, decisions, layout, params, options)
 
 
+def piece_rates(site, rates):
+    """Rates as a `(pieces, width)` array.
+
+    A 1-D array is accepted for a plain ReLU site: the rate of its identity
+    piece, as in the prototype.
+    """
+    rates = np.asarray(rates, np.float64)
+    if rates.ndim == 2:
+        return rates
+    pieces = site.activation.pieces
+    if len(pieces) != 2 or site.activation.principal != 1:
+        raise ValueError(
+            f"Expected per-piece rates of shape ({len(pieces)}, {site.width}) "
+            f"for site '{site.name}'. Received: shape {rates.shape}"
+        )
+    return np.stack([1.0 - rates, rates])
+
+
 def _base_decision(site, rates, threshold, remove_dead):
-    """Dead neurons removed, linear ones not (yet) folded."""
-    is_dead = (rates == 0) if remove_dead else np.zeros(rates.shape, bool)
-    candidates = int(np.count_nonzero((rates >= threshold) & ~is_dead))
-    dead = np.flatnonzero(is_dead)
-    if dead.size == site.width:
-        # Keep one (dead) neuron so every consumer still has an input; it
-        # outputs 0, so the result stays exact.
-        dead = dead[1:]
-    keep = np.setdiff1d(np.arange(site.width), dead)
+    """Constant neurons removed, linear ones not (yet) folded."""
+    pieces = site.activation.pieces
+    is_constant = np.zeros(site.width, bool)
+    value = np.zeros(site.width)
+    if remove_dead:
+        for i, piece in enumerate(pieces):
+            if piece.is_constant:
+                always = (rates[i] >= 1.0) & ~is_constant
+                is_constant |= always
+                value[always] = piece.offset
+    constant = np.flatnonzero(is_constant)
+    if constant.size == site.width:
+        # Keep one neuron so every consumer still has an input; it outputs
+        # its constant, so the result stays exact.
+        constant = constant[1:]
+    best_rate, _ = _best_sloped_piece(pieces, rates)
+    is_candidate = (best_rate >= threshold) & ~is_constant
+    candidates = int(np.count_nonzero(is_candidate))
+    keep = np.setdiff1d(np.arange(site.width), constant)
     reason = "" if candidates else "no neuron reaches the threshold"
+    empty = np.array([], np.int64)
     return SiteDecision(
-        site.name, np.array([], np.int64), dead, keep, candidates, False,
-        reason,
+        site.name, empty, np.zeros(0), np.zeros(0), constant, value[constant],
+        keep, candidates, False, reason,
     )
 
 
+def _best_sloped_piece(pieces, rates):
+    sloped = [i for i, p in enumerate(pieces) if not p.is_constant]
+    sub = rates[sloped]
+    best = np.argmax(sub, axis=0)
+    return sub[best, np.arange(rates.shape[1])], np.asarray(sloped)[best]
+
+
 def _with_linear(site, base, rates, threshold):
-    is_linear = rates >= threshold
-    is_linear[base.dead] = False
+    pieces = site.activation.pieces
+    best_rate, best_piece = _best_sloped_piece(pieces, rates)
+    is_linear = best_rate >= threshold
+    is_linear[base.constant] = False
     linear = np.flatnonzero(is_linear)
+    slope = np.empty(linear.size)
+    offset = np.empty(linear.size)
+    for i, j in enumerate(linear):
+        piece = pieces[best_piece[j]]
+        s = np.asarray(piece.slope, np.float64)
+        slope[i] = s[j] if s.ndim else s
+        offset[i] = piece.offset
     keep = np.setdiff1d(base.keep, linear)
-    return dataclasses.replace(base, linear=linear, keep=keep, folded=True)
+    return dataclasses.replace(base, linear=linear, slope=slope,
+                               offset=offset, keep=keep, folded=True)
 
 
 def _layer_rule_reason(spec, site, base, folded, decided, pending, rule):
@@ -204,8 +268,18 @@ def _layer_rule_reason(spec, site, base, folded, decided, pending, rule):
 
 
 def _count(spec, decisions):
-    layout = layout_of(spec, decisions)
-    return spec.fixed_params + sum(n.params for n in layout.values())
+    return _total(spec, decisions, layout_of(spec, decisions))
+
+
+def _total(spec, decisions, layout):
+    """`count_params()` of the rebuilt model."""
+    per_channel = sum(
+        s.channel_params * decisions[s.name].keep.size for s in spec.sites
+    )
+    return (
+        spec.fixed_params + per_channel
+        + sum(n.params for n in layout.values())
+    )
 
 
 def layout_of(spec, decisions):
@@ -227,7 +301,8 @@ def layout_of(spec, decisions):
             new += [s for s in sources[consumer] if s != site.name]
             if d.linear.size:
                 new += [s for s in sources[producer] if s not in new]
-                biased[consumer] = biased[consumer] or biased[producer]
+                biased[consumer] |= biased[producer] or bool(np.any(d.offset))
+            biased[consumer] |= bool(np.any(d.value))
             sources[consumer] = new
         units[producer] = int(d.keep.size)
         widths[site.name] = int(d.keep.size)

@@ -46,8 +46,7 @@ def folded_weights(found, plan, fn):
             affines[site.producer],
             [affines[c] for c in site.consumers],
             site.name,
-            d.linear,
-            d.keep,
+            **d.fold_arguments(),
         )
         affines[site.producer] = producer
         for c, affine in zip(site.consumers, consumers):
@@ -69,6 +68,10 @@ def rebuild(model, fn, found, plan):
     """
     affines = folded_weights(found, plan, fn)
     emitter = _Emitter(fn, found.spec, affines)
+    for key, binding in found.bindings.items():
+        if binding.activation_layer is not None:
+            emitter.channels[binding.activation_layer.name] = (
+                plan.decisions[key].keep)
     for node in graph_lib.ordered_nodes(fn):
         emitter.visit(node)
     inputs = keras.tree.pack_sequence_as(
@@ -100,6 +103,8 @@ class _Emitter:
         self.tensors = {}  # id(original tensor) -> new tensor or _REMOVED
         self.sources = {}  # source key -> new tensor
         self.clones = {}  # id(original layer) -> its copy
+        # Activation layers whose input lost channels -> channels kept.
+        self.channels = {}
         for t in fn.inputs:
             layer = t._keras_history.operation
             new = keras.Input(
@@ -135,6 +140,10 @@ class _Emitter:
         args, kwargs = node.arguments.fill_in(self.tensors)
         out = clone(*args, **kwargs)
         weights = layer.get_weights()
+        if layer.name in self.channels:
+            # Per-channel weights (PReLU's alpha) follow the kept channels.
+            keep = self.channels[layer.name]
+            weights = [w[..., keep] for w in weights]
         if first_call and weights:
             clone.set_weights(weights)
         return out

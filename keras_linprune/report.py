@@ -4,9 +4,12 @@ Columns:
 
 * `site`, `layer`, `consumers`: the activation's key, the producer layer,
   and the consumer layers (comma-separated);
+* `activation`: the site's piecewise-linear activation;
 * `units_before`, `units_after`, `linear` (neurons folded into shortcuts),
-  `dead` (neurons removed outright), `candidates` (neurons at or above the
-  threshold, folded or not);
+  `dead` (never active: removed outright), `constant` (in a constant piece
+  other than 0, e.g. saturated ReLU6: removed, value moved into the
+  consumer bias), `candidates` (neurons at or above the threshold, folded
+  or not);
 * `params_before` / `params_after`: the producer layer's own parameters
   (kernel + bias; after: its first emitted `Dense`);
 * `shortcut_params`: parameters of the shortcut layers added in front of
@@ -22,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = (
-    "site", "layer", "consumers", "units_before", "units_after", "linear",
-    "dead", "candidates", "folded", "params_before", "params_after",
+    "site", "layer", "consumers", "activation", "units_before",
+    "units_after", "linear", "dead", "constant", "candidates", "folded", "params_before", "params_after",
     "shortcut_params", "rate_min", "rate_median", "rate_max", "reason",
 )
 
@@ -53,7 +56,9 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
             site=site.name, layer=site.producer,
             consumers=", ".join(site.consumers),
             units_before=site.width, units_after=int(d.keep.size),
+            activation=site.activation.name,
             linear=int(d.linear.size), dead=int(d.dead.size),
+            constant=int(d.constant.size - d.dead.size),
             candidates=d.candidates, folded=d.folded,
             params_before=spec.linears[site.producer].params,
             params_after=first,
@@ -66,8 +71,9 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
     for rej in spec.rejected:
         params = layer_params.get(rej.producer, 0)
         records.append(dict(
-            site=rej.name, layer=rej.producer, consumers="",
+            site=rej.name, layer=rej.producer, consumers="", activation="",
             units_before=rej.width, units_after=rej.width, linear=0, dead=0,
+            constant=0,
             candidates=0, folded=False, params_before=params,
             params_after=params, shortcut_params=0, rate_min=np.nan,
             rate_median=np.nan, rate_max=np.nan,
@@ -118,6 +124,7 @@ def summary(report):
                       zip(report["units_before"], report["units_after"])],
             "linear": report["linear"],
             "dead": report["dead"],
+            "const": report["constant"],
             "shortcut params": report["shortcut_params"].map("{:,}".format),
             "layer params": [f"{b:,} -> {u:,}" for b, u in
                              zip(report["params_before"],

@@ -14,6 +14,7 @@ import dataclasses
 
 import keras
 
+from keras_linprune import activations as activations_lib
 from keras_linprune import graph as graph_lib
 from keras_linprune.spec import GraphSpec, LinearSpec, Rejection, SiteSpec
 
@@ -27,13 +28,13 @@ IDENTITY_LAYERS = (
     keras.layers.Identity,
 )
 
-_RELU = keras.activations.relu
 _LINEAR = keras.activations.linear
 
 #: Layer types that rebuild understands; anything else is copied unchanged
 #: and named in the report.
-_KNOWN = (keras.layers.InputLayer, keras.layers.Dense, keras.layers.ReLU,
-          keras.layers.Activation) + IDENTITY_LAYERS
+_KNOWN = (keras.layers.InputLayer, keras.layers.Dense) + (
+    activations_lib.ACTIVATION_LAYERS + IDENTITY_LAYERS
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,13 +42,21 @@ class SiteBinding:
     """Keras objects of one site.
 
     Attributes:
-        tensor: The activation tensor (measured, and the source of
-            shortcuts in chains).
+        tensor: The activation's output (the source of shortcuts in
+            chains).
+        measured: The tensor whose pieces are counted: the activation's
+            input `z` for an activation layer, its output for an inline
+            activation.
+        on_output: Whether `measured` is the activation's output.
         producer: The producer `Dense` layer.
+        activation_layer: The separate activation layer, or `None`.
     """
 
     tensor: object
+    measured: object
+    on_output: bool
     producer: object
+    activation_layer: object = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,28 +82,6 @@ def is_plain_dense(layer):
         and getattr(layer, "quantization_mode", None) is None
         and not getattr(layer, "lora_enabled", False)
     )
-
-
-def _is_relu_layer(layer):
-    if type(layer) is keras.layers.ReLU:
-        return (
-            layer.max_value is None
-            and not layer.negative_slope
-            and not layer.threshold
-        )
-    return type(layer) is keras.layers.Activation and layer.activation is _RELU
-
-
-def _is_activation_layer(layer):
-    return isinstance(
-        layer,
-        (keras.layers.ReLU, keras.layers.Activation, keras.layers.LeakyReLU,
-         keras.layers.PReLU, keras.layers.ELU, keras.layers.Softmax),
-    )
-
-
-def _activation_name(fn):
-    return getattr(fn, "__name__", type(fn).__name__)
 
 
 def find_sites(fn):
@@ -151,14 +138,20 @@ class _Finder:
         found = self._activation_of(node)
         if found is None:
             return
-        tensor, problem = found
+        tensor, measured, act_layer, activation = found
         key = graph_lib.tensor_key(tensor)
         width = int(layer.units)
+        problem = activation if isinstance(activation, str) else None
+        if problem is None and id(tensor) in self.outputs:
+            problem = "its activation is a model output"
         if problem is None and self.calls[id(layer)] > 1:
             problem = (
                 f"layer '{layer.name}' is shared (called "
                 f"{self.calls[id(layer)]} times)"
             )
+        if problem is None and act_layer is not None and (
+                self.calls[id(act_layer)] > 1):
+            problem = f"activation layer '{act_layer.name}' is shared"
         consumers, identities = [], []
         if problem is None:
             consumers, identities, problem = self._consumers_of(tensor)
@@ -171,44 +164,40 @@ class _Finder:
         for t in identities:
             self.canonical[id(t)] = key
         self.canonical[id(tensor)] = key
-        self.sites.append(
-            SiteSpec(key, layer.name, tuple(c.operation.name for c in consumers),
-                     width)
+        channel_params = 0
+        if act_layer is not None and act_layer.count_params():
+            channel_params = act_layer.count_params() // width
+        self.sites.append(SiteSpec(
+            key, layer.name, tuple(c.operation.name for c in consumers),
+            width, activation, channel_params,
+        ))
+        self.bindings[key] = SiteBinding(
+            tensor, measured, act_layer is None, layer, act_layer
         )
-        self.bindings[key] = SiteBinding(tensor, layer)
 
     def _activation_of(self, node):
-        """(activation tensor, problem or None), or None if no activation."""
+        """`(output, measured, layer or None, Activation or reason)`.
+
+        `None` when the `Dense` is not followed by an activation.
+        """
         layer = node.operation
         out = node.outputs[0]
-        if layer.activation is _RELU:
-            tensor, problem = out, None
-        elif layer.activation is not _LINEAR:
-            tensor = out
-            problem = (
-                f"activation '{_activation_name(layer.activation)}' is not "
-                "supported (only ReLU is folded)"
-            )
-        else:
-            readers = self.consumers.get(id(out), [])
-            if len(readers) != 1 or id(out) in self.outputs:
-                return None
-            act = readers[0].operation
-            if not _is_activation_layer(act):
-                return None
-            tensor = readers[0].outputs[0]
-            problem = None
-            if not _is_relu_layer(act):
-                problem = (
-                    f"activation layer '{act.name}' "
-                    f"({type(act).__name__}) is not supported (only ReLU "
-                    "with default arguments is folded)"
-                )
-            elif self.calls[id(act)] > 1:
-                problem = f"activation layer '{act.name}' is shared"
-        if id(tensor) in self.outputs:
-            problem = "its activation is a model output"
-        return tensor, problem
+        units = int(layer.units)
+        if layer.activation is not _LINEAR:
+            act = activations_lib.describe_function(layer.activation,
+                                                    on_output=True)
+            if not isinstance(act, str) and not act.monotone:
+                act = (f"activation '{act.name}' cannot be measured on its "
+                       "output; use an activation layer")
+            return out, out, None, act
+        readers = self.consumers.get(id(out), [])
+        if len(readers) != 1 or id(out) in self.outputs:
+            return None
+        act_layer = readers[0].operation
+        if not isinstance(act_layer, activations_lib.ACTIVATION_LAYERS):
+            return None
+        act = activations_lib.describe_layer(act_layer, units)
+        return readers[0].outputs[0], out, act_layer, act
 
     def _consumers_of(self, tensor):
         """(consumer nodes, identity-layer outputs, problem or None)."""

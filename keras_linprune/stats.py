@@ -1,24 +1,30 @@
-"""Activation statistics: per-site, per-neuron activity counts."""
+"""Activation statistics: per-site, per-neuron, per-piece counts."""
 
 import numpy as np
 import pandas as pd
 
 
 class ActivationStats:
-    """How often each neuron of each fold site was active on the data.
+    """How often each neuron of each fold site was in each linear piece.
 
     Produced by `keras_linprune.measure`; reusable across many `apply`
     calls with different thresholds, and saveable with `save` / `load`.
+    For ReLU, the *rate* of a neuron is the fraction of observations on
+    which it was active (output > 0), as in the prototype; other
+    activations report the rate of their principal (identity-like) piece.
 
     Args:
-        counts: Mapping from site key to an int64 vector: for each neuron,
-            the number of observations on which it was in the identity piece
-            of its activation (ReLU: output > 0).
+        counts: Mapping from site key to int64 counts: shape
+            `(pieces, width)`, observations of each neuron in each piece of
+            the site's activation; or shape `(width,)` for a ReLU site (the
+            active counts).
         observations: Mapping from site key to the number of observations
             per neuron (rows, times positions for sequence inputs).
         rows: Number of calibration rows seen.
         fingerprint: Digest of the model the statistics were measured on.
         model_name: Name of that model, for messages.
+        principal: Mapping from site key to the index of the piece whose
+            rate is reported (default: 1, ReLU's active piece).
 
     Example:
 
@@ -27,13 +33,22 @@ class ActivationStats:
     ...                     fingerprint="x", model_name="m")
     >>> s.rates["h"]
     array([1. , 0. , 0.5])
-    >>> s.to_dataframe().shape
-    (3, 4)
+    >>> s.piece_counts["h"].tolist()
+    [[0, 4, 2], [4, 0, 2]]
     """
 
-    def __init__(self, counts, observations, rows, fingerprint, model_name):
-        self.counts = {k: np.asarray(v, np.int64) for k, v in counts.items()}
+    def __init__(self, counts, observations, rows, fingerprint, model_name,
+                 principal=None):
         self.observations = {k: int(v) for k, v in observations.items()}
+        principal = dict(principal or {})
+        self.piece_counts = {}
+        for k, c in counts.items():
+            c = np.asarray(c, np.int64)
+            if c.ndim == 1:
+                c = np.stack([self.observations[k] - c, c])
+            self.piece_counts[k] = c
+            principal.setdefault(k, 1)
+        self.principal = principal
         self.rows = int(rows)
         self.fingerprint = fingerprint
         self.model_name = model_name
@@ -41,14 +56,24 @@ class ActivationStats:
     @property
     def sites(self):
         """Site keys, in graph order."""
-        return tuple(self.counts)
+        return tuple(self.piece_counts)
+
+    @property
+    def counts(self):
+        """Mapping from site key to int64 counts of the principal piece."""
+        return {k: c[self.principal[k]] for k, c in self.piece_counts.items()}
 
     @property
     def rates(self):
-        """Mapping from site key to per-neuron activation rates in [0, 1]."""
-        return {
-            k: c / max(self.observations[k], 1) for k, c in self.counts.items()
-        }
+        """Mapping from site key to per-neuron rates (principal piece)."""
+        return {k: c / max(self.observations[k], 1)
+                for k, c in self.counts.items()}
+
+    @property
+    def piece_rates(self):
+        """Mapping from site key to `(pieces, width)` rates."""
+        return {k: c / max(self.observations[k], 1)
+                for k, c in self.piece_counts.items()}
 
     def to_dataframe(self):
         """Long format: one row per neuron (site, neuron, rate, count)."""
@@ -69,13 +94,15 @@ class ActivationStats:
 
     def save(self, path):
         """Writes the statistics to a `.npz` file."""
-        arrays = {f"counts/{k}": v for k, v in self.counts.items()}
+        arrays = {f"counts/{k}": v for k, v in self.piece_counts.items()}
         np.savez(
             path,
             sites=np.array(self.sites, dtype=str),
             observations=np.array(
                 [self.observations[k] for k in self.sites], np.int64
             ),
+            principal=np.array([self.principal[k] for k in self.sites],
+                               np.int64),
             rows=self.rows,
             fingerprint=self.fingerprint,
             model_name=self.model_name,
@@ -89,11 +116,13 @@ class ActivationStats:
             sites = [str(s) for s in f["sites"]]
             counts = {s: f[f"counts/{s}"] for s in sites}
             observations = dict(zip(sites, f["observations"].tolist()))
+            principal = dict(zip(sites, f["principal"].tolist()))
             return cls(counts, observations, int(f["rows"]),
-                       str(f["fingerprint"]), str(f["model_name"]))
+                       str(f["fingerprint"]), str(f["model_name"]),
+                       principal)
 
     def __repr__(self):
         return (
             f"<ActivationStats model={self.model_name!r} rows={self.rows} "
-            f"sites={len(self.counts)}>"
+            f"sites={len(self.piece_counts)}>"
         )

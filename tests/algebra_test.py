@@ -75,7 +75,7 @@ def test_chain_of_three_folds_composes_and_merges_shared_sources():
     for i, j in enumerate(linear):
         keep = np.setdiff1d(np.arange(sizes[i + 1]), j)
         p, (c,) = algebra.fold_site(affines[i], [affines[i + 1]], keys[i + 1],
-                                    j, keep)
+                                    linear=j, keep=keep)
         affines[i], affines[i + 1] = p, c
     acts = {"x": x}
     for i, a in enumerate(affines[:-1]):

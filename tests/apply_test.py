@@ -103,7 +103,7 @@ def test_model_without_fold_site_returns_equivalent_copy():
     small, report = linprune.apply(model, x, verbose=0)
     np.testing.assert_allclose(predict(small, x), predict(model, x), atol=1e-6)
     assert small is not model and small.count_params() == model.count_params()
-    assert "not supported" in report.loc[0, "reason"]
+    assert "not piecewise linear" in report.loc[0, "reason"]
     assert "nothing was folded" in report.attrs["note"]
     assert "nothing was folded" in linprune.summary(report)
 
