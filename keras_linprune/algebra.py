@@ -128,6 +128,45 @@ def _fold_into(producer, consumer, site, keep, linear, slope, offset,
     return Affine(terms, bias)
 
 
+def norm_scale_shift(gamma, beta, mean, variance, epsilon):
+    """BatchNormalization at inference as `y = scale * x + shift`.
+
+    `gamma` / `beta` may be `None` (`scale=False` / `center=False`).
+
+    >>> norm_scale_shift(np.array([2.0]), np.array([1.0]), np.array([3.0]),
+    ...                  np.array([4.0]), 0.0)
+    (array([1.]), array([-2.]))
+    """
+    scale = 1.0 / np.sqrt(np.asarray(variance, np.float64) + epsilon)
+    if gamma is not None:
+        scale = scale * gamma
+    shift = -scale * mean
+    if beta is not None:
+        shift = shift + beta
+    return scale, shift
+
+
+def absorb_output_affine(kernel, bias, scale, shift):
+    """`(x @ kernel + bias) * scale + shift` as one kernel and bias.
+
+    The kernel's last axis is the output axis (Dense or conv layout).
+    """
+    bias = 0.0 if bias is None else bias
+    return kernel * scale, bias * scale + shift
+
+
+def absorb_input_affine(kernel, bias, scale, shift):
+    """`(x * scale + shift) @ kernel + bias` as one kernel and bias.
+
+    `kernel` has shape `(..., in, out)` (Dense or conv layout); summing the
+    shift over the kernel's taps is exact only where the input is not
+    padded, i.e. for Dense and "valid" or pointwise convolutions.
+    """
+    bias = 0.0 if bias is None else bias
+    moved = np.einsum("i,...io->o", shift, kernel)
+    return kernel * scale[:, None], bias + moved
+
+
 def restrict_columns(affine, keep):
     """Keeps only the units `keep` of a linear node."""
     terms = {key: m[:, keep] for key, m in affine.terms.items()}

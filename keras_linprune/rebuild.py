@@ -35,10 +35,14 @@ def folded_weights(found, plan, fn):
     affines = {}
     for name, lin in found.spec.linears.items():
         layer = layers[name]
-        kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), np.float64)
-        bias = None
-        if layer.use_bias:
-            bias = np.asarray(keras.ops.convert_to_numpy(layer.bias), np.float64)
+        kernel = _numpy(layer.kernel)
+        bias = _numpy(layer.bias) if layer.use_bias else None
+        for norm in reversed(lin.pre_norms):
+            kernel, bias = algebra.absorb_input_affine(
+                kernel, bias, *_norm_affine(layers[norm]))
+        if lin.post_norm is not None:
+            kernel, bias = algebra.absorb_output_affine(
+                kernel, bias, *_norm_affine(layers[lin.post_norm]))
         affines[name] = algebra.Affine({lin.source: kernel}, bias)
     for site in found.spec.sites:
         d = plan.decisions[site.name]
@@ -52,6 +56,20 @@ def folded_weights(found, plan, fn):
         for c, affine in zip(site.consumers, consumers):
             affines[c] = affine
     return affines
+
+
+def _numpy(variable):
+    return np.asarray(keras.ops.convert_to_numpy(variable), np.float64)
+
+
+def _norm_affine(layer):
+    """`(scale, shift)` of a BatchNormalization layer at inference."""
+    return algebra.norm_scale_shift(
+        _numpy(layer.gamma) if layer.scale else None,
+        _numpy(layer.beta) if layer.center else None,
+        _numpy(layer.moving_mean), _numpy(layer.moving_variance),
+        layer.epsilon,
+    )
 
 
 def rebuild(model, fn, found, plan):
@@ -118,6 +136,8 @@ class _Emitter:
         layer = node.operation
         if layer.name in self.spec.linears:
             out = self._emit_linear(layer, node)
+        elif layer.name in self.spec.absorbed:
+            out = self.tensors[id(ins[0])]  # folded into a Dense
         elif ins and all(self.tensors[id(t)] is _REMOVED for t in ins):
             out = [_REMOVED] * len(node.outputs)
         else:

@@ -75,6 +75,14 @@ class FoundSites:
     unchanged: tuple
 
 
+def is_foldable_norm(layer, calls):
+    """A BatchNormalization on the last axis, called once."""
+    if type(layer) is not keras.layers.BatchNormalization or calls > 1:
+        return False
+    rank = len(layer.input.shape) if layer.built else None
+    return layer.axis == -1 or (rank is not None and layer.axis == rank - 1)
+
+
 def is_plain_dense(layer):
     """A built-in, unquantized `Dense` without LoRA."""
     return (
@@ -112,11 +120,13 @@ def find_sites(fn):
         sites=tuple(finder.sites),
         rejected=tuple(finder.rejected),
         total_params=int(fn.count_params()),
+        absorbed=tuple(finder.absorbed),
     )
     unchanged = tuple(
         (node.operation.name, type(node.operation).__name__)
         for node in finder.nodes
         if not isinstance(node.operation, _KNOWN)
+        and node.operation.name not in finder.absorbed
     )
     return FoundSites(spec, finder.bindings, unchanged)
 
@@ -127,18 +137,20 @@ class _Finder:
         self.consumers = graph_lib.consumers_by_tensor(self.nodes)
         self.calls = graph_lib.call_counts(self.nodes)
         self.outputs = {id(t) for t in fn.outputs}
+        self.layers = {n.operation.name: n.operation for n in self.nodes}
         self.canonical = {}  # id(tensor) -> site key, through identities
         self.linears = {}
         self.sites = []
         self.rejected = []
         self.bindings = {}
+        self.absorbed = {}  # norm layer name -> its parameter count
 
     def visit_dense(self, node):
         layer = node.operation
         found = self._activation_of(node)
         if found is None:
             return
-        tensor, measured, act_layer, activation = found
+        tensor, measured, act_layer, activation, post_norm = found
         key = graph_lib.tensor_key(tensor)
         width = int(layer.units)
         problem = activation if isinstance(activation, str) else None
@@ -158,9 +170,10 @@ class _Finder:
         if problem is not None:
             self.rejected.append(Rejection(key, layer.name, width, problem))
             return
-        self._add_linear(node)
-        for consumer in consumers:
-            self._add_linear(consumer, source=key)
+        self._add_linear(
+            node, post_norm=None if post_norm is None else post_norm.name)
+        for consumer, norms in consumers:
+            self._add_linear(consumer, source=key, pre_norms=norms)
         for t in identities:
             self.canonical[id(t)] = key
         self.canonical[id(tensor)] = key
@@ -168,7 +181,7 @@ class _Finder:
         if act_layer is not None and act_layer.count_params():
             channel_params = act_layer.count_params() // width
         self.sites.append(SiteSpec(
-            key, layer.name, tuple(c.operation.name for c in consumers),
+            key, layer.name, tuple(c.operation.name for c, _ in consumers),
             width, activation, channel_params,
         ))
         self.bindings[key] = SiteBinding(
@@ -176,9 +189,11 @@ class _Finder:
         )
 
     def _activation_of(self, node):
-        """`(output, measured, layer or None, Activation or reason)`.
+        """`(output, measured, layer, Activation or reason, norm layer)`.
 
-        `None` when the `Dense` is not followed by an activation.
+        `layer` is the activation layer (`None` when inline), `norm layer`
+        a BatchNormalization between the `Dense` and the activation (or
+        `None`). Returns `None` when no activation follows the `Dense`.
         """
         layer = node.operation
         out = node.outputs[0]
@@ -189,32 +204,51 @@ class _Finder:
             if not isinstance(act, str) and not act.monotone:
                 act = (f"activation '{act.name}' cannot be measured on its "
                        "output; use an activation layer")
-            return out, out, None, act
-        readers = self.consumers.get(id(out), [])
-        if len(readers) != 1 or id(out) in self.outputs:
+            return out, out, None, act, None
+        norm = None
+        reader = self._single_reader(out)
+        if reader is not None and is_foldable_norm(
+                reader.operation, self.calls[id(reader.operation)]):
+            norm = reader.operation
+            out = reader.outputs[0]
+            reader = self._single_reader(out)
+        if reader is None:
             return None
-        act_layer = readers[0].operation
+        act_layer = reader.operation
         if not isinstance(act_layer, activations_lib.ACTIVATION_LAYERS):
             return None
         act = activations_lib.describe_layer(act_layer, units)
-        return readers[0].outputs[0], out, act_layer, act
+        return reader.outputs[0], out, act_layer, act, norm
+
+    def _single_reader(self, tensor):
+        readers = self.consumers.get(id(tensor), [])
+        if len(readers) != 1 or id(tensor) in self.outputs:
+            return None
+        return readers[0]
 
     def _consumers_of(self, tensor):
-        """(consumer nodes, identity-layer outputs, problem or None)."""
-        found, identities, frontier = [], [], [tensor]
+        """`(consumers, identity outputs, problem or None)`.
+
+        Each consumer is `(node, norms)`: the BatchNormalization layers on
+        its path, which it will absorb.
+        """
+        found, identities, frontier = [], [], [(tensor, ())]
         while frontier:
-            t = frontier.pop(0)
+            t, norms = frontier.pop(0)
             for node in self.consumers.get(id(t), []):
                 layer = node.operation
-                single = self.calls[id(layer)] == 1
-                if isinstance(layer, IDENTITY_LAYERS) and single:
+                calls = self.calls[id(layer)]
+                single = calls == 1
+                is_norm = is_foldable_norm(layer, calls)
+                if (isinstance(layer, IDENTITY_LAYERS) and single) or is_norm:
                     out = node.outputs[0]
                     if id(out) in self.outputs:
                         return [], [], "its activation is a model output"
                     identities.append(out)
-                    frontier.append(out)
+                    frontier.append(
+                        (out, norms + (layer.name,) if is_norm else norms))
                 elif is_plain_dense(layer) and single:
-                    found.append(node)
+                    found.append((node, norms))
                 else:
                     kind = type(layer).__name__
                     why = "is shared" if not single else "is not a Dense layer"
@@ -223,14 +257,27 @@ class _Finder:
             return [], [], "its activation has no Dense consumer"
         return found, identities, None
 
-    def _add_linear(self, node, source=None):
+    def _add_linear(self, node, source=None, pre_norms=(), post_norm=None):
+        """Registers a `Dense` (idempotent); `post_norm` is a layer name."""
         layer = node.operation
+        absorbed = 0
+        for name in (*pre_norms, post_norm):
+            if name is not None and name not in self.absorbed:
+                self.absorbed[name] = self.layers[name].count_params()
+                absorbed += self.absorbed[name]
         if layer.name in self.linears:
+            old = self.linears[layer.name]
+            self.linears[layer.name] = dataclasses.replace(
+                old, post_norm=post_norm or old.post_norm,
+                use_bias=old.use_bias or post_norm is not None,
+                absorbed_params=old.absorbed_params + absorbed,
+            )
             return
         tensor = node.input_tensors[0]
         if source is None:
             source = self.canonical.get(id(tensor), graph_lib.tensor_key(tensor))
         self.linears[layer.name] = LinearSpec(
             layer.name, source, int(tensor.shape[-1]), int(layer.units),
-            bool(layer.use_bias),
+            bool(layer.use_bias) or bool(pre_norms) or post_norm is not None,
+            tuple(pre_norms), post_norm, absorbed, bool(layer.use_bias),
         )

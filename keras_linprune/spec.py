@@ -112,7 +112,14 @@ class LinearSpec:
             site's activation, possibly through inference-identity layers).
         in_width: Width of that tensor (last axis) in the original model.
         units: Output width in the original model.
-        use_bias: Whether the original layer has a bias.
+        use_bias: Whether the layer has a bias once any BatchNormalization
+            is folded into it.
+        pre_norms: Names of BatchNormalization layers between its source
+            and itself, folded into its kernel (source side first).
+        post_norm: Name of a BatchNormalization layer right after it,
+            folded into its kernel and bias, or `None`.
+        absorbed_params: Parameters of those normalization layers that this
+            layer accounts for (each removed layer is counted once).
     """
 
     name: str
@@ -120,11 +127,18 @@ class LinearSpec:
     in_width: int
     units: int
     use_bias: bool
+    pre_norms: tuple = ()
+    post_norm: str = None
+    absorbed_params: int = 0
+    had_bias: bool = None
 
     @property
     def params(self):
-        """Parameters of the original layer (kernel + bias)."""
-        return self.units * (self.in_width + int(self.use_bias))
+        """Parameters in the original model: the layer (kernel + bias) and
+        the normalization layers it absorbs."""
+        had_bias = self.use_bias if self.had_bias is None else self.had_bias
+        return self.units * (self.in_width + int(had_bias)) + (
+            self.absorbed_params)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,12 +195,15 @@ class GraphSpec:
         sites: Foldable sites in topological order of their producers.
         rejected: Candidate sites that cannot be folded.
         total_params: `count_params()` of the original model.
+        absorbed: Names of BatchNormalization layers folded into a linear
+            node (they disappear from the rebuilt graph).
     """
 
     linears: dict
     sites: tuple
     rejected: tuple
     total_params: int
+    absorbed: tuple = ()
 
     @property
     def fixed_params(self):
