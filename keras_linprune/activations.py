@@ -88,12 +88,13 @@ def describe_function(fn, on_output=False):
     return act
 
 
-def describe_layer(layer, units):
+def describe_layer(layer, units, channel_axis=-1):
     """`Activation` for an activation layer, else a reason string.
 
     Args:
         layer: `ReLU`, `LeakyReLU`, `PReLU`, `ELU` or `Activation` layer.
-        units: Number of channels (last axis) it is applied to.
+        units: Number of channels it is applied to.
+        channel_axis: Axis of the channels in its input (-1 or 1).
     """
     if type(layer) is keras.layers.ReLU:
         pieces = relu_pieces(
@@ -110,6 +111,9 @@ def describe_layer(layer, units):
                           monotone=layer.negative_slope >= 0)
     if type(layer) is keras.layers.PReLU:
         alpha = np.asarray(keras.ops.convert_to_numpy(layer.alpha))
+        # alpha has the input's shape without the batch axis.
+        alpha = np.moveaxis(alpha, channel_axis - 1 if channel_axis > 0
+                            else -1, -1)
         per_channel = alpha.reshape(-1, alpha.shape[-1])
         if alpha.shape[-1] != units or np.any(per_channel != per_channel[0]):
             return (f"PReLU '{layer.name}' has slopes that vary across "

@@ -31,17 +31,23 @@ class Affine:
     """Pre-activation of a linear node as a sum of per-source matrices.
 
     Attributes:
-        terms: Mapping from source key to a `(source_width, units)` matrix.
-            Insertion order is kept: it is the order the layers are emitted.
+        terms: Mapping from source key to a kernel of shape
+            `(*taps, source_width, units)`: `(source_width, units)` for a
+            `Dense` or pointwise term. Insertion order is kept: it is the
+            order the layers are emitted.
         bias: Vector of length `units`, or `None` for a layer without bias.
+        geometry: Mapping from source key to the name of the layer whose
+            geometry (Dense, or conv kernel size / strides / padding) the
+            term is emitted with. Optional for pure algebra.
     """
 
     terms: dict
     bias: object = None
+    geometry: dict = dataclasses.field(default_factory=dict)
 
     @property
     def units(self):
-        return next(iter(self.terms.values())).shape[1]
+        return next(iter(self.terms.values())).shape[-1]
 
     @property
     def params(self):
@@ -104,28 +110,46 @@ def fold_site(producer, consumers, site, *, keep, linear=(), slope=1.0,
 
 def _fold_into(producer, consumer, site, keep, linear, slope, offset,
                constant, value):
-    w_site = consumer.terms[site]
-    terms = {}
+    w_site = consumer.terms[site]  # (*taps, n_P, out)
+    terms, geometry = {}, {}
     if keep.size:
-        terms[site] = w_site[keep]
+        terms[site] = w_site[..., keep, :]
     for key, matrix in consumer.terms.items():
         if key != site:
             terms[key] = matrix
+    for key in terms:
+        if key in consumer.geometry:
+            geometry[key] = consumer.geometry[key]
     moved = []
     if linear.size:
+        if w_site.ndim != 2:
+            raise ValueError(
+                "Linear neurons fold only into pointwise consumers. "
+                f"Received: a consumer kernel of shape {w_site.shape}"
+            )
         w_linear = slope[:, None] * w_site[linear]
         for key, matrix in producer.terms.items():
             shortcut = matrix[..., linear] @ w_linear
-            terms[key] = terms[key] + shortcut if key in terms else shortcut
+            if key in terms:
+                if consumer.geometry.get(key) != producer.geometry.get(key):
+                    raise ValueError(
+                        f"Cannot merge terms from '{key}' with different "
+                        "geometries")
+                terms[key] = terms[key] + shortcut
+            else:
+                terms[key] = shortcut
+                if key in producer.geometry:
+                    geometry[key] = producer.geometry[key]
         b_p = 0.0 if producer.bias is None else producer.bias[linear]
         if producer.bias is not None or np.any(offset):
             moved.append((slope * b_p + offset) @ w_site[linear])
     if np.any(value):
-        moved.append(value @ w_site[constant])
+        # Summed over the kernel taps: exact where no padding is involved.
+        moved.append(input_sum(value, w_site[..., constant, :]))
     bias = consumer.bias
     for m in moved:
         bias = m if bias is None else bias + m
-    return Affine(terms, bias)
+    return Affine(terms, bias, geometry)
 
 
 def norm_scale_shift(gamma, beta, mean, variance, epsilon):
@@ -163,15 +187,23 @@ def absorb_input_affine(kernel, bias, scale, shift):
     padded, i.e. for Dense and "valid" or pointwise convolutions.
     """
     bias = 0.0 if bias is None else bias
-    moved = np.einsum("i,...io->o", shift, kernel)
+    moved = input_sum(shift, kernel)
     return kernel * scale[:, None], bias + moved
+
+
+def input_sum(vector, kernel):
+    """`sum over taps t of vector @ kernel[t]` for a `(*taps, in, out)` or
+    `(in, out)` kernel: the output of a constant input, away from padding.
+    """
+    out = np.tensordot(kernel, vector, axes=([-2], [0]))  # (*taps, out)
+    return out.reshape(-1, kernel.shape[-1]).sum(axis=0)
 
 
 def restrict_columns(affine, keep):
     """Keeps only the units `keep` of a linear node."""
-    terms = {key: m[:, keep] for key, m in affine.terms.items()}
+    terms = {key: m[..., keep] for key, m in affine.terms.items()}
     bias = None if affine.bias is None else affine.bias[keep]
-    return Affine(terms, bias)
+    return Affine(terms, bias, dict(affine.geometry))
 
 
 def prototype_saving(n_linear, in_width, out_width):

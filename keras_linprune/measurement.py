@@ -71,7 +71,7 @@ def measure_sites(fn, found, data, *, batch_size, verbose, model_name):
     keys = [s.name for s in found.spec.sites]
     probes = [
         (found.bindings[s.name].measured, found.bindings[s.name].on_output,
-         s.activation)
+         s.activation, found.bindings[s.name].channel_axis)
         for s in found.spec.sites
     ]
     counter = _counter_for(fn, tuple(keys), probes)
@@ -170,9 +170,9 @@ class _SiteCounter:
     def __init__(self, fn, probes):
         self.probes = probes
         self.n = len(probes)
-        self.shapes = [(len(a.pieces), int(t.shape[-1]))
-                       for t, _, a in probes]
-        tensors = [t for t, _, _ in probes]
+        self.shapes = [(len(a.pieces), int(t.shape[axis]))
+                       for t, _, a, axis in probes]
+        tensors = [t for t, _, _, _ in probes]
         self.probe = keras.Model(fn.inputs, tensors) if tensors else None
         self.step = tf.function(self._step, reduce_retracing=True)
 
@@ -190,7 +190,10 @@ class _SiteCounter:
         if self.n == 1:
             hs = [hs]
         counts, observations, nonfinite = [], [], []
-        for h, (_, on_output, activation) in zip(hs, self.probes):
+        for h, (_, on_output, activation, axis) in zip(hs, self.probes):
+            if axis != -1 and axis != len(h.shape) - 1:
+                perm = [0] + list(range(2, len(h.shape))) + [1]
+                h = tf.transpose(h, perm)  # channels last
             flat = tf.reshape(h, [-1, h.shape[-1]])
             n_obs = tf.shape(flat, out_type=tf.int64)[0]
             masks, skip = piece_masks(flat, activation, on_output)

@@ -192,7 +192,8 @@ def _base_decision(site, rates, threshold, remove_dead):
     value = np.zeros(site.width)
     if remove_dead:
         for i, piece in enumerate(pieces):
-            if piece.is_constant:
+            if piece.is_constant and (
+                    site.nonzero_constants or piece.offset == 0):
                 always = (rates[i] >= 1.0) & ~is_constant
                 is_constant |= always
                 value[always] = piece.offset
@@ -206,6 +207,8 @@ def _base_decision(site, rates, threshold, remove_dead):
     candidates = int(np.count_nonzero(is_candidate))
     keep = np.setdiff1d(np.arange(site.width), constant)
     reason = "" if candidates else "no neuron reaches the threshold"
+    if site.linear_block and candidates:
+        reason, candidates = site.linear_block, 0
     empty = np.array([], np.int64)
     return SiteDecision(
         site.name, empty, np.zeros(0), np.zeros(0), constant, value[constant],
@@ -286,10 +289,10 @@ def layout_of(spec, decisions):
     """Sources, width and parameters of every rebuilt linear node.
 
     Mirrors `algebra.fold_site` on shapes only: a consumer keeps its main
-    input while the producer keeps any neuron, and receives every source of
-    the producer when linear neurons fold.
+    input while the producer keeps any neuron, and receives every term of
+    the producer (same source, same kernel taps) when linear neurons fold.
     """
-    sources = {name: [lin.source] for name, lin in spec.linears.items()}
+    terms = {name: {lin.source: lin.taps} for name, lin in spec.linears.items()}
     biased = {name: lin.use_bias for name, lin in spec.linears.items()}
     units = {name: lin.units for name, lin in spec.linears.items()}
     widths = {lin.source: lin.in_width for lin in spec.linears.values()}
@@ -297,21 +300,25 @@ def layout_of(spec, decisions):
         d = decisions[site.name]
         producer = site.producer
         for consumer in site.consumers:
-            new = [site.name] if d.keep.size else []
-            new += [s for s in sources[consumer] if s != site.name]
+            new = {}
+            if d.keep.size:
+                new[site.name] = terms[consumer][site.name]
+            new.update((k, t) for k, t in terms[consumer].items()
+                       if k != site.name)
             if d.linear.size:
-                new += [s for s in sources[producer] if s not in new]
+                for k, t in terms[producer].items():
+                    new.setdefault(k, t)
                 biased[consumer] |= biased[producer] or bool(np.any(d.offset))
             biased[consumer] |= bool(np.any(d.value))
-            sources[consumer] = new
+            terms[consumer] = new
         units[producer] = int(d.keep.size)
         widths[site.name] = int(d.keep.size)
     layout = {}
     for name in spec.linears:
         n = units[name]
-        fan_ins = [widths[s] for s in sources[name]] if n else []
-        params = n * (sum(fan_ins) + int(biased[name]))
+        sizes = [t * widths[k] for k, t in terms[name].items()] if n else []
+        params = n * (sum(sizes) + int(biased[name]))
         layout[name] = NodeLayout(
-            n, tuple(sources[name]), biased[name], params, n * sum(fan_ins[1:])
+            n, tuple(terms[name]), biased[name], params, n * sum(sizes[1:])
         )
     return layout

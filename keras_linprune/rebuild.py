@@ -20,6 +20,7 @@ import numpy as np
 
 from keras_linprune import algebra
 from keras_linprune import graph as graph_lib
+from keras_linprune import ops
 
 _REMOVED = object()
 
@@ -35,7 +36,7 @@ def folded_weights(found, plan, fn):
     affines = {}
     for name, lin in found.spec.linears.items():
         layer = layers[name]
-        kernel = _numpy(layer.kernel)
+        kernel = ops.algebra_kernel(layer)
         bias = _numpy(layer.bias) if layer.use_bias else None
         for norm in reversed(lin.pre_norms):
             kernel, bias = algebra.absorb_input_affine(
@@ -43,7 +44,8 @@ def folded_weights(found, plan, fn):
         if lin.post_norm is not None:
             kernel, bias = algebra.absorb_output_affine(
                 kernel, bias, *_norm_affine(layers[lin.post_norm]))
-        affines[name] = algebra.Affine({lin.source: kernel}, bias)
+        affines[name] = algebra.Affine(
+            {lin.source: kernel}, bias, {lin.source: name})
     for site in found.spec.sites:
         d = plan.decisions[site.name]
         producer, consumers = algebra.fold_site(
@@ -88,8 +90,10 @@ def rebuild(model, fn, found, plan):
     emitter = _Emitter(fn, found.spec, affines)
     for key, binding in found.bindings.items():
         if binding.activation_layer is not None:
+            # Per-channel weights have the input's shape minus the batch.
+            axis = binding.channel_axis
             emitter.channels[binding.activation_layer.name] = (
-                plan.decisions[key].keep)
+                plan.decisions[key].keep, axis - 1 if axis > 0 else -1)
     for node in graph_lib.ordered_nodes(fn):
         emitter.visit(node)
     inputs = keras.tree.pack_sequence_as(
@@ -121,6 +125,7 @@ class _Emitter:
         self.tensors = {}  # id(original tensor) -> new tensor or _REMOVED
         self.sources = {}  # source key -> new tensor
         self.clones = {}  # id(original layer) -> its copy
+        self.layers = {layer.name: layer for layer in fn._operations}
         # Activation layers whose input lost channels -> channels kept.
         self.channels = {}
         for t in fn.inputs:
@@ -162,53 +167,51 @@ class _Emitter:
         weights = layer.get_weights()
         if layer.name in self.channels:
             # Per-channel weights (PReLU's alpha) follow the kept channels.
-            keep = self.channels[layer.name]
-            weights = [w[..., keep] for w in weights]
+            keep, axis = self.channels[layer.name]
+            weights = [np.take(w, keep, axis=axis) for w in weights]
         if first_call and weights:
             clone.set_weights(weights)
         return out
 
     def _emit_linear(self, layer, node):
+        """One layer per term of the node's pre-activation, summed.
+
+        The first term keeps the layer's name, config and bias; the others
+        are bias-free layers with the geometry their term came from.
+        """
         affine = self.affines[layer.name]
         if affine is None:
             return _REMOVED
         main = self.spec.linears[layer.name].source
         keys = sorted(affine.terms, key=lambda k: k != main)
-        config = layer.get_config()
-        activation = config["activation"]
+        activation = layer.get_config()["activation"]
         single = len(keys) == 1
         is_output = id(node.outputs[0]) in self.outputs
         base = layer.name
-        first_name = base if single or not is_output else self._unique(
-            f"{base}_linear"
-        )
-        config.update(
-            name=first_name,
-            units=affine.units,
-            use_bias=affine.bias is not None,
-            activation=activation if single else "linear",
-        )
         parts = []
         for i, key in enumerate(keys):
+            geometry = self.layers[affine.geometry[key]]
             if i == 0:
-                dense = keras.layers.Dense.from_config(config)
+                name = base if single or not is_output else self._unique(
+                    f"{base}_linear")
+                new = ops.make_like(
+                    layer if geometry is layer else geometry, affine.units,
+                    use_bias=affine.bias is not None, name=name,
+                    activation=activation if single else "linear",
+                    keep_config=geometry is layer,
+                )
             else:
-                dense = keras.layers.Dense(
-                    affine.units, use_bias=False, dtype=layer.dtype_policy,
+                new = ops.make_like(
+                    geometry, affine.units, use_bias=False,
                     name=self._unique(f"{base}_shortcut_{key}"),
                 )
             if key == main:
                 x = self.tensors[id(node.input_tensors[0])]
             else:
                 x = self.sources[key]
-            parts.append(dense(x))
-            weights = [affine.terms[key]]
-            if i == 0 and affine.bias is not None:
-                weights.append(affine.bias)
-            dense.set_weights(
-                [np.asarray(w, dtype=v.dtype) for w, v in
-                 zip(weights, dense.weights)]
-            )
+            parts.append(new(x))
+            ops.set_kernel(new, affine.terms[key],
+                           affine.bias if i == 0 else None)
         if single:
             return parts[0]
         # The last layer of a model output keeps the original name, so that

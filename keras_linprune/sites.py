@@ -16,6 +16,7 @@ import keras
 
 from keras_linprune import activations as activations_lib
 from keras_linprune import graph as graph_lib
+from keras_linprune import ops
 from keras_linprune.spec import GraphSpec, LinearSpec, Rejection, SiteSpec
 
 #: Layers that are the identity at inference time.
@@ -32,7 +33,7 @@ _LINEAR = keras.activations.linear
 
 #: Layer types that rebuild understands; anything else is copied unchanged
 #: and named in the report.
-_KNOWN = (keras.layers.InputLayer, keras.layers.Dense) + (
+_KNOWN = (keras.layers.InputLayer, keras.layers.Dense) + ops.CONV_TYPES + (
     activations_lib.ACTIVATION_LAYERS + IDENTITY_LAYERS
 )
 
@@ -50,6 +51,7 @@ class SiteBinding:
         on_output: Whether `measured` is the activation's output.
         producer: The producer `Dense` layer.
         activation_layer: The separate activation layer, or `None`.
+        channel_axis: Axis of the neurons (channels) in `measured`.
     """
 
     tensor: object
@@ -57,6 +59,7 @@ class SiteBinding:
     on_output: bool
     producer: object
     activation_layer: object = None
+    channel_axis: int = -1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,21 +78,13 @@ class FoundSites:
     unchanged: tuple
 
 
-def is_foldable_norm(layer, calls):
-    """A BatchNormalization on the last axis, called once."""
+def is_foldable_norm(layer, calls, channel_axis=-1):
+    """A BatchNormalization over `channel_axis`, called once."""
     if type(layer) is not keras.layers.BatchNormalization or calls > 1:
         return False
-    rank = len(layer.input.shape) if layer.built else None
-    return layer.axis == -1 or (rank is not None and layer.axis == rank - 1)
-
-
-def is_plain_dense(layer):
-    """A built-in, unquantized `Dense` without LoRA."""
-    return (
-        type(layer) is keras.layers.Dense
-        and getattr(layer, "quantization_mode", None) is None
-        and not getattr(layer, "lora_enabled", False)
-    )
+    rank = len(layer.input.shape)
+    axis = layer.axis % rank
+    return axis == channel_axis % rank
 
 
 def find_sites(fn):
@@ -113,8 +108,8 @@ def find_sites(fn):
     """
     finder = _Finder(fn)
     for node in finder.nodes:
-        if is_plain_dense(node.operation):
-            finder.visit_dense(node)
+        if ops.is_linear_op(node.operation):
+            finder.visit_linear(node)
     spec = GraphSpec(
         linears=finder.linears,
         sites=tuple(finder.sites),
@@ -131,6 +126,23 @@ def find_sites(fn):
     return FoundSites(spec, finder.bindings, unchanged)
 
 
+def _consumer_problem(layer, single, axis, norms):
+    """Why `layer` cannot consume a site's activation, or ""."""
+    kind = type(layer).__name__
+    if not ops.is_linear_op(layer):
+        return (f"consumer '{layer.name}' ({kind}) is not a Dense or Conv "
+                "layer")
+    if not single:
+        return f"consumer '{layer.name}' ({kind}) is shared"
+    if ops.channel_axis(layer) != axis:
+        return (f"consumer '{layer.name}' ({kind}) does not read the "
+                "channel axis")
+    if norms and not ops.is_pointwise(layer) and layer.padding != "valid":
+        return (f"normalization '{norms[-1]}' cannot be folded into the "
+                f"padded kernel of consumer '{layer.name}'")
+    return ""
+
+
 class _Finder:
     def __init__(self, fn):
         self.nodes = graph_lib.ordered_nodes(fn)
@@ -145,14 +157,15 @@ class _Finder:
         self.bindings = {}
         self.absorbed = {}  # norm layer name -> its parameter count
 
-    def visit_dense(self, node):
+    def visit_linear(self, node):
         layer = node.operation
         found = self._activation_of(node)
         if found is None:
             return
         tensor, measured, act_layer, activation, post_norm = found
         key = graph_lib.tensor_key(tensor)
-        width = int(layer.units)
+        width = ops.out_channels(layer)
+        axis = ops.channel_axis(layer)
         problem = activation if isinstance(activation, str) else None
         if problem is None and id(tensor) in self.outputs:
             problem = "its activation is a model output"
@@ -166,7 +179,7 @@ class _Finder:
             problem = f"activation layer '{act_layer.name}' is shared"
         consumers, identities = [], []
         if problem is None:
-            consumers, identities, problem = self._consumers_of(tensor)
+            consumers, identities, problem = self._consumers_of(tensor, axis)
         if problem is not None:
             self.rejected.append(Rejection(key, layer.name, width, problem))
             return
@@ -180,12 +193,22 @@ class _Finder:
         channel_params = 0
         if act_layer is not None and act_layer.count_params():
             channel_params = act_layer.count_params() // width
+        spatial = [c.operation for c, _ in consumers
+                   if not ops.is_pointwise(c.operation)]
+        block = ""
+        if spatial:
+            c = spatial[0]
+            block = (
+                f"consumer '{c.name}' has a {ops.kernel_size_text(c)} kernel "
+                f"with strides {c.strides}: only constant channels are removed"
+            )
         self.sites.append(SiteSpec(
             key, layer.name, tuple(c.operation.name for c, _ in consumers),
-            width, activation, channel_params,
+            width, activation, channel_params, block,
+            all(c.padding == "valid" for c in spatial),
         ))
         self.bindings[key] = SiteBinding(
-            tensor, measured, act_layer is None, layer, act_layer
+            tensor, measured, act_layer is None, layer, act_layer, axis
         )
 
     def _activation_of(self, node):
@@ -197,7 +220,8 @@ class _Finder:
         """
         layer = node.operation
         out = node.outputs[0]
-        units = int(layer.units)
+        units = ops.out_channels(layer)
+        axis = ops.channel_axis(layer)
         if layer.activation is not _LINEAR:
             act = activations_lib.describe_function(layer.activation,
                                                     on_output=True)
@@ -208,7 +232,7 @@ class _Finder:
         norm = None
         reader = self._single_reader(out)
         if reader is not None and is_foldable_norm(
-                reader.operation, self.calls[id(reader.operation)]):
+                reader.operation, self.calls[id(reader.operation)], axis):
             norm = reader.operation
             out = reader.outputs[0]
             reader = self._single_reader(out)
@@ -217,7 +241,7 @@ class _Finder:
         act_layer = reader.operation
         if not isinstance(act_layer, activations_lib.ACTIVATION_LAYERS):
             return None
-        act = activations_lib.describe_layer(act_layer, units)
+        act = activations_lib.describe_layer(act_layer, units, axis)
         return reader.outputs[0], out, act_layer, act, norm
 
     def _single_reader(self, tensor):
@@ -226,11 +250,11 @@ class _Finder:
             return None
         return readers[0]
 
-    def _consumers_of(self, tensor):
+    def _consumers_of(self, tensor, axis):
         """`(consumers, identity outputs, problem or None)`.
 
         Each consumer is `(node, norms)`: the BatchNormalization layers on
-        its path, which it will absorb.
+        its path, which it will absorb. `axis` is the channel axis.
         """
         found, identities, frontier = [], [], [(tensor, ())]
         while frontier:
@@ -239,7 +263,7 @@ class _Finder:
                 layer = node.operation
                 calls = self.calls[id(layer)]
                 single = calls == 1
-                is_norm = is_foldable_norm(layer, calls)
+                is_norm = is_foldable_norm(layer, calls, axis)
                 if (isinstance(layer, IDENTITY_LAYERS) and single) or is_norm:
                     out = node.outputs[0]
                     if id(out) in self.outputs:
@@ -247,14 +271,13 @@ class _Finder:
                     identities.append(out)
                     frontier.append(
                         (out, norms + (layer.name,) if is_norm else norms))
-                elif is_plain_dense(layer) and single:
-                    found.append((node, norms))
-                else:
-                    kind = type(layer).__name__
-                    why = "is shared" if not single else "is not a Dense layer"
-                    return [], [], f"consumer '{layer.name}' ({kind}) {why}"
+                    continue
+                problem = _consumer_problem(layer, single, axis, norms)
+                if problem:
+                    return [], [], problem
+                found.append((node, norms))
         if not found:
-            return [], [], "its activation has no Dense consumer"
+            return [], [], "its activation has no Dense or Conv consumer"
         return found, identities, None
 
     def _add_linear(self, node, source=None, pre_norms=(), post_norm=None):
@@ -277,7 +300,9 @@ class _Finder:
         if source is None:
             source = self.canonical.get(id(tensor), graph_lib.tensor_key(tensor))
         self.linears[layer.name] = LinearSpec(
-            layer.name, source, int(tensor.shape[-1]), int(layer.units),
+            layer.name, source, int(tensor.shape[ops.channel_axis(layer)]),
+            ops.out_channels(layer),
             bool(layer.use_bias) or bool(pre_norms) or post_norm is not None,
             tuple(pre_norms), post_norm, absorbed, bool(layer.use_bias),
+            ops.taps(layer),
         )

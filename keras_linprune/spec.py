@@ -120,6 +120,9 @@ class LinearSpec:
             folded into its kernel and bias, or `None`.
         absorbed_params: Parameters of those normalization layers that this
             layer accounts for (each removed layer is counted once).
+        had_bias: Whether the original layer has a bias (default:
+            `use_bias`).
+        taps: Kernel positions (1 for `Dense` and pointwise convs).
     """
 
     name: str
@@ -131,13 +134,14 @@ class LinearSpec:
     post_norm: str = None
     absorbed_params: int = 0
     had_bias: bool = None
+    taps: int = 1
 
     @property
     def params(self):
         """Parameters in the original model: the layer (kernel + bias) and
         the normalization layers it absorbs."""
         had_bias = self.use_bias if self.had_bias is None else self.had_bias
-        return self.units * (self.in_width + int(had_bias)) + (
+        return self.units * (self.taps * self.in_width + int(had_bias)) + (
             self.absorbed_params)
 
 
@@ -155,6 +159,11 @@ class SiteSpec:
             given).
         channel_params: Parameters per neuron of the activation layer
             (PReLU's slopes), removed with the neuron.
+        linear_block: Why linear neurons cannot fold here (a consumer with
+            a spatial kernel), or empty.
+        nonzero_constants: Whether neurons stuck at a non-zero constant can
+            be moved into the consumers' bias (not through a padded
+            spatial kernel).
     """
 
     name: str
@@ -163,6 +172,8 @@ class SiteSpec:
     width: int
     activation: Activation = None
     channel_params: int = 0
+    linear_block: str = ""
+    nonzero_constants: bool = True
 
     def __post_init__(self):
         if self.activation is None:

@@ -1,0 +1,160 @@
+import keras
+import numpy as np
+import pytest
+
+import keras_linprune as linprune
+from tests import factories as f
+
+
+def pin_channels(model, levels=(-50.0, 50.0), seed=0, scale=0.05):
+    """Scales kernels down and draws biases from `levels` (plus a few
+    zero ones), so channels sit inside one piece of their activation."""
+    rng = np.random.default_rng(seed)
+    linear = [l for l in model.layers
+              if isinstance(l, (keras.layers.Dense, keras.layers.Conv1D,
+                                keras.layers.Conv2D, keras.layers.Conv3D))]
+    for layer in linear[:-1]:
+        k, b = layer.get_weights()
+        b = rng.choice(levels, size=b.shape)
+        b[: max(1, b.size // 6)] = 0.0
+        layer.set_weights([k * scale, b.astype("float32")])
+    return model
+
+
+def images(n=64, shape=(8, 8, 3), seed=0):
+    return np.random.default_rng(seed).normal(size=(n, *shape)).astype(
+        "float32")
+
+
+def cnn(first, consumer, head=keras.layers.GlobalAveragePooling2D,
+        shape=(8, 8, 3), extra=()):
+    keras.utils.set_random_seed(0)
+    x = keras.Input(shape)
+    h = keras.layers.ReLU(name="r0")(first(x))
+    for layer in extra:
+        h = layer(h)
+    h = consumer(h)
+    y = keras.layers.Dense(2, name="out")(head()(h))
+    return keras.Model(x, y)
+
+
+def check(model, x, **kwargs):
+    small, report = linprune.apply(model, x, layer_threshold=0, verbose=0,
+                                   **kwargs)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
+                   atol=1e-5)
+    assert small.count_params() == report.attrs["params_after"]
+    return small, report
+
+
+@pytest.mark.parametrize("padding,strides", [("same", 1), ("valid", 1),
+                                             ("same", 2), ("valid", 2)])
+def test_conv3x3_relu_conv1x1_folds_exactly(padding, strides):
+    model = pin_channels(cnn(
+        keras.layers.Conv2D(16, 3, strides=strides, padding=padding,
+                            name="c0"),
+        keras.layers.Conv2D(8, 1, name="c1", activation="relu")))
+    small, report = check(model, images())
+    row = report.set_index("site").loc["r0"]
+    assert row.folded and row.linear > 0 and row.dead > 0
+    (shortcut,) = [l for l in small.layers
+                   if l.name.startswith("c1_shortcut_input_layer")]
+    assert isinstance(shortcut, keras.layers.Conv2D)
+    assert shortcut.kernel_size == (3, 3) and shortcut.strides == (strides,) * 2
+
+
+def test_dilated_conv_producer():
+    model = pin_channels(cnn(
+        keras.layers.Conv2D(12, 3, dilation_rate=2, padding="same", name="c0"),
+        keras.layers.Conv2D(4, 1, name="c1")))
+    _, report = check(model, images())
+    assert report.folded.iloc[0]
+
+
+def test_conv1d_producer_with_dense_consumer():
+    model = pin_channels(cnn(
+        keras.layers.Conv1D(12, 3, padding="causal", name="c0"),
+        keras.layers.Dense(5, name="d1"),
+        head=keras.layers.GlobalAveragePooling1D, shape=(10, 4)))
+    _, report = check(model, images(shape=(10, 4)))
+    assert report.folded.iloc[0] and report.linear.iloc[0] > 0
+
+
+def test_conv3d_producer():
+    model = pin_channels(cnn(
+        keras.layers.Conv3D(6, 2, name="c0"),
+        keras.layers.Conv3D(3, 1, name="c1"),
+        head=keras.layers.GlobalAveragePooling3D, shape=(4, 4, 4, 2)))
+    _, report = check(model, images(32, (4, 4, 4, 2)))
+    assert report.folded.iloc[0]
+
+
+def test_channels_first():
+    model = pin_channels(cnn(
+        keras.layers.Conv2D(10, 3, padding="same", name="c0",
+                            data_format="channels_first"),
+        keras.layers.Conv2D(4, 1, name="c1", data_format="channels_first"),
+        head=lambda: keras.layers.GlobalAveragePooling2D(
+            data_format="channels_first"),
+        shape=(3, 8, 8)))
+    x = images(shape=(3, 8, 8))
+    stats = linprune.measure(model, x, verbose=0)
+    assert stats.piece_counts["r0"].shape == (2, 10)
+    assert stats.observations["r0"] == 64 * 8 * 8
+    _, report = check(model, x)
+    assert report.folded.iloc[0] and report.linear.iloc[0] > 0
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_spatial_consumer_only_loses_constant_channels(padding):
+    model = pin_channels(cnn(
+        keras.layers.Conv2D(12, 3, padding="same", name="c0"),
+        keras.layers.Conv2D(4, 3, padding=padding, name="c1")))
+    _, report = check(model, images())
+    row = report.iloc[0]
+    assert not row.folded and row.linear == 0 and row.dead > 0
+    assert "3x3 kernel" in row.reason
+
+
+def test_saturated_relu6_channels_need_valid_padding():
+    def run(padding):
+        keras.utils.set_random_seed(0)
+        x = keras.Input((8, 8, 3))
+        h = keras.layers.Conv2D(12, 3, name="c0", activation="relu6")(x)
+        h = keras.layers.Conv2D(4, 3, padding=padding, name="c1")(h)
+        y = keras.layers.Dense(2)(keras.layers.Flatten()(h))
+        model = pin_channels(keras.Model(x, y), levels=(50.0,))
+        return check(model, images())[1].iloc[0]
+
+    assert run("valid").constant > 0
+    assert run("same").constant == 0
+
+
+def test_conv_norm_relu_and_chain_of_pointwise_convs():
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(16, 3, padding="same", use_bias=False,
+                            name="c0")(x)
+    h = keras.layers.BatchNormalization(name="bn0")(h)
+    h = keras.layers.ReLU(name="r0")(h)
+    h = keras.layers.Conv2D(12, 1, activation="relu", name="c1")(h)
+    h = keras.layers.Conv2D(8, 1, activation="relu", name="c2")(h)
+    y = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(h))
+    model = keras.Model(x, y)
+    rng = np.random.default_rng(0)
+    bn = model.get_layer("bn0")
+    bn.set_weights([rng.uniform(0.5, 1.5, 16).astype("float32"),
+                    rng.choice([-50.0, 50.0, 0.0], 16).astype("float32"),
+                    rng.normal(size=16).astype("float32") * 0.1,
+                    rng.uniform(0.5, 2, 16).astype("float32")])
+    for name in ("c1", "c2"):
+        layer = model.get_layer(name)
+        k, b = layer.get_weights()
+        layer.set_weights([k * 0.05, rng.choice([-50.0, 50.0, 0.0], b.shape)
+                           .astype("float32")])
+    model.get_layer("c0").set_weights([model.get_layer("c0").get_weights()[0]
+                                       * 0.05])
+    small, report = check(model, images())
+    assert report.folded.tolist() == [True, True, False]  # c2 feeds pooling
+    assert not any(isinstance(l, keras.layers.BatchNormalization)
+                   for l in small.layers)
