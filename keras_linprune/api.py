@@ -17,6 +17,7 @@ def apply(
     threshold=1.0,
     layer_threshold="optimal",
     remove_dead=True,
+    shortcut="auto",
     batch_size=None,
     verbose="auto",
 ):
@@ -40,8 +41,15 @@ def apply(
             the exact parameter count, `"best"` is an alias), an int `n`
             (more than `n` linear neurons) or a float `f` (more than that
             fraction of the layer).
-        remove_dead: Remove never-active neurons (exact; on by default).
-            `False` reproduces the authors' prototype.
+        remove_dead: Remove neurons that are constant on the data (never
+            active ReLU neurons, saturated ReLU6 ones; exact; on by
+            default). `False` reproduces the authors' prototype.
+        shortcut: `"auto"` (default) stores each shortcut in its cheapest
+            exact form: the full matrix, or two layers through `r` channels
+            (`r` <= the number of neurons folded into it), so folding never
+            adds parameters; `"dense"` keeps the paper's full matrices
+            (use it, with `remove_dead=False`, for parity with the
+            prototype).
         batch_size: Rows per batch when measuring unbatched data.
         verbose: Progress bar while measuring: `"auto"`/1 on, 0 off.
 
@@ -72,6 +80,8 @@ def apply(
         threshold=validation.check_threshold(threshold),
         layer_threshold=validation.check_layer_threshold(layer_threshold),
         remove_dead=validation.check_flag("remove_dead", remove_dead),
+        shortcut=validation.check_choice(
+            "shortcut", shortcut, plan_lib.SHORTCUT_FORMS),
     )
     batch_size = validation.check_batch_size(batch_size)
     verbose = validation.check_verbose(verbose)

@@ -84,6 +84,30 @@ def make_like(layer, units, *, use_bias, name, activation="linear",
     return type(layer).from_config(config)
 
 
+def make_pointwise_like(layer, units, *, use_bias, name, activation="linear"):
+    """A channel-mixing layer of `layer`'s kind: `Dense`, or a conv of the
+    same rank and data format with kernel size 1."""
+    if not is_conv(layer):
+        return keras.layers.Dense(units, use_bias=use_bias, name=name,
+                                  activation=activation,
+                                  dtype=layer.dtype_policy)
+    return type(layer)(units, 1, use_bias=use_bias, name=name,
+                       activation=activation, data_format=layer.data_format,
+                       dtype=layer.dtype_policy)
+
+
+def low_rank_factors(kernel, rank):
+    """`kernel` (`(*taps, in, out)`) as `down @ up` through `rank` channels.
+
+    Exact (to float rounding) when `rank` is at least the rank of the kernel
+    flattened to `(taps * in, out)`: a truncated SVD.
+    """
+    flat = kernel.reshape(-1, kernel.shape[-1])
+    u, s, vt = np.linalg.svd(flat, full_matrices=False)
+    down = (u[:, :rank] * s[:rank]).reshape(*kernel.shape[:-1], rank)
+    return down, vt[:rank]
+
+
 def set_kernel(layer, kernel, bias=None):
     """Sets weights given in the algebra's layout (reshaped as needed)."""
     weights = [np.reshape(kernel, layer.kernel.shape)]

@@ -85,6 +85,9 @@ class NodeLayout:
         params: Parameters of all its matrices and bias.
         shortcut_params: The part of `params` in matrices other than the
             first (the emitted layer that keeps the name and the bias).
+        ranks: Mapping from source key to the rank of a low-rank term
+            (emitted as two layers through `rank` channels), or `None` for
+            a full matrix.
     """
 
     units: int
@@ -92,6 +95,7 @@ class NodeLayout:
     use_bias: bool
     params: int
     shortcut_params: int
+    ranks: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,8 +121,15 @@ class Plan:
         return self.spec.total_params
 
 
+#: Shortcut forms: "auto" picks, per term, the cheaper of a full matrix and
+#: an exact rank-r factorization; "dense" always uses the full matrix (the
+#: paper's form, for parity with the prototype).
+SHORTCUT_FORMS = ("auto", "dense")
+
+
 def make_plan(
-    spec, rates, *, threshold=1.0, layer_threshold="optimal", remove_dead=True
+    spec, rates, *, threshold=1.0, layer_threshold="optimal", remove_dead=True,
+    shortcut="auto",
 ):
     """Decides every site and counts the parameters of the result.
 
@@ -134,6 +145,10 @@ def make_plan(
             in graph order, each given the decisions before it).
         remove_dead: Remove neurons that sit in a constant piece on all
             data (dead ReLU neurons, saturated ReLU6 ones) outright.
+        shortcut: `"auto"` stores a shortcut as two layers through `r`
+            channels whenever that is smaller than the full matrix (`r`: a
+            bound on its rank, at most the number of neurons folded into
+            it); `"dense"` keeps full matrices.
 
     Returns:
         A `Plan`. Options are assumed validated (see `validation.py`).
@@ -152,17 +167,18 @@ def make_plan(
             continue
         folded = _with_linear(site, d, rates[site.name], threshold)
         reason = _layer_rule_reason(
-            spec, site, d, folded, decisions, base, layer_threshold
+            spec, site, d, folded, decisions, base, layer_threshold, shortcut
         )
         decisions[site.name] = (
             folded if not reason else dataclasses.replace(d, reason=reason)
         )
-    layout = layout_of(spec, decisions)
+    layout = layout_of(spec, decisions, shortcut)
     params = _total(spec, decisions, layout)
     options = dict(
         threshold=threshold,
         layer_threshold=layer_threshold,
         remove_dead=remove_dead,
+        shortcut=shortcut,
     )
     return Plan(spec, decisions, layout, params, options)
 
@@ -241,13 +257,14 @@ def _with_linear(site, base, rates, threshold):
                                offset=offset, keep=keep, folded=True)
 
 
-def _layer_rule_reason(spec, site, base, folded, decided, pending, rule):
+def _layer_rule_reason(spec, site, base, folded, decided, pending, rule,
+                       shortcut):
     """Empty string when `rule` lets the site fold, else why not."""
     n = base.candidates
     if isinstance(rule, str):
         others = {**pending, **decided}
-        without = _count(spec, {**others, site.name: base})
-        with_ = _count(spec, {**others, site.name: folded})
+        without = _count(spec, {**others, site.name: base}, shortcut)
+        with_ = _count(spec, {**others, site.name: folded}, shortcut)
         if with_ < without:
             return ""
         return (
@@ -270,8 +287,8 @@ def _layer_rule_reason(spec, site, base, folded, decided, pending, rule):
     )
 
 
-def _count(spec, decisions):
-    return _total(spec, decisions, layout_of(spec, decisions))
+def _count(spec, decisions, shortcut):
+    return _total(spec, decisions, layout_of(spec, decisions, shortcut))
 
 
 def _total(spec, decisions, layout):
@@ -285,29 +302,39 @@ def _total(spec, decisions, layout):
     )
 
 
-def layout_of(spec, decisions):
+def layout_of(spec, decisions, shortcut="dense"):
     """Sources, width and parameters of every rebuilt linear node.
 
     Mirrors `algebra.fold_site` on shapes only: a consumer keeps its main
     input while the producer keeps any neuron, and receives every term of
     the producer (same source, same kernel taps) when linear neurons fold.
+    Each shortcut term also carries a bound on its rank: a fold of `J`
+    neurons yields a product through `|J|` channels, and merged terms add
+    their ranks. With `shortcut="auto"` a term whose factorization through
+    that many channels is smaller than the full matrix is factored.
     """
-    terms = {name: {lin.source: lin.taps} for name, lin in spec.linears.items()}
+    # Per node: source key -> [taps, rank bound or None for the main term].
+    terms = {name: {lin.source: (lin.taps, None)}
+             for name, lin in spec.linears.items()}
     biased = {name: lin.use_bias for name, lin in spec.linears.items()}
     units = {name: lin.units for name, lin in spec.linears.items()}
     widths = {lin.source: lin.in_width for lin in spec.linears.values()}
     for site in spec.sites:
         d = decisions[site.name]
         producer = site.producer
+        n_linear = int(d.linear.size)
         for consumer in site.consumers:
             new = {}
             if d.keep.size:
                 new[site.name] = terms[consumer][site.name]
             new.update((k, t) for k, t in terms[consumer].items()
                        if k != site.name)
-            if d.linear.size:
-                for k, t in terms[producer].items():
-                    new.setdefault(k, t)
+            if n_linear:
+                for k, (taps, rank) in terms[producer].items():
+                    r = n_linear if rank is None else min(rank, n_linear)
+                    if k in new:
+                        r = _add_ranks(new[k][1], r)
+                    new[k] = (taps, r)
                 biased[consumer] |= biased[producer] or bool(np.any(d.offset))
             biased[consumer] |= bool(np.any(d.value))
             terms[consumer] = new
@@ -316,9 +343,21 @@ def layout_of(spec, decisions):
     layout = {}
     for name in spec.linears:
         n = units[name]
-        sizes = [t * widths[k] for k, t in terms[name].items()] if n else []
-        params = n * (sum(sizes) + int(biased[name]))
+        sizes, ranks = [], {}
+        for key, (taps, rank) in (terms[name].items() if n else ()):
+            rows = taps * widths[key]
+            size = rows * n
+            if shortcut == "auto" and rank is not None:
+                r = min(rank, rows, n)
+                if r * (rows + n) < size:
+                    size, ranks[key] = r * (rows + n), r
+            sizes.append(size)
+        params = sum(sizes) + n * int(biased[name])
         layout[name] = NodeLayout(
-            n, tuple(terms[name]), biased[name], params, n * sum(sizes[1:])
+            n, tuple(terms[name]), biased[name], params, sum(sizes[1:]), ranks
         )
     return layout
+
+
+def _add_ranks(a, b):
+    return None if a is None else a + b

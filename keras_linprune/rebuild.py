@@ -87,7 +87,7 @@ def rebuild(model, fn, found, plan):
         A new functional `keras.Model` made of built-in layers only.
     """
     affines = folded_weights(found, plan, fn)
-    emitter = _Emitter(fn, found.spec, affines)
+    emitter = _Emitter(fn, found.spec, affines, plan.layout)
     for key, binding in found.bindings.items():
         if binding.activation_layer is not None:
             # Per-channel weights have the input's shape minus the batch.
@@ -117,9 +117,10 @@ def _copy_compile_config(model, small):
 
 
 class _Emitter:
-    def __init__(self, fn, spec, affines):
+    def __init__(self, fn, spec, affines, layout):
         self.spec = spec
         self.affines = affines
+        self.layout = layout
         self.outputs = {id(t) for t in fn.outputs}
         self.used_names = {layer.name for layer in fn._operations}
         self.tensors = {}  # id(original tensor) -> new tensor or _REMOVED
@@ -188,30 +189,31 @@ class _Emitter:
         single = len(keys) == 1
         is_output = id(node.outputs[0]) in self.outputs
         base = layer.name
+        ranks = self.layout[layer.name].ranks
         parts = []
         for i, key in enumerate(keys):
             geometry = self.layers[affine.geometry[key]]
+            bias = affine.bias if i == 0 else None
+            x = (self.tensors[id(node.input_tensors[0])] if key == main
+                 else self.sources[key])
             if i == 0:
                 name = base if single or not is_output else self._unique(
                     f"{base}_linear")
-                new = ops.make_like(
-                    layer if geometry is layer else geometry, affine.units,
-                    use_bias=affine.bias is not None, name=name,
-                    activation=activation if single else "linear",
-                    keep_config=geometry is layer,
-                )
+                act = activation if single else "linear"
             else:
-                new = ops.make_like(
-                    geometry, affine.units, use_bias=False,
-                    name=self._unique(f"{base}_shortcut_{key}"),
-                )
-            if key == main:
-                x = self.tensors[id(node.input_tensors[0])]
-            else:
-                x = self.sources[key]
+                name = self._unique(f"{base}_shortcut_{key}")
+                act = "linear"
+            if key in ranks:
+                parts.append(self._emit_low_rank(
+                    geometry, x, affine.terms[key], ranks[key], bias, name,
+                    act))
+                continue
+            new = ops.make_like(geometry, affine.units,
+                                use_bias=bias is not None, name=name,
+                                activation=act,
+                                keep_config=i == 0 and geometry is layer)
             parts.append(new(x))
-            ops.set_kernel(new, affine.terms[key],
-                           affine.bias if i == 0 else None)
+            ops.set_kernel(new, affine.terms[key], bias)
         if single:
             return parts[0]
         # The last layer of a model output keeps the original name, so that
@@ -224,6 +226,20 @@ class _Emitter:
         if not final_is_add:
             act_name = base if is_output else self._unique(f"{base}_activation")
             out = keras.layers.Activation(activation, name=act_name)(out)
+        return out
+
+    def _emit_low_rank(self, geometry, x, kernel, rank, bias, name, act):
+        """A term as two layers: `geometry` down to `rank` channels, then a
+        pointwise layer up to the node's units (carrying `bias`)."""
+        down, up = ops.low_rank_factors(kernel, rank)
+        first = ops.make_like(geometry, rank, use_bias=False,
+                              name=self._unique(f"{name}_down"))
+        second = ops.make_pointwise_like(
+            geometry, kernel.shape[-1], use_bias=bias is not None,
+            name=name, activation=act)
+        out = second(first(x))
+        ops.set_kernel(first, down)
+        ops.set_kernel(second, up, bias)
         return out
 
     def _unique(self, name):

@@ -13,7 +13,8 @@ Columns:
 * `params_before` / `params_after`: the producer layer's own parameters
   (kernel + bias; after: its first emitted `Dense`);
 * `shortcut_params`: parameters of the shortcut layers added in front of
-  this site's consumers;
+  this site's consumers; `shortcut_form` says how they are stored
+  (`dense`, `low-rank (r=...)` or `mixed`);
 * `rate_min`, `rate_median`, `rate_max`: activation rates of the site;
 * `folded` and `reason` (why the linear neurons were not folded).
 
@@ -27,7 +28,7 @@ import pandas as pd
 COLUMNS = (
     "site", "layer", "consumers", "activation", "units_before",
     "units_after", "linear", "dead", "constant", "candidates", "folded", "params_before", "params_after",
-    "shortcut_params", "rate_min", "rate_median", "rate_max", "reason",
+    "shortcut_params", "shortcut_form", "rate_min", "rate_median", "rate_max", "reason",
 )
 
 
@@ -65,6 +66,7 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
             shortcut_params=sum(
                 plan.layout[c].shortcut_params for c in site.consumers
             ),
+            shortcut_form=_shortcut_form(plan, site),
             rate_min=r.min(), rate_median=float(np.median(r)),
             rate_max=r.max(), reason=d.reason,
         ))
@@ -75,7 +77,8 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
             units_before=rej.width, units_after=rej.width, linear=0, dead=0,
             constant=0,
             candidates=0, folded=False, params_before=params,
-            params_after=params, shortcut_params=0, rate_min=np.nan,
+            params_after=params, shortcut_params=0, shortcut_form="",
+            rate_min=np.nan,
             rate_median=np.nan, rate_max=np.nan,
             reason=f"not a fold site: {rej.reason}",
         ))
@@ -97,6 +100,22 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
             + (" that can be folded (see `reason`)" if spec.rejected else "")
         )
     return frame
+
+
+def _shortcut_form(plan, site):
+    """"dense", "low-rank (r=3)", "mixed" or "" for a site's consumers."""
+    forms = set()
+    for c in site.consumers:
+        layout = plan.layout[c]
+        main = plan.spec.linears[c].source
+        for key in layout.sources:
+            if key == main or layout.units == 0:
+                continue
+            r = layout.ranks.get(key)
+            forms.add("dense" if r is None else f"low-rank (r={r})")
+    if len(forms) > 1:
+        return "mixed"
+    return forms.pop() if forms else ""
 
 
 def summary(report):

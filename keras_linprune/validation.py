@@ -94,6 +94,16 @@ def check_flag(name, value):
     return value
 
 
+def check_choice(name, value, choices):
+    """Raises unless `value` is one of `choices`."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(
+            f"Expected `{name}` to be one of {', '.join(map(repr, choices))}. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
 def check_batch_size(batch_size):
     """Raises unless `batch_size` is None or a positive int."""
     if batch_size is None:

@@ -194,3 +194,30 @@ def test_nested_submodel_is_copied_with_its_weights():
     f.assert_close(got["head"], want["head"], atol=1e-5)
     assert "inner (Sequential)" in report.attrs["unchanged_layers"]
     assert small.get_layer("inner") is not model.get_layer("inner")
+
+
+@pytest.mark.parametrize("shortcut", ["auto", "dense"])
+def test_low_rank_shortcuts_are_exact_and_smaller(shortcut):
+    model = f.shape_biases(f.mlp((40, 64, 64, 30)), on=0.06, dead=0.0)
+    x = f.data(500, 40)
+    small, report = linprune.apply(model, x, layer_threshold=0,
+                                   shortcut=shortcut, verbose=0)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
+                   atol=1e-5)
+    assert small.count_params() == report.attrs["params_after"]
+    downs = [l for l in small.layers if l.name.endswith("_down")]
+    if shortcut == "auto":
+        forms = report.shortcut_form
+        assert downs and (forms.str.startswith("low-rank") | (forms == "mixed")
+                          ).any()
+        dense, _ = linprune.apply(model, x, layer_threshold=0,
+                                  shortcut="dense", verbose=0)
+        assert small.count_params() < dense.count_params()
+    else:
+        assert not downs and set(report.shortcut_form[report.folded]) == {
+            "dense"}
+
+
+def test_bad_shortcut_option():
+    with pytest.raises(ValueError, match="shortcut.*'auto', 'dense'"):
+        linprune.apply(f.mlp(), f.data(), shortcut="svd")

@@ -158,3 +158,13 @@ def test_conv_norm_relu_and_chain_of_pointwise_convs():
     assert report.folded.tolist() == [True, True, False]  # c2 feeds pooling
     assert not any(isinstance(l, keras.layers.BatchNormalization)
                    for l in small.layers)
+
+
+def test_low_rank_conv_shortcut():
+    model = pin_channels(cnn(
+        keras.layers.Conv2D(48, 3, padding="same", name="c0"),
+        keras.layers.Conv2D(32, 1, name="c1")), levels=(-50.0,) * 10 + (50.0,))
+    small, report = check(model, images())
+    assert report.shortcut_form.iloc[0].startswith("low-rank")
+    down = [l for l in small.layers if l.name.endswith("_down")]
+    assert down and down[0].kernel_size == (3, 3)

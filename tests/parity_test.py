@@ -32,7 +32,7 @@ def test_count_equals_prototype_size(model_and_rates, threshold):
          for s in stats.sites]
     assert min(j) > 0
     small, report = linprune.apply(model, stats, threshold=threshold,
-                                   layer_threshold=0, remove_dead=False)
+                                   layer_threshold=0, remove_dead=False, shortcut="dense")
     assert report["folded"].tolist()[:2] == [True, True]
     assert small.count_params() == prototype_size(*j)
     assert prototype_size(*j) == closed_form(*j, True, True)
@@ -41,7 +41,7 @@ def test_count_equals_prototype_size(model_and_rates, threshold):
 def test_output_layer_never_folds(model_and_rates):
     model, x, stats = model_and_rates
     _, report = linprune.apply(model, stats, threshold=0.0, layer_threshold=0,
-                               remove_dead=False)
+                               remove_dead=False, shortcut="dense")
     assert "out" not in report["layer"].tolist()
 
 
@@ -54,11 +54,11 @@ def test_int_float_string_rules_pick_prototype_sites(model_and_rates,
     width = {"d0": 16, "d1": 12}
     for rule in [0, 4, 8]:
         _, r = linprune.apply(model, stats, threshold=threshold,
-                              layer_threshold=rule, remove_dead=False)
+                              layer_threshold=rule, remove_dead=False, shortcut="dense")
         assert dict(zip(r.site, r.folded)) == {s: j[s] > rule for s in j}
     for rule in [0.25, 0.5]:
         _, r = linprune.apply(model, stats, threshold=threshold,
-                              layer_threshold=rule, remove_dead=False)
+                              layer_threshold=rule, remove_dead=False, shortcut="dense")
         assert dict(zip(r.site, r.folded)) == {
             s: j[s] / width[s] > rule for s in j}
 
@@ -83,7 +83,7 @@ def test_string_rule_is_greedy_on_exact_counts(model_and_rates, threshold):
         j0, j1, fold0, False)
     for rule in ("optimal", "best"):
         small, r = linprune.apply(model, stats, threshold=threshold,
-                                  layer_threshold=rule, remove_dead=False)
+                                  layer_threshold=rule, remove_dead=False, shortcut="dense")
         assert r.folded.tolist()[:2] == [fold0, fold1]
         assert small.count_params() == closed_form(j0, j1, fold0, fold1)
 
@@ -91,6 +91,6 @@ def test_string_rule_is_greedy_on_exact_counts(model_and_rates, threshold):
 def test_exact_after_prototype_compression(model_and_rates):
     model, x, stats = model_and_rates
     small, _ = linprune.apply(model, stats, layer_threshold=0,
-                              remove_dead=False)
+                              remove_dead=False, shortcut="dense")
     f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
                    atol=1e-5)

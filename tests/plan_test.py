@@ -31,7 +31,8 @@ def test_single_site_count_is_closed_form():
     spec = chain_spec([10, 20, 3])
     for n in [0, 1, 5, 20]:
         p = plan_lib.make_plan(spec, {"d0": rates_with(20, n)},
-                               layer_threshold=0, remove_dead=False)
+                               layer_threshold=0, remove_dead=False,
+                               shortcut="dense")
         saving = n * (10 + 3 + 1) - 10 * 3 if n else 0
         assert p.params == spec.total_params - saving
 
@@ -56,7 +57,7 @@ def test_chain_count_is_closed_form():
     j0, j1 = 5, 3
     p = plan_lib.make_plan(
         spec, {"d0": rates_with(12, j0), "d1": rates_with(10, j1)},
-        layer_threshold=0,
+        layer_threshold=0, shortcut="dense",
     )
     k0, k1 = 12 - j0, 10 - j1
     expected = (
@@ -72,7 +73,7 @@ def test_fully_folded_middle_layer_disappears():
     spec = chain_spec([8, 12, 10, 4])
     p = plan_lib.make_plan(
         spec, {"d0": rates_with(12, 12), "d1": rates_with(10, 2)},
-        layer_threshold=0,
+        layer_threshold=0, shortcut="dense",
     )
     assert p.layout["d0"].units == 0
     assert p.layout["d1"].sources == ("x",)
@@ -150,3 +151,37 @@ def test_rates_below_threshold_are_not_linear():
     p = plan_lib.make_plan(spec, {"d0": r}, threshold=0.0, layer_threshold=0,
                            remove_dead=False)
     assert p.decisions["d0"].linear.tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_auto_shortcut_factors_when_smaller():
+    # 100 -> 64 -> 50: folding 5 neurons, the 100x50 shortcut has rank <= 5.
+    spec = chain_spec([100, 64, 50])
+    rates = {"d0": rates_with(64, 5)}
+    dense = plan_lib.make_plan(spec, rates, layer_threshold=0,
+                               shortcut="dense")
+    auto = plan_lib.make_plan(spec, rates, layer_threshold=0)
+    assert dense.params - auto.params == 100 * 50 - 5 * (100 + 50)
+    assert auto.layout["d1"].ranks == {"x": 5}
+    # Folding never costs parameters: it saves at least |J|.
+    none = plan_lib.make_plan(spec, {"d0": rates_with(64, 0)})
+    assert none.params - auto.params >= 5
+    # A small shortcut stays a full matrix.
+    small = plan_lib.make_plan(chain_spec([4, 64, 3]),
+                               {"d0": rates_with(64, 5)}, layer_threshold=0)
+    assert small.layout["d1"].ranks == {}
+
+
+def test_auto_shortcut_rank_bound_in_chains():
+    spec = chain_spec([100, 64, 64, 50])
+    rates = {"d0": rates_with(64, 6), "d1": rates_with(64, 4)}
+    p = plan_lib.make_plan(spec, rates, layer_threshold=0)
+    # d1 reads x through rank 6; d2 reads h0 and x through rank <= 4.
+    assert p.layout["d1"].ranks == {"x": 6}
+    assert p.layout["d2"].ranks == {"d0": 4, "x": 4}
+    k0, k1 = 58, 60
+    expected = (
+        101 * k0
+        + (k0 + 1) * k1 + 6 * (100 + k1)
+        + (k1 + 1) * 50 + 4 * (k0 + 50) + 4 * (100 + 50)
+    )
+    assert p.params == expected
