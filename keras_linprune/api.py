@@ -1,5 +1,6 @@
 """`apply`: measure -> plan -> rebuild -> report."""
 
+from keras_linprune import flatten as flatten_lib
 from keras_linprune import graph as graph_lib
 from keras_linprune import measurement as measure_lib
 from keras_linprune import plan as plan_lib
@@ -85,6 +86,7 @@ def apply(
     )
     batch_size = validation.check_batch_size(batch_size)
     verbose = validation.check_verbose(verbose)
+    fn = flatten_lib.flatten(fn)
     found = sites_lib.find_sites(fn)
     if isinstance(data_or_stats, ActivationStats):
         stats = data_or_stats

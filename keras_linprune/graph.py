@@ -84,3 +84,44 @@ def tensor_key(tensor):
     if tensor_index:
         key += f"_{tensor_index}"
     return key
+
+
+class LayerCopier:
+    """Calls fresh copies of layers on new tensors, one copy per layer.
+
+    A copy is made from the layer's config and given the layer's weights
+    once built, so no variable is shared with the original; a layer called
+    at several nodes maps to one copy, so sharing is preserved.
+    """
+
+    def __init__(self):
+        self._copies = {}
+
+    def call(self, node, tensors, *, name=None, weights=None):
+        """Applies the copy of `node.operation` to the new `tensors`.
+
+        Args:
+            node: A node of the original graph.
+            tensors: Mapping from `id(original tensor)` to new tensors.
+            name: Name of the copy (default: the layer's).
+            weights: Weights for the copy (default: the layer's).
+
+        Returns:
+            The copy's outputs.
+        """
+        layer = node.operation
+        copy = self._copies.get(id(layer))
+        first_call = copy is None
+        if first_call:
+            config = layer.get_config()
+            if name is not None:
+                config["name"] = name
+            copy = layer.__class__.from_config(config)
+            self._copies[id(layer)] = copy
+        args, kwargs = node.arguments.fill_in(tensors)
+        out = copy(*args, **kwargs)
+        if first_call:
+            weights = layer.get_weights() if weights is None else weights
+            if weights:
+                copy.set_weights(weights)
+        return out

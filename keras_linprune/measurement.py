@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_linprune import data as data_lib
+from keras_linprune import flatten as flatten_lib
 from keras_linprune import graph as graph_lib
 from keras_linprune import sites as sites_lib
 from keras_linprune import validation
@@ -58,6 +59,7 @@ def measure(model, data, *, batch_size=None, verbose="auto"):
     fn = graph_lib.functional_graph(model)
     batch_size = validation.check_batch_size(batch_size)
     verbose = validation.check_verbose(verbose)
+    fn = flatten_lib.flatten(fn)
     found = sites_lib.find_sites(fn)
     return measure_sites(
         fn, found, data, batch_size=batch_size, verbose=verbose,

@@ -125,7 +125,7 @@ class _Emitter:
         self.used_names = {layer.name for layer in fn._operations}
         self.tensors = {}  # id(original tensor) -> new tensor or _REMOVED
         self.sources = {}  # source key -> new tensor
-        self.clones = {}  # id(original layer) -> its copy
+        self.copier = graph_lib.LayerCopier()
         self.layers = {layer.name: layer for layer in fn._operations}
         # Activation layers whose input lost channels -> channels kept.
         self.channels = {}
@@ -157,22 +157,12 @@ class _Emitter:
             self.sources[graph_lib.tensor_key(tensor)] = new
 
     def _emit_copy(self, layer, node):
-        # One clone per layer, so a shared layer stays shared.
-        clone = self.clones.get(id(layer))
-        first_call = clone is None
-        if first_call:
-            clone = layer.__class__.from_config(layer.get_config())
-            self.clones[id(layer)] = clone
-        args, kwargs = node.arguments.fill_in(self.tensors)
-        out = clone(*args, **kwargs)
-        weights = layer.get_weights()
+        weights = None
         if layer.name in self.channels:
             # Per-channel weights (PReLU's alpha) follow the kept channels.
             keep, axis = self.channels[layer.name]
-            weights = [np.take(w, keep, axis=axis) for w in weights]
-        if first_call and weights:
-            clone.set_weights(weights)
-        return out
+            weights = [np.take(w, keep, axis=axis) for w in layer.get_weights()]
+        return self.copier.call(node, self.tensors, weights=weights)
 
     def _emit_linear(self, layer, node):
         """One layer per term of the node's pre-activation, summed.

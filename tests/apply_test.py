@@ -178,22 +178,44 @@ def test_dense_on_sequences_folds_per_position():
     f.assert_close(predict(small, x), predict(model, x), atol=1e-5)
 
 
-def test_nested_submodel_is_copied_with_its_weights():
-    inner = keras.Sequential([keras.Input((8,)),
-                              keras.layers.Dense(4, activation="tanh")],
-                             name="inner")
+def test_nested_submodels_are_flattened_and_folded():
+    inner = keras.Sequential([
+        keras.Input((8,)),
+        keras.layers.Dense(16, activation="relu", name="up"),
+        keras.layers.Dense(8, name="down"),
+    ], name="block")
     x_in = keras.Input((6,))
     h = keras.layers.Dense(8, activation="relu", name="d0")(x_in)
     h = keras.layers.Dense(8, activation="relu", name="d1")(h)
-    y = {"head": inner(h)}
-    model = f.shape_biases(keras.Model(x_in, y))
+    y = {"head": keras.layers.Dense(2, name="head")(inner(h))}
+    model = f.shape_biases(keras.Model(x_in, y), on=0.5, dead=0.2)
+    before = f.weights_of(model)
     x = f.data()
     small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
     got, want = small.predict(x, verbose=0), model.predict(x, verbose=0)
     assert set(got) == {"head"}
     f.assert_close(got["head"], want["head"], atol=1e-5)
-    assert "inner (Sequential)" in report.attrs["unchanged_layers"]
-    assert small.get_layer("inner") is not model.get_layer("inner")
+    rows = report.set_index("site")
+    assert rows.loc["d1", "consumers"] == "block.up"
+    assert rows.loc["block.up", "consumers"] == "block.down"
+    assert rows.folded.all()
+    assert not any(isinstance(l, keras.Model) for l in small.layers)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert isinstance(model.get_layer("block"), keras.Sequential)
+
+
+def test_nested_model_called_twice_is_copied_whole():
+    inner = keras.Sequential([keras.Input((6,)), keras.layers.Dense(
+        4, activation="tanh")], name="shared_block")
+    a, b = keras.Input((6,)), keras.Input((6,))
+    y = keras.layers.Add()([inner(a), inner(b)])
+    model = keras.Model([a, b], y)
+    x = [f.data(), f.data(seed=4)]
+    small, report = linprune.apply(model, x, verbose=0)
+    np.testing.assert_allclose(small.predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=1e-6)
+    assert "shared_block (Sequential)" in report.attrs["unchanged_layers"]
 
 
 @pytest.mark.parametrize("shortcut", ["auto", "dense"])
