@@ -103,7 +103,7 @@ def apply(
             model_name=model.name,
         )
     plan = plan_lib.make_plan(found.spec, stats.piece_rates, **options)
-    small = rebuild_lib.rebuild(model, fn, found, plan)
+    small, reused = rebuild_lib.rebuild(model, fn, found, plan)
     if small.count_params() != plan.params:
         raise RuntimeError(
             "keras_linprune bug: the rebuilt model has "
@@ -120,4 +120,6 @@ def apply(
         unchanged=found.unchanged,
         rows=stats.rows,
     )
+    if reused:
+        report.attrs["shared_with_original"] = list(reused)
     return small, report

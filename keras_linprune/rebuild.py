@@ -84,7 +84,10 @@ def rebuild(model, fn, found, plan):
         plan: `plan.Plan` for `found.spec`.
 
     Returns:
-        A new functional `keras.Model` made of built-in layers only.
+        `(model, reused)`: a new functional `keras.Model`, and the names of
+        layers that could not be re-created from their config and are
+        shared with the original model (custom layers without
+        `get_config`).
     """
     affines = folded_weights(found, plan, fn)
     emitter = _Emitter(fn, found.spec, affines, plan.layout)
@@ -104,7 +107,7 @@ def rebuild(model, fn, found, plan):
     )
     small = keras.Model(inputs, outputs, name=model.name)
     _copy_compile_config(model, small)
-    return small
+    return small, tuple(emitter.copier.reused)
 
 
 def _copy_compile_config(model, small):

@@ -243,3 +243,42 @@ def test_low_rank_shortcuts_are_exact_and_smaller(shortcut):
 def test_bad_shortcut_option():
     with pytest.raises(ValueError, match="shortcut.*'auto', 'dense'"):
         linprune.apply(f.mlp(), f.data(), shortcut="svd")
+
+
+class _Scale(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.s = self.add_weight(shape=(), initializer="ones")
+
+    def call(self, x):
+        return x * self.s
+
+
+class _NoConfig(keras.layers.Layer):
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def call(self, x):
+        return x * self.k
+
+
+def test_lambda_and_custom_layers_pass_through():
+    x_in = keras.Input((6,))
+    h = keras.layers.Dense(8, activation="relu", name="d0")(x_in)
+    h = keras.layers.Lambda(lambda t: t * 2.0, name="double")(h)
+    h = _Scale(name="scale")(h)
+    h = _NoConfig(3.0)(h)
+    h = keras.layers.Dense(8, activation="relu", name="d1")(h)
+    model = f.shape_biases(keras.Model(x_in, keras.layers.Dense(2)(h)))
+    x = f.data()
+    small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
+                   atol=1e-5)
+    rows = report.set_index("site")
+    assert "consumer 'double' (Lambda)" in rows.loc["d0", "reason"]
+    assert rows.loc["d1", "folded"]
+    (shared,) = report.attrs["shared_with_original"]
+    assert shared.endswith("no_config")
+    assert small.get_layer("scale") is not model.get_layer("scale")
+    assert shared in linprune.summary(report)
