@@ -76,3 +76,39 @@ def assert_close(a, b, atol=1e-4, rtol=1e-4):
     a, b = np.asarray(a), np.asarray(b)
     scale = max(1.0, float(np.abs(b).max()))
     np.testing.assert_allclose(a, b, atol=atol * scale, rtol=rtol)
+
+
+def pin(model, levels=(-50.0, 3.0, 50.0), seed=0, scale=0.05):
+    """Pins hidden channels of every Dense/Conv (and BatchNormalization
+    shift) to one piece of their activation: small kernels, biases drawn
+    from `levels` (-50: off, 3: linear for ReLU and ReLU6, 50: on or
+    saturated). The last linear layer is left alone."""
+    rng = np.random.default_rng(seed)
+    linear = [l for l in _all_layers(model)
+              if isinstance(l, (keras.layers.Dense, keras.layers.Conv1D,
+                                keras.layers.Conv2D, keras.layers.Conv3D))]
+    for layer in linear[:-1]:
+        weights = layer.get_weights()
+        weights[0] = weights[0] * scale
+        if len(weights) > 1:
+            weights[1] = rng.choice(levels, size=weights[1].shape).astype(
+                "float32")
+        layer.set_weights(weights)
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([
+                rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
+                rng.choice(levels, size=beta.shape).astype("float32"),
+                (rng.normal(size=mean.shape) * 0.1).astype("float32"),
+                rng.uniform(0.5, 2.0, var.shape).astype("float32"),
+            ])
+    return model
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer

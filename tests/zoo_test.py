@@ -1,0 +1,68 @@
+"""The acceptance zoo: every construct compresses exactly at threshold 1.0."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_linprune as linprune
+from keras_linprune import zoo
+from tests import factories as f
+
+
+def compress(name, **kwargs):
+    model = f.pin(zoo.BUILDERS[name]())
+    x = zoo.inputs_for(model, 200)
+    small, report = linprune.apply(model, x, layer_threshold=0, verbose=0,
+                                   **kwargs)
+    got = keras.tree.flatten(small.predict(x, verbose=0))
+    want = keras.tree.flatten(model.predict(x, verbose=0))
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        f.assert_close(a, b, atol=1e-5)
+    assert small.count_params() == report.attrs["params_after"]
+    return model, small, report
+
+
+@pytest.mark.parametrize("name", sorted(zoo.BUILDERS))
+def test_zoo_model_compresses_exactly(name):
+    model, small, report = compress(name)
+    assert len(report) > 0
+    assert report.reason[~report.folded].str.len().gt(0).all()
+
+
+def rows(report):
+    return report.set_index("site")
+
+
+def test_zoo_expectations():
+    _, small, r = compress("residual_mlp")
+    assert rows(r).loc["block0_up"].folded
+    _, small, r = compress("two_branch")
+    assert rows(r).loc["trunk", "consumers"] == "branch_a, branch_b"
+    assert "'merge' (Concatenate)" in rows(r).loc["branch_a", "reason"]
+    model, small, r = compress("multi_io")
+    assert sorted(small.output_names) == sorted(model.output_names)
+    _, small, r = compress("nested")
+    assert rows(r).loc["block.up"].folded
+    _, small, r = compress("shared_layer")
+    assert "shared" in rows(r).loc["shared", "reason"]
+    _, small, r = compress("inverted_residual")
+    assert "'dw' (DepthwiseConv2D)" in rows(r).loc["expand_relu", "reason"]
+    _, small, r = compress("transformer_block")
+    assert rows(r).loc["ffn_in"].folded
+    assert "mha (MultiHeadAttention)" in r.attrs["unchanged_layers"]
+    _, small, r = compress("dense_bn_relu")
+    assert r.folded.all()
+    assert not any(isinstance(l, keras.layers.BatchNormalization)
+                   for l in small.layers)
+
+
+def test_model_without_any_linear_op_is_copied():
+    x = keras.Input((4, 4, 2))
+    y = keras.layers.GlobalAveragePooling2D()(keras.layers.MaxPooling2D()(x))
+    model = keras.Model(x, y)
+    data = zoo.inputs_for(model, 10)
+    small, report = linprune.apply(model, data, verbose=0)
+    assert len(report) == 0 and "nothing was folded" in report.attrs["note"]
+    np.testing.assert_allclose(small.predict(data, verbose=0),
+                               model.predict(data, verbose=0))
