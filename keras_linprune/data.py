@@ -175,7 +175,10 @@ class Calibration:
         def iterate():
             for element in ds:
                 x = keras.utils.unpack_x_y_sample_weight(element)[0]
-                yield self._pack(self._align(x))
+                yield self._pack([
+                    tf.cast(a, t.dtype)
+                    for a, t in zip(self._align(x), self._inputs)
+                ])
 
         self._iterate = iterate
 

@@ -176,7 +176,20 @@ class _SiteCounter:
                        for t, _, a, axis in probes]
         tensors = [t for t, _, _, _ in probes]
         self.probe = keras.Model(fn.inputs, tensors) if tensors else None
-        self.step = tf.function(self._step, reduce_retracing=True)
+        # One trace for every batch size: the batch axis is left open, and
+        # autograph is off (the step has no data-dependent control flow).
+        scalar = tf.TensorSpec((), tf.int64)
+        totals = (
+            scalar,
+            [tf.TensorSpec(shape, tf.int64) for shape in self.shapes],
+            [scalar] * self.n,
+            [scalar] * self.n,
+        )
+        batch = keras.tree.map_structure(
+            lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype),
+            fn._inputs_struct)
+        self.step = tf.function(self._step, autograph=False,
+                                input_signature=(totals, batch))
 
     def batch_counts(self, x):
         """Counts of one batch: rows, per-piece counts, observations,

@@ -123,3 +123,18 @@ def test_prototype_saving_matches_parameter_difference(n_linear, n_in, n_out):
     after = (n_in + 1) * (width - n_linear) + (width - n_linear + 1) * n_out
     after += n_in * n_out
     assert algebra.prototype_saving(n_linear, n_in, n_out) == before - after
+
+
+@pytest.mark.parametrize("shape,rank", [((30, 20), 4), ((3, 3, 8, 12), 5),
+                                        ((10, 10), 10)])
+def test_low_rank_factors_reproduce_a_low_rank_kernel(shape, rank):
+    from keras_linprune import ops
+
+    rng = np.random.default_rng(0)
+    rows = int(np.prod(shape[:-1]))
+    kernel = (rng.normal(size=(rows, rank)) @ rng.normal(
+        size=(rank, shape[-1]))).reshape(shape)
+    down, up = ops.low_rank_factors(kernel, rank)
+    assert down.shape == (*shape[:-1], rank) and up.shape == (rank, shape[-1])
+    np.testing.assert_allclose(
+        down.reshape(rows, rank) @ up, kernel.reshape(rows, -1), atol=1e-9)
