@@ -70,29 +70,41 @@ def measure(model, data, *, batch_size=None, verbose="auto"):
 def measure_sites(fn, found, data, *, batch_size, verbose, model_name):
     """`measure` on an already analysed graph (options validated)."""
     calibration = data_lib.Calibration(data, fn, batch_size)
-    keys = [s.name for s in found.spec.sites]
-    probes = [
-        (found.bindings[s.name].measured, found.bindings[s.name].on_output,
-         s.activation, found.bindings[s.name].channel_axis)
-        for s in found.spec.sites
-    ]
+    keys, probes, owner = [], [], []
+    for s in found.spec.sites:
+        binding = found.bindings[s.name]
+        keys.append(s.name)
+        for measured in binding.measured:  # one per call of the producer
+            probes.append((measured, binding.on_output, s.activation,
+                           binding.channel_axis))
+            owner.append(s.name)
     counter = _counter_for(fn, tuple(keys), probes)
-    rows, pieces, observations, nonfinite = counter.run(calibration, verbose)
+    rows, per_call, per_call_obs, nonfinite = counter.run(calibration,
+                                                          verbose)
     if rows == 0:
         raise ValueError(
             "Expected calibration data with at least one row. "
             "Received: data that yielded 0 rows"
         )
-    bad = [k for k, n in zip(keys, nonfinite) if n]
+    bad = sorted({k for k, n in zip(owner, nonfinite) if n})
     if bad:
         raise ValueError(
             "Activations are NaN or Inf on the calibration data at site(s) "
             f"{bad}; check the data and the model's weights. Received: "
             f"non-finite values in {max(nonfinite)} batch(es)"
         )
+    pieces, observations = {}, {}
+    for key in keys:
+        calls = [i for i, k in enumerate(owner) if k == key]
+        if len(calls) == 1:
+            pieces[key] = per_call[calls[0]]
+            observations[key] = per_call_obs[calls[0]]
+        else:  # a shared producer: (calls, pieces, width)
+            pieces[key] = np.stack([per_call[i] for i in calls])
+            observations[key] = np.array([per_call_obs[i] for i in calls])
     return ActivationStats(
-        dict(zip(keys, pieces)),
-        dict(zip(keys, observations)),
+        pieces,
+        observations,
         rows,
         fingerprint(fn, found.spec),
         model_name,

@@ -90,7 +90,7 @@ def rebuild(model, fn, found, plan):
         `get_config`).
     """
     affines = folded_weights(found, plan, fn)
-    emitter = _Emitter(fn, found.spec, affines, plan.layout)
+    emitter = _Emitter(fn, found.spec, affines, plan.layout, found.env)
     for key, binding in found.bindings.items():
         if binding.activation_layer is not None:
             # Per-channel weights have the input's shape minus the batch.
@@ -120,14 +120,18 @@ def _copy_compile_config(model, small):
 
 
 class _Emitter:
-    def __init__(self, fn, spec, affines, layout):
+    def __init__(self, fn, spec, affines, layout, env):
         self.spec = spec
         self.affines = affines
         self.layout = layout
+        self.env = env
+        # (layer name, source key) -> emitted layer(s), so that every call of
+        # a shared layer uses the same new layers.
+        self.emitted = {}
+        self.claimed = set()
         self.outputs = {id(t) for t in fn.outputs}
         self.used_names = {layer.name for layer in fn._operations}
         self.tensors = {}  # id(original tensor) -> new tensor or _REMOVED
-        self.sources = {}  # source key -> new tensor
         self.copier = graph_lib.LayerCopier()
         self.layers = {layer.name: layer for layer in fn._operations}
         # Activation layers whose input lost channels -> channels kept.
@@ -156,8 +160,6 @@ class _Emitter:
 
     def _register(self, tensor, new):
         self.tensors[id(tensor)] = new
-        if new is not _REMOVED:
-            self.sources[graph_lib.tensor_key(tensor)] = new
 
     def _emit_copy(self, layer, node):
         weights = None
@@ -185,28 +187,21 @@ class _Emitter:
         ranks = self.layout[layer.name].ranks
         parts = []
         for i, key in enumerate(keys):
-            geometry = self.layers[affine.geometry[key]]
-            bias = affine.bias if i == 0 else None
-            x = (self.tensors[id(node.input_tensors[0])] if key == main
-                 else self.sources[key])
-            if i == 0:
-                name = base if single or not is_output else self._unique(
-                    f"{base}_linear")
-                act = activation if single else "linear"
-            else:
-                name = self._unique(f"{base}_shortcut_{key}")
-                act = "linear"
-            if key in ranks:
-                parts.append(self._emit_low_rank(
-                    geometry, x, affine.terms[key], ranks[key], bias, name,
-                    act))
-                continue
-            new = ops.make_like(geometry, affine.units,
-                                use_bias=bias is not None, name=name,
-                                activation=act,
-                                keep_config=i == 0 and geometry is layer)
-            parts.append(new(x))
-            ops.set_kernel(new, affine.terms[key], bias)
+            if key == main:
+                x = self.tensors[id(node.input_tensors[0])]
+            else:  # what this key reads at this call
+                x = self.tensors[id(self.env[id(node)][key])]
+            emitted = self.emitted.get((base, key))
+            fresh = emitted is None
+            if fresh:
+                emitted = self._make_term(layer, affine, i, key, ranks,
+                                          single, is_output)
+                self.emitted[(base, key)] = emitted
+            for new in emitted:
+                x = new(x)
+            if fresh:  # weights can be set once the layers are built
+                self._set_term_weights(emitted, affine, i, key, ranks)
+            parts.append(x)
         if single:
             return parts[0]
         # The last layer of a model output keeps the original name, so that
@@ -214,26 +209,56 @@ class _Emitter:
         final_is_add = activation == "linear"
         add_name = self._unique(f"{base}_add")
         if is_output and final_is_add:
-            add_name = base
+            add_name = self._claim(base)
         out = keras.layers.Add(name=add_name)(parts)
         if not final_is_add:
-            act_name = base if is_output else self._unique(f"{base}_activation")
+            act_name = (self._claim(base) if is_output
+                        else self._unique(f"{base}_activation"))
             out = keras.layers.Activation(activation, name=act_name)(out)
         return out
 
-    def _emit_low_rank(self, geometry, x, kernel, rank, bias, name, act):
-        """A term as two layers: `geometry` down to `rank` channels, then a
-        pointwise layer up to the node's units (carrying `bias`)."""
-        down, up = ops.low_rank_factors(kernel, rank)
-        first = ops.make_like(geometry, rank, use_bias=False,
-                              name=self._unique(f"{name}_down"))
-        second = ops.make_pointwise_like(
-            geometry, kernel.shape[-1], use_bias=bias is not None,
-            name=name, activation=act)
-        out = second(first(x))
-        ops.set_kernel(first, down)
-        ops.set_kernel(second, up, bias)
-        return out
+    def _claim(self, name):
+        """`name` itself the first time (an original layer name handed to
+        the layer that replaces it), then a unique variant."""
+        if name in self.claimed:
+            return self._unique(name)
+        self.claimed.add(name)
+        return name
+
+    def _make_term(self, layer, affine, i, key, ranks, single, is_output):
+        """The layer(s) computing one term: one layer, or a low-rank pair
+        (`geometry` down to `rank` channels, then pointwise up)."""
+        base = layer.name
+        geometry = self.layers[affine.geometry[key]]
+        bias = affine.bias if i == 0 else None
+        if i == 0:
+            name = base if single or not is_output else self._unique(
+                f"{base}_linear")
+            act = layer.get_config()["activation"] if single else "linear"
+        else:
+            name = self._unique(f"{base}_shortcut_{key}")
+            act = "linear"
+        if key in ranks:
+            down = ops.make_like(geometry, ranks[key], use_bias=False,
+                                 name=self._unique(f"{name}_down"))
+            up = ops.make_pointwise_like(
+                geometry, affine.units, use_bias=bias is not None, name=name,
+                activation=act)
+            return (down, up)
+        return (ops.make_like(geometry, affine.units,
+                              use_bias=bias is not None, name=name,
+                              activation=act,
+                              keep_config=i == 0 and geometry is layer),)
+
+    @staticmethod
+    def _set_term_weights(emitted, affine, i, key, ranks):
+        bias = affine.bias if i == 0 else None
+        if key in ranks:
+            down, up = ops.low_rank_factors(affine.terms[key], ranks[key])
+            ops.set_kernel(emitted[0], down)
+            ops.set_kernel(emitted[1], up, bias)
+        else:
+            ops.set_kernel(emitted[0], affine.terms[key], bias)
 
     def _unique(self, name):
         if name not in self.used_names:

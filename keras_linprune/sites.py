@@ -10,6 +10,7 @@ consumers, possibly through layers that are the identity at inference
 objects (`SiteBinding`) that measurement and rebuild need.
 """
 
+import collections
 import dataclasses
 
 import keras
@@ -42,10 +43,10 @@ _KNOWN = (keras.layers.InputLayer, keras.layers.Dense) + ops.CONV_TYPES + (
 class SiteBinding:
     """Keras objects of one site.
 
-    Attributes:
-        tensor: The activation's output (the source of shortcuts in
+    Attributes (one tensor per call of a shared producer):
+        tensor: The activation's outputs (the source of shortcuts in
             chains).
-        measured: The tensor whose pieces are counted: the activation's
+        measured: The tensors whose pieces are counted: the activation's
             input `z` for an activation layer, its output for an inline
             activation.
         on_output: Whether `measured` is the activation's output.
@@ -71,11 +72,15 @@ class FoundSites:
         bindings: Mapping from site key to `SiteBinding`.
         unchanged: `(layer name, class name)` of layers the engine does not
             understand; they are copied unchanged.
+        env: Mapping from `id(node)` of each call of a linear node to
+            `{source key: original tensor}`: what each key of its terms
+            reads at that call (shared layers read different tensors).
     """
 
     spec: GraphSpec
     bindings: dict
     unchanged: tuple
+    env: dict
 
 
 def is_foldable_norm(layer, calls, channel_axis=-1):
@@ -107,9 +112,12 @@ def find_sites(fn):
     [('hidden', ('out',))]
     """
     finder = _Finder(fn)
+    seen = set()
     for node in finder.nodes:
-        if ops.is_linear_op(node.operation):
-            finder.visit_linear(node)
+        layer = node.operation
+        if ops.is_linear_op(layer) and id(layer) not in seen:
+            seen.add(id(layer))
+            finder.visit_layer(layer)
     spec = GraphSpec(
         linears=finder.linears,
         sites=tuple(finder.sites),
@@ -123,17 +131,15 @@ def find_sites(fn):
         if not isinstance(node.operation, _KNOWN)
         and node.operation.name not in finder.absorbed
     )
-    return FoundSites(spec, finder.bindings, unchanged)
+    return FoundSites(spec, finder.bindings, unchanged, finder.env)
 
 
-def _consumer_problem(layer, single, axis, norms):
+def _consumer_problem(layer, axis, norms):
     """Why `layer` cannot consume a site's activation, or ""."""
     kind = type(layer).__name__
     if not ops.is_linear_op(layer):
         return (f"consumer '{layer.name}' ({kind}) is not a Dense or Conv "
                 "layer")
-    if not single:
-        return f"consumer '{layer.name}' ({kind}) is shared"
     if ops.channel_axis(layer) != axis:
         return (f"consumer '{layer.name}' ({kind}) does not read the "
                 "channel axis")
@@ -148,53 +154,63 @@ class _Finder:
         self.nodes = graph_lib.ordered_nodes(fn)
         self.consumers = graph_lib.consumers_by_tensor(self.nodes)
         self.calls = graph_lib.call_counts(self.nodes)
+        self.calls_of = collections.defaultdict(list)  # id(layer) -> nodes
+        for node in self.nodes:
+            self.calls_of[id(node.operation)].append(node)
         self.outputs = {id(t) for t in fn.outputs}
         self.layers = {n.operation.name: n.operation for n in self.nodes}
         self.canonical = {}  # id(tensor) -> site key, through identities
+        self.env = {}  # id(linear node) -> {source key: original tensor}
         self.linears = {}
         self.sites = []
         self.rejected = []
         self.bindings = {}
         self.absorbed = {}  # norm layer name -> its parameter count
 
-    def visit_linear(self, node):
-        layer = node.operation
-        found = self._activation_of(node)
-        if found is None:
+    def visit_layer(self, layer):
+        """Finds the site of a linear layer over all of its call nodes."""
+        nodes = self.calls_of[id(layer)]
+        found = [self._activation_of(node) for node in nodes]
+        if all(f is None for f in found):
             return
-        tensor, measured, act_layer, activation, post_norm = found
-        key = graph_lib.tensor_key(tensor)
+        # Named after the first call (node index 0), like a single call.
+        first = min((f for f in found if f is not None),
+                    key=lambda f: f[0]._keras_history.node_index)
+        key = graph_lib.tensor_key(first[0])
         width = ops.out_channels(layer)
         axis = ops.channel_axis(layer)
-        problem = activation if isinstance(activation, str) else None
-        if problem is None and id(tensor) in self.outputs:
-            problem = "its activation is a model output"
-        if problem is None and self.calls[id(layer)] > 1:
-            problem = (
-                f"layer '{layer.name}' is shared (called "
-                f"{self.calls[id(layer)]} times)"
-            )
-        if problem is None and act_layer is not None and (
-                self.calls[id(act_layer)] > 1):
-            problem = f"activation layer '{act_layer.name}' is shared"
-        consumers, identities = [], []
+        problem = self._calls_problem(layer, found)
+        consumers, identities = [], []  # per call
         if problem is None:
-            consumers, identities, problem = self._consumers_of(tensor, axis)
+            for tensor, *_ in found:
+                c, ids, problem = self._consumers_of(tensor, axis)
+                if problem:
+                    break
+                consumers.append(c)
+                identities.extend(ids)
+        if problem is None:
+            problem = self._lockstep_problem(layer, consumers)
         if problem is not None:
             self.rejected.append(Rejection(key, layer.name, width, problem))
             return
+        _, _, act_layer, activation, post_norm = first
         self._add_linear(
-            node, post_norm=None if post_norm is None else post_norm.name)
-        for consumer, norms in consumers:
-            self._add_linear(consumer, source=key, pre_norms=norms)
+            nodes, post_norm=None if post_norm is None else post_norm.name)
+        names = []
+        for node, (tensor, *_), call_consumers in zip(nodes, found, consumers):
+            for consumer, norms in call_consumers:
+                self._add_linear([consumer], source=key, pre_norms=norms)
+                self.env[id(consumer)] = {**self.env[id(node)], key: tensor}
+                if consumer.operation.name not in names:
+                    names.append(consumer.operation.name)
+            self.canonical[id(tensor)] = key
         for t in identities:
             self.canonical[id(t)] = key
-        self.canonical[id(tensor)] = key
         channel_params = 0
         if act_layer is not None and act_layer.count_params():
             channel_params = act_layer.count_params() // width
-        spatial = [c.operation for c, _ in consumers
-                   if not ops.is_pointwise(c.operation)]
+        spatial = [self.layers[n] for n in names
+                   if not ops.is_pointwise(self.layers[n])]
         block = ""
         if spatial:
             c = spatial[0]
@@ -203,20 +219,63 @@ class _Finder:
                 f"with strides {c.strides}: only constant channels are removed"
             )
         self.sites.append(SiteSpec(
-            key, layer.name, tuple(c.operation.name for c, _ in consumers),
-            width, activation, channel_params, block,
-            all(c.padding == "valid" for c in spatial),
+            key, layer.name, tuple(names), width, activation, channel_params,
+            block, all(c.padding == "valid" for c in spatial),
         ))
         self.bindings[key] = SiteBinding(
-            tensor, measured, act_layer is None, layer, act_layer, axis
+            tuple(f[0] for f in found), tuple(f[1] for f in found),
+            act_layer is None, layer, act_layer, axis,
         )
+
+    def _calls_problem(self, layer, found):
+        """Why the call sites of `layer` cannot form one site, or `None`."""
+        for i, f in enumerate(found):
+            if f is None:
+                return (f"layer '{layer.name}' is shared and its call {i} is "
+                        "not followed by an activation")
+            tensor, _, act_layer, activation, norm = f
+            if isinstance(activation, str):
+                return activation
+            if id(tensor) in self.outputs:
+                return "its activation is a model output"
+            if len(found) > 1 and norm is not None:
+                return (f"normalization '{norm.name}' follows a shared layer "
+                        "(one per call site cannot be folded into it)")
+        act_layers = [f[2] for f in found]
+        same = all(a is act_layers[0] for a in act_layers)
+        if same and act_layers[0] is not None:
+            if self.calls[id(act_layers[0])] != len(found):
+                return (f"activation layer '{act_layers[0].name}' is shared "
+                        "with other layers")
+        elif not same:
+            configs = {_config_without_name(a) for a in act_layers}
+            weighted = any(a is not None and a.weights for a in act_layers)
+            if len(configs) > 1 or weighted or any(
+                    self.calls[id(a)] > 1 for a in act_layers if a):
+                return (f"layer '{layer.name}' is shared and its call sites "
+                        "use different activations")
+        return None
+
+    def _lockstep_problem(self, layer, consumers):
+        """A shared consumer must read this site's activation at every call."""
+        nodes = {id(c) for call in consumers for c, _ in call}
+        for call in consumers:
+            for consumer, norms in call:
+                other = self.calls_of[id(consumer.operation)]
+                if any(id(n) not in nodes for n in other):
+                    return (f"consumer '{consumer.operation.name}' is shared "
+                            f"with inputs other than '{layer.name}'")
+                if norms and (len(consumers) > 1 or len(other) > 1):
+                    return (f"normalization '{norms[-1]}' sits between shared "
+                            "layers")
+        return None
 
     def _activation_of(self, node):
         """`(output, measured, layer, Activation or reason, norm layer)`.
 
         `layer` is the activation layer (`None` when inline), `norm layer`
-        a BatchNormalization between the `Dense` and the activation (or
-        `None`). Returns `None` when no activation follows the `Dense`.
+        a BatchNormalization between the linear layer and the activation
+        (or `None`). Returns `None` when no activation follows.
         """
         layer = node.operation
         out = node.outputs[0]
@@ -261,10 +320,8 @@ class _Finder:
             t, norms = frontier.pop(0)
             for node in self.consumers.get(id(t), []):
                 layer = node.operation
-                calls = self.calls[id(layer)]
-                single = calls == 1
-                is_norm = is_foldable_norm(layer, calls, axis)
-                if (isinstance(layer, IDENTITY_LAYERS) and single) or is_norm:
+                is_norm = is_foldable_norm(layer, self.calls[id(layer)], axis)
+                if isinstance(layer, IDENTITY_LAYERS) or is_norm:
                     out = node.outputs[0]
                     if id(out) in self.outputs:
                         return [], [], "its activation is a model output"
@@ -272,7 +329,7 @@ class _Finder:
                     frontier.append(
                         (out, norms + (layer.name,) if is_norm else norms))
                     continue
-                problem = _consumer_problem(layer, single, axis, norms)
+                problem = _consumer_problem(layer, axis, norms)
                 if problem:
                     return [], [], problem
                 found.append((node, norms))
@@ -280,9 +337,14 @@ class _Finder:
             return [], [], "its activation has no Dense or Conv consumer"
         return found, identities, None
 
-    def _add_linear(self, node, source=None, pre_norms=(), post_norm=None):
-        """Registers a `Dense` (idempotent); `post_norm` is a layer name."""
-        layer = node.operation
+    def _add_linear(self, nodes, source=None, pre_norms=(), post_norm=None):
+        """Registers a linear layer from its call `nodes` (idempotent).
+
+        Also records each node's environment: the original tensor behind
+        each source key at that call. A shared layer that reads no site
+        gets the call-relative key `"<layer>_input"`.
+        """
+        layer = nodes[0].operation
         absorbed = 0
         for name in (*pre_norms, post_norm):
             if name is not None and name not in self.absorbed:
@@ -296,9 +358,14 @@ class _Finder:
                 absorbed_params=old.absorbed_params + absorbed,
             )
             return
-        tensor = node.input_tensors[0]
+        tensor = nodes[0].input_tensors[0]
         if source is None:
-            source = self.canonical.get(id(tensor), graph_lib.tensor_key(tensor))
+            source = self.canonical.get(id(tensor))
+        if source is None:
+            source = (graph_lib.tensor_key(tensor) if len(nodes) == 1
+                      else f"{layer.name}_input")
+            for node in nodes:
+                self.env[id(node)] = {source: node.input_tensors[0]}
         self.linears[layer.name] = LinearSpec(
             layer.name, source, int(tensor.shape[ops.channel_axis(layer)]),
             ops.out_channels(layer),
@@ -306,3 +373,11 @@ class _Finder:
             tuple(pre_norms), post_norm, absorbed, bool(layer.use_bias),
             ops.taps(layer),
         )
+
+
+def _config_without_name(layer):
+    if layer is None:
+        return None
+    config = dict(layer.get_config())
+    config.pop("name", None)
+    return repr(sorted(config.items()))

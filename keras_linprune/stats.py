@@ -16,10 +16,12 @@ class ActivationStats:
     Args:
         counts: Mapping from site key to int64 counts: shape
             `(pieces, width)`, observations of each neuron in each piece of
-            the site's activation; or shape `(width,)` for a ReLU site (the
-            active counts).
+            the site's activation; `(calls, pieces, width)` for a layer
+            called at several places (one block per call); or `(width,)`
+            for a ReLU site (the active counts).
         observations: Mapping from site key to the number of observations
-            per neuron (rows, times positions for sequence inputs).
+            per neuron (rows, times positions for sequence inputs); an
+            array with one entry per call for a shared layer.
         rows: Number of calibration rows seen.
         fingerprint: Digest of the model the statistics were measured on.
         model_name: Name of that model, for messages.
@@ -39,19 +41,26 @@ class ActivationStats:
 
     def __init__(self, counts, observations, rows, fingerprint, model_name,
                  principal=None):
-        self.observations = {k: int(v) for k, v in observations.items()}
+        self.observations = {
+            k: int(v) if np.ndim(v) == 0 else np.asarray(v, np.int64)
+            for k, v in observations.items()
+        }
         principal = dict(principal or {})
         self.piece_counts = {}
         for k, c in counts.items():
             c = np.asarray(c, np.int64)
             if c.ndim == 1:
-                c = np.stack([self.observations[k] - c, c])
+                c = np.stack([self.total_observations(k) - c, c])
             self.piece_counts[k] = c
             principal.setdefault(k, 1)
         self.principal = principal
         self.rows = int(rows)
         self.fingerprint = fingerprint
         self.model_name = model_name
+
+    def total_observations(self, site):
+        """Observations per neuron, over every call of the site's layer."""
+        return int(np.sum(self.observations[site]))
 
     @property
     def sites(self):
@@ -60,20 +69,32 @@ class ActivationStats:
 
     @property
     def counts(self):
-        """Mapping from site key to int64 counts of the principal piece."""
-        return {k: c[self.principal[k]] for k, c in self.piece_counts.items()}
+        """Mapping from site key to int64 counts of the principal piece
+        (summed over the calls of a shared layer)."""
+        out = {}
+        for k, c in self.piece_counts.items():
+            p = self.principal[k]
+            out[k] = c[:, p].sum(axis=0) if c.ndim == 3 else c[p]
+        return out
 
     @property
     def rates(self):
-        """Mapping from site key to per-neuron rates (principal piece)."""
-        return {k: c / max(self.observations[k], 1)
+        """Mapping from site key to per-neuron rates (principal piece, over
+        all calls)."""
+        return {k: c / max(self.total_observations(k), 1)
                 for k, c in self.counts.items()}
 
     @property
     def piece_rates(self):
-        """Mapping from site key to `(pieces, width)` rates."""
-        return {k: c / max(self.observations[k], 1)
-                for k, c in self.piece_counts.items()}
+        """Mapping from site key to `(pieces, width)` rates. For a shared
+        layer, the smallest rate over its calls: a neuron counts as in a
+        piece only as far as every call site puts it there."""
+        out = {}
+        for k, c in self.piece_counts.items():
+            obs = np.maximum(np.asarray(self.observations[k]), 1)
+            out[k] = (c / obs[:, None, None]).min(axis=0) if c.ndim == 3 \
+                else c / obs
+        return out
 
     def to_dataframe(self):
         """Long format: one row per neuron (site, neuron, rate, count)."""
@@ -81,7 +102,7 @@ class ActivationStats:
             pd.DataFrame({
                 "site": site,
                 "neuron": np.arange(c.size),
-                "rate": c / max(self.observations[site], 1),
+                "rate": c / max(self.total_observations(site), 1),
                 "count": c,
             })
             for site, c in self.counts.items()
@@ -95,12 +116,11 @@ class ActivationStats:
     def save(self, path):
         """Writes the statistics to a `.npz` file."""
         arrays = {f"counts/{k}": v for k, v in self.piece_counts.items()}
+        arrays.update({f"observations/{k}": np.asarray(v, np.int64)
+                       for k, v in self.observations.items()})
         np.savez(
             path,
             sites=np.array(self.sites, dtype=str),
-            observations=np.array(
-                [self.observations[k] for k in self.sites], np.int64
-            ),
             principal=np.array([self.principal[k] for k in self.sites],
                                np.int64),
             rows=self.rows,
@@ -115,7 +135,7 @@ class ActivationStats:
         with np.load(path, allow_pickle=False) as f:
             sites = [str(s) for s in f["sites"]]
             counts = {s: f[f"counts/{s}"] for s in sites}
-            observations = dict(zip(sites, f["observations"].tolist()))
+            observations = {s: f[f"observations/{s}"] for s in sites}
             principal = dict(zip(sites, f["principal"].tolist()))
             return cls(counts, observations, int(f["rows"]),
                        str(f["fingerprint"]), str(f["model_name"]),

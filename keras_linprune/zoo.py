@@ -68,11 +68,12 @@ def nested(seed=0):
 
 
 def shared_layer(seed=0):
-    """One Dense applied to two inputs (left unfolded: it is shared)."""
+    """A siamese tower: the same Dense/ReLU layers applied to two inputs."""
     keras.utils.set_random_seed(seed)
     a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
-    shared = L.Dense(16, activation="relu", name="shared")
-    h = L.Concatenate()([shared(a), shared(b)])
+    up = L.Dense(32, activation="relu", name="shared_up")
+    down = L.Dense(8, activation="relu", name="shared_down")
+    h = L.Concatenate()([down(up(a)), down(up(b))])
     h = L.Dense(16, activation="relu", name="head_hidden")(h)
     return keras.Model([a, b], L.Dense(1, name="out")(h), name="shared_layer")
 

@@ -152,17 +152,75 @@ def test_site_with_two_dense_consumers():
     assert small.count_params() == report.attrs["params_after"]
 
 
-def test_shared_producer_is_not_folded():
-    x1, x2 = keras.Input((6,)), keras.Input((6,))
-    shared = keras.layers.Dense(8, activation="relu", name="shared")
-    y = keras.layers.Dense(2, name="o")(
-        keras.layers.Concatenate()([shared(x1), shared(x2)]))
-    model = keras.Model([x1, x2], y)
+def siamese(shared_consumer=True):
+    """One Dense/ReLU tower applied to two inputs."""
+    keras.utils.set_random_seed(0)
+    x1, x2 = keras.Input((6,), name="a"), keras.Input((6,), name="b")
+    p = keras.layers.Dense(24, activation="relu", name="p")
+    if shared_consumer:
+        c = keras.layers.Dense(8, activation="relu", name="c")
+        h1, h2 = c(p(x1)), c(p(x2))
+    else:
+        h1 = keras.layers.Dense(8, activation="relu", name="c1")(p(x1))
+        h2 = keras.layers.Dense(8, activation="relu", name="c2")(p(x2))
+    y = keras.layers.Dense(2, name="out")(keras.layers.Add()([h1, h2]))
+    return keras.Model([x1, x2], y)
+
+
+@pytest.mark.parametrize("shared_consumer", [True, False])
+def test_shared_layers_fold_at_every_call(shared_consumer):
+    model = f.shape_biases(siamese(shared_consumer), on=0.5, dead=0.2)
     x = [f.data(), f.data(seed=3)]
+    small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
+                   atol=1e-5)
+    assert small.count_params() == report.attrs["params_after"]
+    row = report.set_index("site").loc["p"]
+    assert row.folded and row.linear > 0 and row.dead > 0
+    # Still one layer per original shared layer, called at both inputs.
+    assert len(small.get_layer("p")._inbound_nodes) == 2
+    shortcuts = [l for l in small.layers if "shortcut" in l.name]
+    assert shortcuts
+    if shared_consumer:
+        assert all(len(l._inbound_nodes) == 2 for l in shortcuts)
+
+
+def test_shared_layer_folds_only_neurons_linear_at_every_call():
+    keras.utils.set_random_seed(0)
+    x1, x2 = keras.Input((6,)), keras.Input((6,))
+    p = keras.layers.Dense(16, activation="relu", name="p")
+    c = keras.layers.Dense(4, name="c")
+    model = keras.Model([x1, x2], keras.layers.Add()([c(p(x1)), c(p(x2))]))
+    k, b = p.get_weights()
+    p.set_weights([np.abs(k), np.zeros_like(b) + 0.1])  # > 0 on positive x
+    pos = f.data(200, low=0.0)
+    stats = linprune.measure(model, [pos, pos], verbose=0)
+    assert stats.piece_counts["p"].shape == (2, 2, 16)
+    assert (stats.piece_rates["p"][1] == 1).all()
+    # At the second call some inputs are negative: neurons are not linear
+    # there, so nothing folds although the first call would allow it.
+    mixed = [pos, f.data(200, seed=5)]
+    stats = linprune.measure(model, mixed, verbose=0)
+    assert stats.rates["p"].min() < 1.0
+    small, report = linprune.apply(model, stats, layer_threshold=0)
+    linear_both = np.count_nonzero(stats.piece_rates["p"][1] >= 1.0)
+    assert report.linear.iloc[0] == linear_both < 16
+    f.assert_close(small.predict(mixed, verbose=0),
+                   model.predict(mixed, verbose=0), atol=1e-5)
+
+
+def test_consumer_shared_with_another_input_is_refused():
+    keras.utils.set_random_seed(0)
+    x1, x2 = keras.Input((6,)), keras.Input((8,))
+    c = keras.layers.Dense(4, name="c")
+    h = keras.layers.Dense(8, activation="relu", name="p")(x1)
+    model = keras.Model([x1, x2], keras.layers.Add()([c(h), c(x2)]))
+    x = [f.data(), f.data(d=8, seed=2)]
     small, report = linprune.apply(model, x, verbose=0)
+    assert "consumer 'c' is shared with inputs other than 'p'" in (
+        report.reason.iloc[0])
     np.testing.assert_allclose(small.predict(x, verbose=0),
                                model.predict(x, verbose=0), atol=1e-6)
-    assert report["reason"].str.contains("shared").all()
 
 
 def test_dense_on_sequences_folds_per_position():

@@ -45,7 +45,8 @@ def test_zoo_expectations():
     _, small, r = compress("nested")
     assert rows(r).loc["block.up"].folded
     _, small, r = compress("shared_layer")
-    assert "shared" in rows(r).loc["shared", "reason"]
+    assert rows(r).loc["shared_up"].folded
+    assert len(small.get_layer("shared_down")._inbound_nodes) == 2
     _, small, r = compress("inverted_residual")
     assert "'dw' (DepthwiseConv2D)" in rows(r).loc["expand_relu", "reason"]
     _, small, r = compress("transformer_block")
