@@ -168,3 +168,18 @@ def test_low_rank_conv_shortcut():
     assert report.shortcut_form.iloc[0].startswith("low-rank")
     down = [l for l in small.layers if l.name.endswith("_down")]
     assert down and down[0].kernel_size == (3, 3)
+
+
+def test_conv_fold_count_is_closed_form():
+    # METHOD.md 7: saving = |J| (taps*in_P + out_C + 1) - taps*in_P*out_C.
+    model = pin_channels(cnn(
+        keras.layers.Conv2D(16, 3, padding="same", name="c0"),
+        keras.layers.Conv2D(8, 1, name="c1")), levels=(50.0,))
+    x = images()
+    stats = linprune.measure(model, x, verbose=0)
+    small, report = linprune.apply(model, stats, layer_threshold=0,
+                                   remove_dead=False, shortcut="dense")
+    j = int(report.linear.iloc[0])
+    assert j == int(np.count_nonzero(stats.rates["r0"] >= 1.0)) > 0
+    saving = j * (9 * 3 + 8 + 1) - 9 * 3 * 8
+    assert small.count_params() == model.count_params() - saving
