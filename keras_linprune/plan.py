@@ -29,9 +29,13 @@ import numbers
 
 import numpy as np
 
-#: String layer thresholds: fold a site only if that lowers the parameter
-#: count. "best" is accepted as an alias, as in the prototype's notebooks.
-LAYER_THRESHOLD_STRINGS = ("optimal", "best")
+from keras_linprune import selection
+
+#: String layer thresholds (rules over the exact parameter count):
+#: "optimal" folds the subset of sites with the smallest count ("best" is an
+#: alias, as in the prototype's notebooks); "greedy" is the prototype's
+#: `seq_compression` order; "sequential" decides sites in graph order.
+LAYER_THRESHOLD_STRINGS = ("optimal", "best", "greedy", "sequential")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,11 +142,14 @@ def make_plan(
         rates: Mapping from site key to per-piece rates, shape
             `(pieces, width)` (1-D: identity-piece rates of a ReLU site).
         threshold: A neuron is linear when its rate is `>= threshold`.
-        layer_threshold: Per-site rule: an int `n` folds a site when more
-            than `n` neurons are linear, a float `f` when more than that
-            fraction are, `"optimal"` when folding lowers the exact
-            parameter count of the whole rebuilt graph (sites are decided
-            in graph order, each given the decisions before it).
+        layer_threshold: Which sites fold: an int `n`, those with more
+            than `n` linear neurons; a float `f`, those with more than that
+            fraction; `"optimal"` (or `"best"`), the subset of sites whose
+            folding gives the smallest exact parameter count of the rebuilt
+            graph (a site's saving depends on its neighbours' folds);
+            `"greedy"`, the prototype's order (repeatedly the site with the
+            largest saving); `"sequential"`, each site in graph order if it
+            lowers the count given the decisions before it.
         remove_dead: Remove neurons that sit in a constant piece on all
             data (dead ReLU neurons, saturated ReLU6 ones) outright.
         shortcut: `"auto"` stores a shortcut as two layers through `r`
@@ -159,19 +166,28 @@ def make_plan(
         base[site.name] = _base_decision(
             site, rates[site.name], threshold, remove_dead
         )
+    folded = {
+        site.name: _with_linear(site, base[site.name], rates[site.name],
+                                threshold)
+        for site in spec.sites if base[site.name].candidates
+    }
+
+    def count(subset):
+        chosen = {**base, **{k: folded[k] for k in subset}}
+        return _total(spec, chosen, layout_of(spec, chosen, shortcut))
+
+    count = selection.memoized(count)
+    chosen = _choose(spec, base, list(folded), layer_threshold, count)
     decisions = {}
     for site in spec.sites:
-        d = base[site.name]
-        if d.candidates == 0:
-            decisions[site.name] = d
-            continue
-        folded = _with_linear(site, d, rates[site.name], threshold)
-        reason = _layer_rule_reason(
-            spec, site, d, folded, decisions, base, layer_threshold, shortcut
-        )
-        decisions[site.name] = (
-            folded if not reason else dataclasses.replace(d, reason=reason)
-        )
+        key = site.name
+        if key in chosen:
+            decisions[key] = folded[key]
+        elif key in folded:
+            reason = _why_not(site, base[key], layer_threshold, count, chosen)
+            decisions[key] = dataclasses.replace(base[key], reason=reason)
+        else:
+            decisions[key] = base[key]
     layout = layout_of(spec, decisions, shortcut)
     params = _total(spec, decisions, layout)
     options = dict(
@@ -257,38 +273,37 @@ def _with_linear(site, base, rates, threshold):
                                offset=offset, keep=keep, folded=True)
 
 
-def _layer_rule_reason(spec, site, base, folded, decided, pending, rule,
-                       shortcut):
-    """Empty string when `rule` lets the site fold, else why not."""
+def _choose(spec, base, candidates, rule, count):
+    """The set of site keys whose linear neurons fold under `rule`."""
+    if isinstance(rule, str):
+        search = {"optimal": selection.optimal, "best": selection.optimal,
+                  "greedy": selection.greedy,
+                  "sequential": selection.sequential}[rule]
+        return set(search(candidates, count))
+    widths = {s.name: s.width for s in spec.sites}
+    if isinstance(rule, numbers.Integral):
+        return {k for k in candidates if base[k].candidates > rule}
+    return {k for k in candidates if base[k].candidates / widths[k] > rule}
+
+
+def _why_not(site, base, rule, count, chosen):
     n = base.candidates
     if isinstance(rule, str):
-        others = {**pending, **decided}
-        without = _count(spec, {**others, site.name: base}, shortcut)
-        with_ = _count(spec, {**others, site.name: folded}, shortcut)
-        if with_ < without:
-            return ""
+        delta = count(chosen | {site.name}) - count(chosen)
         return (
             f"no saving: folding {n} neurons would change the parameter "
-            f"count by {with_ - without:+,d}"
+            f"count by {delta:+,d}"
         )
     if isinstance(rule, numbers.Integral):
-        if n > rule:
-            return ""
         return (
             f"below layer threshold: {n} linear neurons, needs more than "
             f"{rule}"
         )
     fraction = n / site.width
-    if fraction > rule:
-        return ""
     return (
         f"below layer threshold: {n}/{site.width} = {fraction:.3g} linear, "
         f"needs more than {rule:g}"
     )
-
-
-def _count(spec, decisions, shortcut):
-    return _total(spec, decisions, layout_of(spec, decisions, shortcut))
 
 
 def _total(spec, decisions, layout):

@@ -89,10 +89,12 @@ def brute_force_counts(spec, rates):
         decisions = {}
         for site in spec.sites:
             one = GraphSpec(spec.linears, spec.sites, (), spec.total_params)
-            p = plan_lib.make_plan(one, rates, layer_threshold=lt[site.name])
+            p = plan_lib.make_plan(one, rates, layer_threshold=lt[site.name],
+                                   shortcut="dense")
             decisions[site.name] = p.decisions[site.name]
         out[mask] = spec.fixed_params + sum(
-            n.params for n in plan_lib.layout_of(spec, decisions).values()
+            n.params for n in plan_lib.layout_of(spec, decisions,
+                                                 "dense").values()
         )
     return out
 
@@ -127,19 +129,66 @@ def test_string_layer_threshold_folds_only_when_count_drops():
     assert p.params == counts[(True, False)] == min(counts.values())
 
 
-def test_optimal_uses_exact_chained_count():
-    # d1's saving depends on d0 having folded: its producer then has two
-    # sources, so its shortcut is wider than the prototype's estimate.
-    spec = chain_spec([30, 64, 128, 128, 1])
-    rng = np.random.default_rng(0)
-    rates = {s.name: np.where(rng.uniform(size=s.width) < 0.8, 1.0, 0.5)
-             for s in spec.sites}
-    p = plan_lib.make_plan(spec, rates, layer_threshold="optimal")
+def method_chain_rates(threshold_share=0.8, seed=0):
+    spec = chain_spec([30, 64, 128, 128, 256, 256, 1])
+    rng = np.random.default_rng(seed)
+    rates = {s.name: np.where(rng.uniform(size=s.width) < threshold_share,
+                              1.0, 0.5) for s in spec.sites}
+    return spec, rates
+
+
+@pytest.mark.parametrize("share", [0.3, 0.6, 0.8, 0.95])
+def test_optimal_is_the_best_subset(share):
+    # METHOD.md 5: the prototype's estimate skips chained sites that pay
+    # off; the exact optimum over site subsets is what "optimal" returns.
+    spec, rates = method_chain_rates(share)
     counts = brute_force_counts(spec, rates)
-    chosen = tuple(p.decisions[s.name].folded for s in spec.sites)
-    assert p.params == counts[chosen]
-    # Each decision lowered the exact count given the earlier ones.
-    assert p.params < counts[(False,) * len(spec.sites)]
+    for rule in ("optimal", "best"):
+        p = plan_lib.make_plan(spec, rates, layer_threshold=rule,
+                               shortcut="dense")
+        chosen = tuple(p.decisions[s.name].folded for s in spec.sites)
+        assert p.params == counts[chosen] == min(counts.values())
+
+
+@pytest.mark.parametrize("share", [0.3, 0.6, 0.8])
+def test_greedy_and_sequential_rules(share):
+    spec, rates = method_chain_rates(share)
+    counts = brute_force_counts(spec, rates)
+    names = [s.name for s in spec.sites]
+
+    def count(subset):
+        return counts[tuple(n in subset for n in names)]
+
+    chosen = set()  # the prototype's seq_compression, written out
+    while True:
+        options = {n: count(chosen) - count(chosen | {n})
+                   for n in names if n not in chosen}
+        best = max(options, key=options.get, default=None)
+        if best is None or options[best] <= 0:
+            break
+        chosen.add(best)
+    p = plan_lib.make_plan(spec, rates, layer_threshold="greedy",
+                           shortcut="dense")
+    assert {k for k, d in p.decisions.items() if d.folded} == chosen
+    in_order = set()
+    for n in names:
+        if count(in_order | {n}) < count(in_order):
+            in_order.add(n)
+    p = plan_lib.make_plan(spec, rates, layer_threshold="sequential",
+                           shortcut="dense")
+    assert {k for k, d in p.decisions.items() if d.folded} == in_order
+
+
+def test_local_search_beyond_the_exhaustive_limit(monkeypatch):
+    from keras_linprune import selection
+
+    spec, rates = method_chain_rates(0.6)
+    exact = plan_lib.make_plan(spec, rates, shortcut="dense")
+    monkeypatch.setattr(selection, "EXHAUSTIVE_LIMIT", 2)
+    local = plan_lib.make_plan(spec, rates, shortcut="dense")
+    sequential = plan_lib.make_plan(spec, rates, layer_threshold="sequential",
+                                    shortcut="dense")
+    assert exact.params <= local.params <= sequential.params
 
 
 def test_rates_below_threshold_are_not_linear():

@@ -1,0 +1,88 @@
+"""Choosing which sites fold: subset search over exact parameter counts.
+
+Pure combinatorics: every function takes the candidate site keys and a
+`count(subset)` function (the exact parameter count of the rebuilt model
+when exactly the sites in `subset` fold; see `plan.make_plan`), so the
+searches are independent of how counting works.
+
+Example:
+
+>>> cost = {frozenset(): 10, frozenset({"a"}): 8, frozenset({"b"}): 9,
+...         frozenset({"a", "b"}): 6}
+>>> sorted(optimal(["a", "b"], lambda s: cost[frozenset(s)]))
+['a', 'b']
+"""
+
+import itertools
+
+#: Largest number of candidate sites searched exhaustively (2**12 subsets);
+#: above it, `optimal` improves the in-order result by local search.
+EXHAUSTIVE_LIMIT = 12
+
+
+def sequential(candidates, count):
+    """Each site in graph order folds if that lowers the count, given the
+    decisions before it (later sites not folded)."""
+    chosen = set()
+    for site in candidates:
+        if count(chosen | {site}) < count(chosen):
+            chosen.add(site)
+    return chosen
+
+
+def greedy(candidates, count):
+    """The prototype's `seq_compression`: repeatedly fold the site with the
+    largest saving given the sites folded so far, while any saving > 0."""
+    chosen = set()
+    while True:
+        current = count(chosen)
+        best, best_saving = None, 0
+        for site in candidates:
+            if site in chosen:
+                continue
+            saving = current - count(chosen | {site})
+            if saving > best_saving:
+                best, best_saving = site, saving
+        if best is None:
+            return chosen
+        chosen.add(best)
+
+
+def optimal(candidates, count):
+    """The subset with the smallest exact count (fewest sites on ties).
+
+    Exhaustive up to `EXHAUSTIVE_LIMIT` candidates; above it, starts from
+    `sequential` and toggles single sites while that lowers the count (a
+    local optimum, stated in the report).
+    """
+    candidates = list(candidates)
+    if len(candidates) <= EXHAUSTIVE_LIMIT:
+        best, best_key = set(), None
+        for mask in itertools.product((False, True), repeat=len(candidates)):
+            subset = {s for s, m in zip(candidates, mask) if m}
+            key = (count(subset), len(subset))
+            if best_key is None or key < best_key:
+                best, best_key = subset, key
+        return best
+    chosen = sequential(candidates, count)
+    improved = True
+    while improved:
+        improved = False
+        for site in candidates:
+            toggled = chosen ^ {site}
+            if count(toggled) < count(chosen):
+                chosen, improved = toggled, True
+    return chosen
+
+
+def memoized(count):
+    """Caches `count` by subset."""
+    cache = {}
+
+    def cached(subset):
+        key = frozenset(subset)
+        if key not in cache:
+            cache[key] = count(key)
+        return cache[key]
+
+    return cached
