@@ -7,6 +7,7 @@ from keras_linprune import plan as plan_lib
 from keras_linprune import rebuild as rebuild_lib
 from keras_linprune import report as report_lib
 from keras_linprune import sites as sites_lib
+from keras_linprune import targets as targets_lib
 from keras_linprune import validation
 from keras_linprune.stats import ActivationStats
 
@@ -15,10 +16,13 @@ def apply(
     model,
     data_or_stats,
     *,
-    threshold=1.0,
+    threshold=None,
     layer_threshold="optimal",
     remove_dead=True,
     shortcut="auto",
+    target_size=None,
+    target_params=None,
+    target_step=None,
     batch_size=None,
     verbose="auto",
 ):
@@ -36,11 +40,14 @@ def apply(
         data_or_stats: Calibration inputs (anything `measure` accepts) or
             an `ActivationStats` from `measure` on this same model.
         threshold: Activation rate in [0, 1] at or above which a neuron
-            counts as linear.
-        layer_threshold: Per-site rule deciding whether a site's linear
-            neurons are folded: `"optimal"` (default; only when it lowers
-            the exact parameter count, `"best"` is an alias), an int `n`
-            (more than `n` linear neurons) or a float `f` (more than that
+            counts as linear (default 1.0: exact on the calibration data).
+            Not combined with a size target, which chooses it.
+        layer_threshold: Which sites' linear neurons fold: `"optimal"`
+            (default; the subset of sites giving the smallest exact
+            parameter count, `"best"` is an alias), `"greedy"` (the
+            prototype's `seq_compression` order), `"sequential"` (each site
+            in graph order if it lowers the count), an int `n` (sites with
+            more than `n` linear neurons) or a float `f` (more than that
             fraction of the layer).
         remove_dead: Remove neurons that are constant on the data (never
             active ReLU neurons, saturated ReLU6 ones; exact; on by
@@ -51,6 +58,14 @@ def apply(
             adds parameters; `"dense"` keeps the paper's full matrices
             (use it, with `remove_dead=False`, for parity with the
             prototype).
+        target_size: Size budget as a fraction in (0, 1] of the original
+            parameter count: the highest threshold whose compressed model
+            fits is chosen, searching exactly over the activation rates.
+        target_params: The same budget as a number of parameters.
+        target_step: With a target, search like the prototype's
+            `seq_fixed_size_compression` instead: lower the threshold from
+            1.0 in steps of `target_step` and count the size without the
+            first layer.
         batch_size: Rows per batch when measuring unbatched data.
         verbose: Progress bar while measuring: `"auto"`/1 on, 0 off.
 
@@ -77,8 +92,11 @@ def apply(
     ```
     """
     fn = graph_lib.functional_graph(model)
+    target = validation.check_target(threshold, target_size, target_params,
+                                     target_step)
     options = dict(
-        threshold=validation.check_threshold(threshold),
+        threshold=validation.check_threshold(
+            1.0 if threshold is None else threshold),
         layer_threshold=validation.check_layer_threshold(layer_threshold),
         remove_dead=validation.check_flag("remove_dead", remove_dead),
         shortcut=validation.check_choice(
@@ -102,7 +120,7 @@ def apply(
             fn, found, data_or_stats, batch_size=batch_size, verbose=verbose,
             model_name=model.name,
         )
-    plan = plan_lib.make_plan(found.spec, stats.piece_rates, **options)
+    plan = _plan(found.spec, stats.piece_rates, options, target)
     small, reused = rebuild_lib.rebuild(model, fn, found, plan)
     if small.count_params() != plan.params:
         raise RuntimeError(
@@ -122,4 +140,21 @@ def apply(
     )
     if reused:
         report.attrs["shared_with_original"] = list(reused)
+    if target:
+        report.attrs.update(target)
     return small, report
+
+
+def _plan(spec, rates, options, target):
+    """The plan for fixed options, or for a size target."""
+    if not target:
+        return plan_lib.make_plan(spec, rates, **options)
+    options = {k: v for k, v in options.items() if k != "threshold"}
+    if "target_step" in target:
+        return targets_lib.plan_for_fixed_size(
+            spec, rates, target["target_size"], target["target_step"],
+            **options)
+    budget = target.get("target_params")
+    if budget is None:
+        budget = int(target["target_size"] * spec.total_params)
+    return targets_lib.plan_for_target(spec, rates, budget, **options)

@@ -66,6 +66,11 @@ class SiteDecision:
     folded: bool
     reason: str = ""
 
+    def __post_init__(self):
+        # Read by every parameter count; computed once.
+        object.__setattr__(self, "moves_offset", bool(np.any(self.offset)))
+        object.__setattr__(self, "moves_value", bool(np.any(self.value)))
+
     @property
     def dead(self):
         """Constant neurons whose output is 0."""
@@ -234,7 +239,7 @@ def _base_decision(site, rates, threshold, remove_dead):
         # Keep one neuron so every consumer still has an input; it outputs
         # its constant, so the result stays exact.
         constant = constant[1:]
-    best_rate, _ = _best_sloped_piece(pieces, rates)
+    best_rate, _ = best_sloped_piece(pieces, rates)
     is_candidate = (best_rate >= threshold) & ~is_constant
     candidates = int(np.count_nonzero(is_candidate))
     keep = np.setdiff1d(np.arange(site.width), constant)
@@ -248,7 +253,8 @@ def _base_decision(site, rates, threshold, remove_dead):
     )
 
 
-def _best_sloped_piece(pieces, rates):
+def best_sloped_piece(pieces, rates):
+    """Per neuron: the highest rate of a non-constant piece, and its index."""
     sloped = [i for i, p in enumerate(pieces) if not p.is_constant]
     sub = rates[sloped]
     best = np.argmax(sub, axis=0)
@@ -257,7 +263,7 @@ def _best_sloped_piece(pieces, rates):
 
 def _with_linear(site, base, rates, threshold):
     pieces = site.activation.pieces
-    best_rate, best_piece = _best_sloped_piece(pieces, rates)
+    best_rate, best_piece = best_sloped_piece(pieces, rates)
     is_linear = best_rate >= threshold
     is_linear[base.constant] = False
     linear = np.flatnonzero(is_linear)
@@ -350,8 +356,8 @@ def layout_of(spec, decisions, shortcut="dense"):
                     if k in new:
                         r = _add_ranks(new[k][1], r)
                     new[k] = (taps, r)
-                biased[consumer] |= biased[producer] or bool(np.any(d.offset))
-            biased[consumer] |= bool(np.any(d.value))
+                biased[consumer] |= biased[producer] or d.moves_offset
+            biased[consumer] |= d.moves_value
             terms[consumer] = new
         units[producer] = int(d.keep.size)
         widths[site.name] = int(d.keep.size)

@@ -15,6 +15,7 @@ Vocabulary (see METHOD.md):
 """
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -216,7 +217,7 @@ class GraphSpec:
     total_params: int
     absorbed: tuple = ()
 
-    @property
+    @functools.cached_property
     def fixed_params(self):
         """Parameters of every layer the planner never changes."""
         return (

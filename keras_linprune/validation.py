@@ -86,6 +86,68 @@ def check_layer_threshold(layer_threshold):
     return float(lt)
 
 
+def check_target(threshold, target_size, target_params, target_step):
+    """Validates size-target options; returns them as a dict (or `{}`).
+
+    A target chooses the threshold, so it cannot be combined with one;
+    `target_size` and `target_params` are alternatives; `target_step`
+    (prototype search) needs `target_size`.
+    """
+    if target_size is None and target_params is None:
+        if target_step is not None:
+            raise ValueError(
+                "Expected `target_step` only together with `target_size`. "
+                f"Received: target_step={target_step!r} without a target"
+            )
+        return {}
+    if threshold is not None:
+        raise ValueError(
+            "Expected either `threshold` or a size target, not both: the "
+            "target chooses the threshold. Received: threshold="
+            f"{threshold!r}, target_size={target_size!r}, "
+            f"target_params={target_params!r}"
+        )
+    if target_size is not None and target_params is not None:
+        raise ValueError(
+            "Expected one of `target_size` (a fraction) or `target_params` "
+            f"(a count). Received: target_size={target_size!r}, "
+            f"target_params={target_params!r}"
+        )
+    if target_params is not None:
+        if (isinstance(target_params, bool)
+                or not isinstance(target_params, numbers.Integral)
+                or target_params < 1):
+            raise ValueError(
+                "Expected `target_params` to be a positive int. "
+                f"Received: target_params={target_params!r}"
+            )
+        if target_step is not None:
+            raise ValueError(
+                "Expected `target_step` with `target_size`, as in the "
+                "prototype. Received: target_params with target_step="
+                f"{target_step!r}"
+            )
+        return {"target_params": int(target_params)}
+    if (isinstance(target_size, bool)
+            or not isinstance(target_size, numbers.Real)
+            or not 0.0 < target_size <= 1.0):
+        raise ValueError(
+            "Expected `target_size` in (0, 1], a fraction of the original "
+            f"parameter count. Received: target_size={target_size!r}"
+        )
+    out = {"target_size": float(target_size)}
+    if target_step is not None:
+        if (isinstance(target_step, bool)
+                or not isinstance(target_step, numbers.Real)
+                or not 0.0 < target_step < 1.0):
+            raise ValueError(
+                "Expected `target_step` in (0, 1). "
+                f"Received: target_step={target_step!r}"
+            )
+        out["target_step"] = float(target_step)
+    return out
+
+
 def check_flag(name, value):
     """Raises unless `value` is a bool."""
     if not isinstance(value, bool):
