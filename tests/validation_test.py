@@ -76,7 +76,7 @@ def test_filtered_dataset_that_yields_nothing(model):
 
 @pytest.mark.parametrize("threshold,err", [
     (-0.1, ValueError), (1.5, ValueError), (float("nan"), ValueError),
-    (True, TypeError), ("0.9", TypeError), (None, TypeError),
+    (True, TypeError), ("0.9", TypeError), ([0.9], TypeError),
 ])
 def test_bad_threshold(model, threshold, err):
     with pytest.raises(err, match="threshold"):
