@@ -34,7 +34,9 @@ setup(
         "gpu": ["tensorflow>=2.16"],
         # `linprune demo` trains on a dataset that scikit-learn ships.
         "demo": ["scikit-learn>=1.2"],
-        "test": ["pytest>=7", "scikit-learn>=1.2"],
+        # Plot helpers for sweeps (the paper's figures).
+        "plot": ["matplotlib>=3.5"],
+        "test": ["pytest>=7", "scikit-learn>=1.2", "matplotlib>=3.5"],
     },
     entry_points={"console_scripts": ["linprune=keras_linprune.cli:main"]},
     classifiers=[
