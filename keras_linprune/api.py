@@ -1,6 +1,8 @@
 """`apply`: measure -> plan -> rebuild -> report."""
 
+from keras_linprune import evaluation
 from keras_linprune import flatten as flatten_lib
+from keras_linprune import guard as guard_lib
 from keras_linprune import graph as graph_lib
 from keras_linprune import measurement as measure_lib
 from keras_linprune import plan as plan_lib
@@ -23,6 +25,9 @@ def apply(
     target_size=None,
     target_params=None,
     target_step=None,
+    max_metric_drop=None,
+    eval_data=None,
+    metric="accuracy",
     batch_size=None,
     verbose="auto",
 ):
@@ -66,6 +71,15 @@ def apply(
             `seq_fixed_size_compression` instead: lower the threshold from
             1.0 in steps of `target_step` and count the size without the
             first layer.
+        max_metric_drop: Accuracy guard: return the smallest model whose
+            `metric` on `eval_data` is worse than the original's by at most
+            this much (absolute; for losses and errors "worse" is
+            higher). The distinct thresholds are bisected; the report
+            records the metric before and after.
+        eval_data: `(x, y)` or `(x, y, sample_weight)` (or a dataset) for
+            the guard.
+        metric: Metric name for the guard (default "accuracy"), resolved
+            like `Model.compile(metrics=[...])`.
         batch_size: Rows per batch when measuring unbatched data.
         verbose: Progress bar while measuring: `"auto"`/1 on, 0 off.
 
@@ -94,6 +108,10 @@ def apply(
     fn = graph_lib.functional_graph(model)
     target = validation.check_target(threshold, target_size, target_params,
                                      target_step)
+    guard = validation.check_guard(max_metric_drop, eval_data, metric,
+                                   threshold, target)
+    if guard:
+        evaluation.check_metrics(model, eval_data, [metric])
     options = dict(
         threshold=validation.check_threshold(
             1.0 if threshold is None else threshold),
@@ -120,7 +138,10 @@ def apply(
             fn, found, data_or_stats, batch_size=batch_size, verbose=verbose,
             model_name=model.name,
         )
-    plan = _plan(found.spec, stats.piece_rates, options, target)
+    if guard:
+        plan, guard_info = _guarded(model, fn, found, stats, options, guard)
+    else:
+        plan = _plan(found.spec, stats.piece_rates, options, target)
     small, reused = rebuild_lib.rebuild(model, fn, found, plan)
     if small.count_params() != plan.params:
         raise RuntimeError(
@@ -142,7 +163,39 @@ def apply(
         report.attrs["shared_with_original"] = list(reused)
     if target:
         report.attrs.update(target)
+    if guard:
+        report.attrs.update(guard_info)
     return small, report
+
+
+def _guarded(model, fn, found, stats, options, guard):
+    """The plan of the metric guard, and what to record in the report."""
+    metric, eval_data = guard["metric"], guard["eval_data"]
+
+    def value_of(keras_model):
+        result = evaluation.evaluate(keras_model, eval_data, [metric])
+        return result[_result_key(result, metric)]
+
+    def build(plan):
+        return value_of(rebuild_lib.rebuild(model, fn, found, plan)[0])
+
+    baseline = value_of(model)
+    options = {k: v for k, v in options.items() if k != "threshold"}
+    plan, value, tries = guard_lib.guarded_plan(
+        found.spec, stats.piece_rates, build, guard["max_metric_drop"],
+        metric, baseline, **options)
+    return plan, dict(metric=metric, metric_before=baseline,
+                      metric_after=value,
+                      max_metric_drop=guard["max_metric_drop"],
+                      guard_evaluations=tries)
+
+
+def _result_key(result, metric):
+    name = metric if isinstance(metric, str) else metric.name
+    if name in result:
+        return name
+    (key,) = result  # a single metric under Keras' own name
+    return key
 
 
 def _plan(spec, rates, options, target):

@@ -5,14 +5,13 @@ rebuild and (with `eval_data`) one evaluation — the prototype re-measured
 the rates at every threshold.
 """
 
-import numbers
 import time
 
-import keras
 import numpy as np
 import pandas as pd
 
 from keras_linprune import api
+from keras_linprune import evaluation
 from keras_linprune import flatten as flatten_lib
 from keras_linprune import graph as graph_lib
 from keras_linprune import measurement
@@ -20,9 +19,6 @@ from keras_linprune import plan as plan_lib
 from keras_linprune import sites as sites_lib
 from keras_linprune import validation
 from keras_linprune.stats import ActivationStats
-
-#: Metric names that `compile` resolves from the outputs' shapes.
-_COMPILE_NAMES = ("accuracy", "acc", "crossentropy", "ce")
 
 #: The paper's thresholds: 0.05, 0.10, ..., 1.00.
 DEFAULT_THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0001, 0.05), 2))
@@ -79,7 +75,7 @@ def sweep(
     """
     fn = graph_lib.functional_graph(model)
     thresholds = _check_thresholds(thresholds)
-    metrics = _check_metrics(model, eval_data, metrics)
+    metrics = evaluation.check_metrics(model, eval_data, metrics)
     for t in thresholds:
         validation.check_threshold(t)
     validation.check_layer_threshold(layer_threshold)
@@ -96,7 +92,7 @@ def sweep(
             batch_size=batch_size, verbose=verbose, model_name=model.name)
     original = {"total_params": model.count_params()}
     if eval_data is not None:
-        original.update(_evaluate(model, eval_data, metrics))
+        original.update(evaluation.evaluate(model, eval_data, metrics))
     rows = []
     for t in thresholds:
         start = time.perf_counter()
@@ -109,7 +105,7 @@ def sweep(
                    shortcut_params=shortcut_params, total_params=total,
                    ratio=total / original["total_params"])
         if eval_data is not None:
-            row.update(_evaluate(small, eval_data, metrics))
+            row.update(evaluation.evaluate(small, eval_data, metrics))
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -131,64 +127,3 @@ def _check_thresholds(thresholds):
             f"{thresholds!r}"
         )
     return values
-
-
-def _check_metrics(model, eval_data, metrics):
-    """`None` (use the compiled ones) or the list of metrics to compile."""
-    if metrics is not None and eval_data is None:
-        raise ValueError(
-            "Expected `eval_data` to evaluate `metrics` on. Received: "
-            f"metrics={metrics!r} and eval_data=None"
-        )
-    if eval_data is None:
-        return None
-    if metrics is None:
-        if not model.compiled:
-            raise ValueError(
-                "Expected a compiled model or `metrics` to evaluate. "
-                "Received: an uncompiled model and metrics=None"
-            )
-        return None
-    if isinstance(metrics, (str, keras.metrics.Metric)):
-        metrics = [metrics]
-    out = []
-    for m in metrics:
-        try:
-            if not (isinstance(m, str) and m in _COMPILE_NAMES):
-                keras.metrics.get(m)
-            out.append(m)
-        except (ValueError, TypeError):
-            raise ValueError(
-                f"Expected metric names Keras knows (e.g. 'accuracy', 'mae')."
-                f" Received: metric {m!r}"
-            ) from None
-    return out
-
-
-def _evaluate(model, eval_data, metrics):
-    """Evaluates on `eval_data`: compiled metrics, or `metrics`."""
-    if metrics is not None:
-        # Keras resolves metric names ("accuracy") against the outputs at
-        # compile time, and evaluate() needs a loss: a zero one is dropped.
-        model = keras.Model(model.inputs, model.outputs)
-        model.compile(loss=_zero_loss, metrics=list(metrics))
-    x, y, w = _unpack(eval_data)
-    if y is None:
-        result = model.evaluate(x, verbose=0, return_dict=True)
-    else:
-        result = model.evaluate(x, y, sample_weight=w, verbose=0,
-                                return_dict=True)
-    if metrics is not None:
-        result.pop("loss", None)
-    return {k: float(v) for k, v in result.items()
-            if isinstance(v, numbers.Number) or np.ndim(v) == 0}
-
-
-def _zero_loss(y_true, y_pred):
-    return keras.ops.zeros(keras.ops.shape(y_pred)[:1])
-
-
-def _unpack(eval_data):
-    if isinstance(eval_data, tuple) and 2 <= len(eval_data) <= 3:
-        return (*eval_data, None)[:3]
-    return eval_data, None, None

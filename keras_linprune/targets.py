@@ -18,7 +18,6 @@ Example:
 (True, True)
 """
 
-import numpy as np
 
 from keras_linprune import plan as plan_lib
 

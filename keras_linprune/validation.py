@@ -148,6 +148,33 @@ def check_target(threshold, target_size, target_params, target_step):
     return out
 
 
+def check_guard(max_metric_drop, eval_data, metric, threshold, target):
+    """Validates the metric guard; returns its options as a dict (or `{}`)."""
+    if max_metric_drop is None:
+        return {}
+    if (isinstance(max_metric_drop, bool)
+            or not isinstance(max_metric_drop, numbers.Real)
+            or max_metric_drop < 0 or math.isnan(max_metric_drop)):
+        raise ValueError(
+            "Expected `max_metric_drop` to be a number >= 0 (the largest "
+            "allowed worsening of the metric). Received: max_metric_drop="
+            f"{max_metric_drop!r}"
+        )
+    if eval_data is None:
+        raise ValueError(
+            "Expected `eval_data` to measure the metric on. Received: "
+            f"max_metric_drop={max_metric_drop} and eval_data=None"
+        )
+    if threshold is not None or target:
+        raise ValueError(
+            "Expected one way of choosing the threshold: `threshold`, a size "
+            "target or `max_metric_drop`. Received: max_metric_drop with "
+            f"threshold={threshold!r}, target={target or None}"
+        )
+    return dict(max_metric_drop=float(max_metric_drop), eval_data=eval_data,
+                metric=metric)
+
+
 def check_flag(name, value):
     """Raises unless `value` is a bool."""
     if not isinstance(value, bool):

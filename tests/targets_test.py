@@ -86,3 +86,61 @@ def test_apply_with_target_size():
 def test_bad_targets(kwargs, match):
     with pytest.raises(ValueError, match=match):
         linprune.apply(f.mlp(), f.data(), **kwargs)
+
+
+def guard_model():
+    model = f.shape_biases(f.mlp((20, 64, 64, 3),
+                                 output_activation="softmax"),
+                           on=0.3, dead=0.1, scale=0.6)
+    x = f.data(400, 20)
+    y = np.argmax(model.predict(x, verbose=0), axis=1)
+    return model, x, y
+
+
+def test_metric_guard_keeps_accuracy_within_the_margin():
+    model, x, y = guard_model()
+    x_eval, y_eval = x[:200], y[:200]
+    for drop in (0.0, 0.05, 0.2):
+        small, report = linprune.apply(model, x, max_metric_drop=drop,
+                                       eval_data=(x_eval, y_eval),
+                                       metric="accuracy", verbose=0)
+        small.compile(loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        acc = small.evaluate(x_eval, y_eval, verbose=0,
+                             return_dict=True)["accuracy"]
+        assert report.attrs["metric_before"] == pytest.approx(1.0)
+        assert acc == pytest.approx(report.attrs["metric_after"])
+        assert 1.0 - acc <= drop + 1e-9
+        assert small.count_params() == report.attrs["params_after"]
+    # A looser guard never gives a bigger model here.
+    sizes = [linprune.apply(model, x, max_metric_drop=d,
+                            eval_data=(x_eval, y_eval), verbose=0)[0]
+             .count_params() for d in (0.0, 0.5)]
+    assert sizes[1] <= sizes[0]
+
+
+def test_metric_guard_with_a_loss_metric():
+    model, x, y = guard_model()
+    onehot = np.eye(3)[y]
+    small, report = linprune.apply(model, x, max_metric_drop=0.01,
+                                   eval_data=(x, onehot), metric="mse",
+                                   verbose=0)
+    assert report.attrs["metric_after"] <= report.attrs["metric_before"] + 0.01
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(max_metric_drop=0.1), "eval_data"),
+    (dict(max_metric_drop=-0.1, eval_data="xy"), "max_metric_drop"),
+    (dict(max_metric_drop=0.1, eval_data="xy", threshold=0.9),
+     "one way of choosing"),
+    (dict(max_metric_drop=0.1, eval_data="xy", target_size=0.5),
+     "one way of choosing"),
+    (dict(max_metric_drop=0.1, eval_data="xy", metric="no_such_metric"),
+     "metric names"),
+])
+def test_bad_guard_arguments(kwargs, match):
+    model, x, y = guard_model()
+    if kwargs.get("eval_data") == "xy":
+        kwargs["eval_data"] = (x, y)
+    with pytest.raises(ValueError, match=match):
+        linprune.apply(model, x, verbose=0, **kwargs)
