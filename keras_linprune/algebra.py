@@ -57,7 +57,7 @@ class Affine:
 
 
 def fold_site(producer, consumers, site, *, keep, linear=(), slope=1.0,
-              offset=0.0, constant=(), value=0.0):
+              offset=0.0, constant=(), value=0.0, fitted=None):
     """Folds the affine neurons of one site into its consumers.
 
     Every producer neuron is in exactly one of three sets:
@@ -79,6 +79,10 @@ def fold_site(producer, consumers, site, *, keep, linear=(), slope=1.0,
         slope, offset: Per linear neuron (arrays) or scalars.
         constant: Indices removed as constants.
         value: Their constant outputs (array) or a scalar.
+        fitted: Optional `Affine` replacing the linear neurons' affine
+            model `diag(slope) (W_P[:, J], b_P[J]) + offset`: one
+            `(source_width, |J|)` matrix per producer source and a bias of
+            length `|J|` (or `None`), e.g. from a least-squares refit.
 
     Returns:
         `(new_producer, new_consumers)`; the producer keeps columns `keep`
@@ -98,9 +102,11 @@ def fold_site(producer, consumers, site, *, keep, linear=(), slope=1.0,
     slope = np.broadcast_to(np.asarray(slope, np.float64), linear.shape)
     offset = np.broadcast_to(np.asarray(offset, np.float64), linear.shape)
     value = np.broadcast_to(np.asarray(value, np.float64), constant.shape)
+    part = fitted
+    if part is None and linear.size:
+        part = linear_part(producer, linear, slope, offset)
     new_consumers = [
-        _fold_into(producer, c, site, keep, linear, slope, offset, constant,
-                   value)
+        _fold_into(producer, c, site, keep, linear, part, constant, value)
         for c in consumers
     ]
     if keep.size == 0:
@@ -108,8 +114,20 @@ def fold_site(producer, consumers, site, *, keep, linear=(), slope=1.0,
     return restrict_columns(producer, keep), new_consumers
 
 
-def _fold_into(producer, consumer, site, keep, linear, slope, offset,
-               constant, value):
+def linear_part(producer, linear, slope, offset):
+    """The affine model of the linear neurons `J` on the producer's sources:
+    `sigma(z_J) = sum_s x_s (W_s[:, J] diag(slope)) + slope b_P[J] + offset`.
+    """
+    terms = {k: m[..., linear] * slope for k, m in producer.terms.items()}
+    bias = None
+    if producer.bias is not None or np.any(offset):
+        b_p = 0.0 if producer.bias is None else producer.bias[linear]
+        bias = slope * b_p + offset
+    return Affine(terms, bias, dict(producer.geometry))
+
+
+def _fold_into(producer, consumer, site, keep, linear, part, constant,
+               value):
     w_site = consumer.terms[site]  # (*taps, n_P, out)
     terms, geometry = {}, {}
     if keep.size:
@@ -127,9 +145,9 @@ def _fold_into(producer, consumer, site, keep, linear, slope, offset,
                 "Linear neurons fold only into pointwise consumers. "
                 f"Received: a consumer kernel of shape {w_site.shape}"
             )
-        w_linear = slope[:, None] * w_site[linear]
-        for key, matrix in producer.terms.items():
-            shortcut = matrix[..., linear] @ w_linear
+        w_linear = w_site[linear]
+        for key, matrix in part.terms.items():
+            shortcut = matrix @ w_linear
             if key in terms:
                 if consumer.geometry.get(key) != producer.geometry.get(key):
                     raise ValueError(
@@ -140,9 +158,8 @@ def _fold_into(producer, consumer, site, keep, linear, slope, offset,
                 terms[key] = shortcut
                 if key in producer.geometry:
                     geometry[key] = producer.geometry[key]
-        b_p = 0.0 if producer.bias is None else producer.bias[linear]
-        if producer.bias is not None or np.any(offset):
-            moved.append((slope * b_p + offset) @ w_site[linear])
+        if part.bias is not None:
+            moved.append(part.bias @ w_linear)
     if np.any(value):
         # Summed over the kernel taps: exact where no padding is involved.
         moved.append(input_sum(value, w_site[..., constant, :]))

@@ -25,8 +25,13 @@ from keras_linprune import ops
 _REMOVED = object()
 
 
-def folded_weights(found, plan, fn):
+def folded_weights(found, plan, fn, fitted=None):
     """Runs the plan's folds on the real weights.
+
+    Args:
+        found, plan, fn: The analysed graph and its plan.
+        fitted: Optional mapping from site key to refitted linear parts
+            (`refit.fit`).
 
     Returns:
         Mapping from linear-node name to its `algebra.Affine` (float64), or
@@ -52,6 +57,7 @@ def folded_weights(found, plan, fn):
             affines[site.producer],
             [affines[c] for c in site.consumers],
             site.name,
+            fitted=(fitted or {}).get(site.name),
             **d.fold_arguments(),
         )
         affines[site.producer] = producer
@@ -74,7 +80,7 @@ def _norm_affine(layer):
     )
 
 
-def rebuild(model, fn, found, plan):
+def rebuild(model, fn, found, plan, fitted=None):
     """Emits the compressed `keras.Model` described by `plan`.
 
     Args:
@@ -82,6 +88,7 @@ def rebuild(model, fn, found, plan):
         fn: Its functional graph.
         found: `sites.FoundSites` of `fn`.
         plan: `plan.Plan` for `found.spec`.
+        fitted: Optional refitted linear parts per site (`refit.fit`).
 
     Returns:
         `(model, reused)`: a new functional `keras.Model`, and the names of
@@ -89,7 +96,7 @@ def rebuild(model, fn, found, plan):
         shared with the original model (custom layers without
         `get_config`).
     """
-    affines = folded_weights(found, plan, fn)
+    affines = folded_weights(found, plan, fn, fitted)
     emitter = _Emitter(fn, found.spec, affines, plan.layout, found.env)
     for key, binding in found.bindings.items():
         if binding.activation_layer is not None:

@@ -53,6 +53,7 @@ class SiteBinding:
         producer: The producer `Dense` layer.
         activation_layer: The separate activation layer, or `None`.
         channel_axis: Axis of the neurons (channels) in `measured`.
+        nodes: The producer's call nodes.
     """
 
     tensor: object
@@ -61,6 +62,7 @@ class SiteBinding:
     producer: object
     activation_layer: object = None
     channel_axis: int = -1
+    nodes: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,7 +226,7 @@ class _Finder:
         ))
         self.bindings[key] = SiteBinding(
             tuple(f[0] for f in found), tuple(f[1] for f in found),
-            act_layer is None, layer, act_layer, axis,
+            act_layer is None, layer, act_layer, axis, tuple(nodes),
         )
 
     def _calls_problem(self, layer, found):

@@ -175,6 +175,17 @@ def check_guard(max_metric_drop, eval_data, metric, threshold, target):
                 metric=metric)
 
 
+def check_ridge(ridge):
+    """Raises unless `ridge` is a finite number >= 0."""
+    if (isinstance(ridge, bool) or not isinstance(ridge, numbers.Real)
+            or not math.isfinite(ridge) or ridge < 0):
+        raise ValueError(
+            "Expected `ridge` to be a finite number >= 0. "
+            f"Received: ridge={ridge!r}"
+        )
+    return float(ridge)
+
+
 def check_flag(name, value):
     """Raises unless `value` is a bool."""
     if not isinstance(value, bool):
