@@ -1,5 +1,10 @@
 """`apply`: measure -> plan -> rebuild -> report."""
 
+import keras
+import numpy as np
+
+from keras_linprune import certify as certify_lib
+from keras_linprune import data as data_lib
 from keras_linprune import evaluation
 from keras_linprune import flatten as flatten_lib
 from keras_linprune import guard as guard_lib
@@ -31,6 +36,8 @@ def apply(
     metric="accuracy",
     refit=False,
     ridge=1e-6,
+    certify=False,
+    input_box=None,
     batch_size=None,
     verbose="auto",
 ):
@@ -91,6 +98,14 @@ def apply(
             streaming pass.
         ridge: Ridge strength of the refit, relative to the mean diagonal
             of the normal equations.
+        certify: Fold only neurons that interval-bound propagation proves
+            affine (or constant) on a whole input box, so the result is
+            exact for every input in it, not only on calibration rows.
+            The box is `input_box`, or the calibration data's per-feature
+            min/max. `data_or_stats` may be `None` with an `input_box`.
+        input_box: `(low, high)`: scalars or arrays broadcastable to the
+            input shape (a list of pairs' parts per input for several
+            inputs). Implies `certify=True`.
         batch_size: Rows per batch when measuring unbatched data.
         verbose: Progress bar while measuring: `"auto"`/1 on, 0 off.
 
@@ -123,6 +138,20 @@ def apply(
                                    threshold, target)
     if guard:
         evaluation.check_metrics(model, eval_data, [metric])
+    validation.check_flag("certify", certify)
+    certify = certify or input_box is not None
+    if certify and (threshold is not None or target or guard or refit):
+        raise ValueError(
+            "Expected `certify` alone: certified folding uses only proven "
+            "neurons (threshold 1.0 on the box). Received: certify with "
+            "threshold, a target, a metric guard or refit")
+    if certify and input_box is None and (
+            data_or_stats is None
+            or isinstance(data_or_stats, ActivationStats)):
+        raise ValueError(
+            "Expected an `input_box` or the calibration data (for its "
+            "min/max) with `certify=True`. Received: "
+            f"{type(data_or_stats).__name__}")
     validation.check_flag("refit", refit)
     if refit:
         validation.check_ridge(ridge)
@@ -149,7 +178,10 @@ def apply(
     verbose = validation.check_verbose(verbose)
     fn = flatten_lib.flatten(fn)
     found = sites_lib.find_sites(fn)
-    if isinstance(data_or_stats, ActivationStats):
+    if certify:
+        box_info, stats = _certified_stats(fn, found, data_or_stats,
+                                           input_box, batch_size)
+    elif isinstance(data_or_stats, ActivationStats):
         stats = data_or_stats
         if stats.fingerprint != measure_lib.fingerprint(fn, found.spec):
             raise ValueError(
@@ -193,9 +225,47 @@ def apply(
     if guard:
         report.attrs.update(guard_info)
     report.attrs["refit"] = refit
+    report["certified"] = report.folded & certify
+    if certify:
+        report.attrs.update(box_info)
     if skipped:
         report.attrs["refit_skipped"] = skipped
     return small, report
+
+
+def _certified_stats(fn, found, data, input_box, batch_size):
+    """Proofs from an input box, as statistics with 0/1 piece rates."""
+    if input_box is None:
+        box = _data_box(fn, data, batch_size)
+        source = "calibration min/max"
+    else:
+        if not isinstance(input_box, (tuple, list)) or len(input_box) != 2:
+            raise ValueError(
+                "Expected `input_box` to be a pair (low, high). Received: "
+                f"input_box={input_box!r}")
+        box = certify_lib.input_box(*input_box, fn)
+        source = "input_box"
+    bounds, pre = certify_lib.propagate(fn, box)
+    rates = certify_lib.piece_indicators(found, bounds, pre)
+    counts = {k: r.astype(np.int64) for k, r in rates.items()}
+    stats = ActivationStats(
+        counts, {k: 1 for k in counts}, 0, "certified", fn.name,
+        {s.name: s.activation.principal for s in found.spec.sites})
+    return dict(certified=True, input_box=source), stats
+
+
+def _data_box(fn, data, batch_size):
+    """Per-feature min and max of the calibration inputs."""
+    lows, highs = None, None
+    for batch in data_lib.Calibration(data, fn, batch_size):
+        flat = [np.asarray(a) for a in keras.tree.flatten(batch)]
+        mins = [a.min(axis=0) for a in flat]
+        maxs = [a.max(axis=0) for a in flat]
+        lows = mins if lows is None else [np.minimum(a, b)
+                                          for a, b in zip(lows, mins)]
+        highs = maxs if highs is None else [np.maximum(a, b)
+                                            for a, b in zip(highs, maxs)]
+    return certify_lib.input_box(lows, highs, fn)
 
 
 def _guarded(model, fn, found, stats, options, guard, refitter):

@@ -1,0 +1,254 @@
+"""Certified folding: interval bounds prove neurons affine on an input box.
+
+Interval-bound propagation pushes a box `[low, high]` of inputs through the
+graph layer by layer. A neuron whose pre-activation interval lies inside
+one piece of its activation is affine (linear or constant) for *every*
+input in the box, so folding it is exact there, not only on calibration
+rows. `piece_indicators` turns the proofs into per-piece "rates" (1 for the
+proven piece, 0 elsewhere) that the planner uses at threshold 1.0.
+
+Layers without an interval rule make their outputs unbounded, so nothing
+behind them is certified (they never cause a wrong proof).
+"""
+
+import keras
+import numpy as np
+
+from keras_linprune import graph as graph_lib
+from keras_linprune import ops
+from keras_linprune.sites import IDENTITY_LAYERS
+
+L = keras.layers
+
+#: Activation functions that are non-decreasing (bounds map to bounds).
+_MONOTONE_FUNCTIONS = {
+    keras.activations.get(name) for name in (
+        "linear", "relu", "relu6", "leaky_relu", "hard_sigmoid", "elu",
+        "selu", "sigmoid", "tanh", "softplus", "softsign", "exponential")
+}
+
+#: Layers whose output is a non-decreasing function of each input element,
+#: so that bounds map to bounds by applying the layer to both.
+_MONOTONE = (L.Flatten, L.Reshape, L.Permute, L.MaxPooling1D, L.MaxPooling2D,
+             L.MaxPooling3D, L.AveragePooling1D, L.AveragePooling2D,
+             L.AveragePooling3D, L.GlobalAveragePooling1D,
+             L.GlobalAveragePooling2D, L.GlobalAveragePooling3D,
+             L.GlobalMaxPooling1D, L.GlobalMaxPooling2D, L.GlobalMaxPooling3D,
+             L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D, L.Cropping1D,
+             L.Cropping2D, L.Cropping3D, L.UpSampling1D, L.UpSampling2D,
+             L.UpSampling3D, L.RepeatVector)
+
+
+def input_box(data_min, data_max, fn):
+    """Checks and broadcasts a box to each model input's shape.
+
+    Args:
+        data_min, data_max: Scalars, arrays broadcastable to an input's
+            shape (without the batch axis), or lists of those (one per
+            input).
+        fn: The functional model.
+
+    Returns:
+        List of `(low, high)` float64 arrays, one per model input.
+    """
+    inputs = list(fn.inputs)
+    lows = data_min if isinstance(data_min, (list, tuple)) else [data_min]
+    highs = data_max if isinstance(data_max, (list, tuple)) else [data_max]
+    if len(lows) != len(inputs) or len(highs) != len(inputs):
+        raise ValueError(
+            f"Expected an input box with one (low, high) per model input "
+            f"({len(inputs)}). Received: {len(lows)} lows, {len(highs)} highs"
+        )
+    box = []
+    for t, lo, hi in zip(inputs, lows, highs):
+        shape = tuple(t.shape[1:])
+        try:
+            lo = np.broadcast_to(np.asarray(lo, np.float64), shape)
+            hi = np.broadcast_to(np.asarray(hi, np.float64), shape)
+        except ValueError:
+            raise ValueError(
+                f"Expected box bounds broadcastable to the input shape "
+                f"{shape}. Received: shapes {np.shape(lo)} and {np.shape(hi)}"
+            ) from None
+        if np.any(lo > hi) or not (np.all(np.isfinite(lo))
+                                   and np.all(np.isfinite(hi))):
+            raise ValueError(
+                "Expected finite box bounds with low <= high. Received: "
+                f"low={np.min(lo)}..{np.max(lo)}, high={np.min(hi)}.."
+                f"{np.max(hi)}"
+            )
+        box.append((lo, hi))
+    return box
+
+
+def propagate(fn, box):
+    """Interval bounds of every tensor: `{id(tensor): (low, high)}`, plus
+    the pre-activation bounds of inline activations: `{id(node): ...}`."""
+    bounds, pre = {}, {}
+    for t, b in zip(fn.inputs, box):
+        bounds[id(t)] = b
+    for node in graph_lib.ordered_nodes(fn):
+        ins = [bounds.get(id(t)) for t in node.input_tensors]
+        layer = node.operation
+        out = None
+        if all(b is not None for b in ins):
+            try:
+                out = _rule(layer, node, ins, pre)
+            except Exception:  # noqa: BLE001 - no rule: unbounded
+                out = None
+        for t in node.outputs:
+            if out is None:
+                shape = tuple(t.shape[1:])
+                out = (np.full(shape, -np.inf), np.full(shape, np.inf))
+            bounds[id(t)] = out
+    return bounds, pre
+
+
+def _affine(lo, hi, kernel, bias, apply):
+    """Bounds of `apply(x, kernel) + bias` for x in [lo, hi]."""
+    pos, neg = np.maximum(kernel, 0), np.minimum(kernel, 0)
+    low = apply(lo, pos) + apply(hi, neg)
+    high = apply(hi, pos) + apply(lo, neg)
+    if bias is not None:
+        low, high = low + bias, high + bias
+    return low, high
+
+
+def _numpy(v):
+    return np.asarray(keras.ops.convert_to_numpy(v), np.float64)
+
+
+def _rule(layer, node, ins, pre):
+    (lo, hi), rest = ins[0], ins[1:]
+    if isinstance(layer, IDENTITY_LAYERS):
+        return lo, hi
+    if ops.is_linear_op(layer):
+        bias = _numpy(layer.bias) if layer.use_bias else None
+        kernel = _numpy(layer.kernel)
+        if ops.is_conv(layer):
+            def apply(x, k):
+                return _run_conv(layer, x, k)
+        else:
+            def apply(x, k):
+                return x @ k
+        z = _affine(lo, hi, kernel, bias, apply)
+        pre[id(node)] = z
+        if layer.activation not in _MONOTONE_FUNCTIONS:
+            return None
+        return _monotone(layer.activation, *z)
+    if isinstance(layer, L.BatchNormalization):
+        axis = layer.axis % (lo.ndim + 1) - 1
+        shape = [1] * lo.ndim
+        shape[axis] = -1
+        scale = 1.0 / np.sqrt(_numpy(layer.moving_variance) + layer.epsilon)
+        if layer.scale:
+            scale = scale * _numpy(layer.gamma)
+        shift = -scale * _numpy(layer.moving_mean)
+        if layer.center:
+            shift = shift + _numpy(layer.beta)
+        scale, shift = scale.reshape(shape), shift.reshape(shape)
+        a, b = lo * scale + shift, hi * scale + shift
+        return np.minimum(a, b), np.maximum(a, b)
+    if isinstance(layer, L.Add):
+        return (lo + sum(b[0] for b in rest), hi + sum(b[1] for b in rest))
+    if isinstance(layer, L.Concatenate):
+        axis = layer.axis if layer.axis < 0 else layer.axis - 1
+        return (np.concatenate([lo] + [b[0] for b in rest], axis=axis),
+                np.concatenate([hi] + [b[1] for b in rest], axis=axis))
+    if isinstance(layer, L.Activation):
+        if layer.activation not in _MONOTONE_FUNCTIONS:
+            return None
+        return _monotone(layer, lo, hi)
+    if isinstance(layer, (L.ReLU, L.LeakyReLU)):
+        if (layer.negative_slope or 0) < 0:
+            return None
+        return _monotone(layer, lo, hi)
+    if isinstance(layer, L.ELU):
+        return _monotone(layer, lo, hi) if layer.alpha >= 0 else None
+    if isinstance(layer, L.PReLU):
+        alpha = _numpy(layer.alpha)
+        if np.all(alpha >= 0):
+            return _monotone(layer, lo, hi)
+        return None
+    if isinstance(layer, _MONOTONE):
+        return _monotone(layer, lo, hi)
+    return None
+
+
+def _monotone(fn, lo, hi):
+    """Applies a non-decreasing elementwise or structural `fn` to bounds."""
+    def run(x):
+        return _numpy(fn(np.asarray(x, np.float32)[None]))[0]
+
+    return run(lo), run(hi)
+
+
+def _run_conv(layer, x, kernel):
+    out = keras.ops.conv(
+        np.asarray(x, np.float32)[None], np.asarray(kernel, np.float32),
+        strides=layer.strides, padding=layer.padding,
+        data_format=layer.data_format, dilation_rate=layer.dilation_rate)
+    return _numpy(out)[0]
+
+
+def piece_indicators(found, bounds, pre):
+    """Per site, `(pieces, width)` indicators of proven pieces.
+
+    A neuron gets 1.0 for the piece that provably contains its whole
+    pre-activation interval (over every position and call), 0 elsewhere.
+    """
+    out = {}
+    for site in found.spec.sites:
+        binding = found.bindings[site.name]
+        lows, highs = [], []
+        for node, measured in zip(binding.nodes, binding.measured):
+            if binding.on_output:  # inline: bounds taken before activation
+                lo, hi = pre.get(id(node), (None, None))
+            else:
+                lo, hi = bounds[id(measured)]
+            if lo is None:
+                lo = hi = np.full(site.width, np.nan)
+            axis = binding.channel_axis
+            ch = axis - 1 if axis > 0 else lo.ndim - 1
+            lows.append(np.moveaxis(lo, ch, -1).reshape(-1, site.width)
+                        .min(axis=0))
+            highs.append(np.moveaxis(hi, ch, -1).reshape(-1, site.width)
+                         .max(axis=0))
+        lo, hi = np.min(lows, axis=0), np.max(highs, axis=0)
+        pieces = site.activation.pieces
+        rates = np.zeros((len(pieces), site.width))
+        for i, piece in enumerate(pieces):
+            prev = pieces[i - 1] if i else None
+            starts = lo > piece.lo
+            if prev is not None and np.isfinite(piece.lo):
+                # Closed at the left end too where the function is
+                # continuous there (both pieces agree at the boundary).
+                agree = np.isclose(prev.value_at(piece.lo),
+                                   piece.value_at(piece.lo))
+                starts = starts | (agree & (lo >= piece.lo))
+            inside = starts & (hi <= piece.hi)
+            rates[i, inside] = 1.0
+        out[site.name] = rates
+    return out
+
+
+def prototype_check(found, fn):
+    """The prototype's test for provably linear neurons, per site.
+
+    A neuron is provably linear when all its incoming weights and its bias
+    are >= 0 and its inputs are >= 0 (true behind a ReLU). Here the inputs
+    of a site's producer must be ReLU outputs of another site, or the model
+    input is assumed non-negative.
+
+    Returns:
+        `{site: boolean mask}`.
+    """
+    out = {}
+    for site in found.spec.sites:
+        layer = found.bindings[site.name].producer
+        kernel = _numpy(layer.kernel)
+        ok = np.all(kernel.reshape(-1, kernel.shape[-1]) >= 0, axis=0)
+        if layer.use_bias:
+            ok &= _numpy(layer.bias) >= 0
+        out[site.name] = ok
+    return out
