@@ -16,7 +16,8 @@ Columns:
   this site's consumers; `shortcut_form` says how they are stored
   (`dense`, `low-rank (r=...)` or `mixed`);
 * `rate_min`, `rate_median`, `rate_max`: activation rates of the site;
-* `folded` and `reason` (why the linear neurons were not folded).
+* `folded` and `reason` (why the linear neurons were not folded);
+  `certified`: folded under `certify=True`, exact on the whole input box.
 
 Totals live in `report.attrs` and behind the `report.linprune` accessor:
 `report.linprune.totals` (a dict) and `report.linprune.summary()` (text).
@@ -29,7 +30,8 @@ import pandas as pd
 
 COLUMNS = (
     "site", "layer", "consumers", "activation", "units_before",
-    "units_after", "linear", "dead", "constant", "candidates", "folded", "params_before", "params_after",
+    "units_after", "linear", "dead", "constant", "candidates", "folded",
+    "certified", "params_before", "params_after",
     "shortcut_params", "shortcut_form", "rate_min", "rate_median", "rate_max", "reason",
 )
 
@@ -62,7 +64,7 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
             activation=site.activation.name,
             linear=int(d.linear.size), dead=int(d.dead.size),
             constant=int(d.constant.size - d.dead.size),
-            candidates=d.candidates, folded=d.folded,
+            candidates=d.candidates, folded=d.folded, certified=False,
             params_before=spec.linears[site.producer].params,
             params_after=first,
             shortcut_params=sum(
@@ -78,7 +80,8 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
             site=rej.name, layer=rej.producer, consumers="", activation="",
             units_before=rej.width, units_after=rej.width, linear=0, dead=0,
             constant=0,
-            candidates=0, folded=False, params_before=params,
+            candidates=0, folded=False, certified=False,
+            params_before=params,
             params_after=params, shortcut_params=0, shortcut_form="",
             rate_min=np.nan,
             rate_median=np.nan, rate_max=np.nan,
