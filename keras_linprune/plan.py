@@ -382,3 +382,30 @@ def layout_of(spec, decisions, shortcut="dense"):
 
 def _add_ranks(a, b):
     return None if a is None else a + b
+
+
+def removal_plan(spec, remove, options=None):
+    """A plan that only drops the given neurons (their output treated as 0).
+
+    Used by activation-based importance pruning (`prune.py`): unlike a fold,
+    removing a neuron that is sometimes active changes the model.
+
+    Args:
+        spec: `GraphSpec` of the model.
+        remove: Mapping from site key to indices to drop. At least one
+            neuron per site is kept.
+        options: Recorded in the plan.
+    """
+    decisions = {}
+    empty = np.array([], np.int64)
+    for site in spec.sites:
+        drop = np.unique(np.asarray(remove.get(site.name, empty), np.int64))
+        if drop.size >= site.width:
+            drop = drop[1:]
+        keep = np.setdiff1d(np.arange(site.width), drop)
+        decisions[site.name] = SiteDecision(
+            site.name, empty, np.zeros(0), np.zeros(0), drop,
+            np.zeros(drop.size), keep, 0, False, "pruned by activation")
+    layout = layout_of(spec, decisions)
+    return Plan(spec, decisions, layout, _total(spec, decisions, layout),
+                dict(options or {}))
