@@ -33,7 +33,15 @@ def build_parser():
     comp.add_argument("--data", required=True,
                       help="calibration inputs: a .npy array (rows first)")
     comp.add_argument("--out", required=True, help="output .keras path")
-    comp.add_argument("--threshold", type=float, default=1.0)
+    comp.add_argument("--threshold", type=float, default=None,
+                      help="activation rate for linear neurons (default 1.0)")
+    comp.add_argument("--target-size", type=float, default=None,
+                      help="size budget as a fraction of the original")
+    comp.add_argument("--target-params", type=int, default=None,
+                      help="size budget as a parameter count")
+    comp.add_argument("--shortcut", choices=("auto", "dense"), default="auto")
+    comp.add_argument("--refit", action="store_true",
+                      help="least-squares shortcuts (one more data pass)")
     comp.add_argument("--layer-threshold", type=_layer_threshold,
                       default="optimal",
                       help='"optimal" (default), an int or a float')
@@ -71,8 +79,9 @@ def _compress(args):
         small, report = linprune.apply(
             model, data, threshold=args.threshold,
             layer_threshold=args.layer_threshold,
-            remove_dead=not args.no_remove_dead, batch_size=args.batch_size,
-            verbose=1,
+            remove_dead=not args.no_remove_dead, shortcut=args.shortcut,
+            target_size=args.target_size, target_params=args.target_params,
+            refit=args.refit, batch_size=args.batch_size, verbose=1,
         )
     except (TypeError, ValueError) as e:
         print(f"linprune: error: {e}", file=sys.stderr)

@@ -50,3 +50,20 @@ def test_demo_runs(capsys):
     assert cli.main(["demo", "--epochs", "1"]) == 0
     text = capsys.readouterr().out
     assert "test acc" in text and "Total params" in text
+
+
+def test_compress_with_a_size_target(tmp_path, capsys):
+    model = f.shape_biases(f.mlp((6, 64, 64, 3)), on=0.3, dead=0.1)
+    model_path, data_path = tmp_path / "m.keras", tmp_path / "x.npy"
+    model.save(model_path)
+    np.save(data_path, f.data())
+    out = tmp_path / "small.keras"
+    assert cli.main(["compress", str(model_path), "--data", str(data_path),
+                     "--out", str(out), "--target-size", "0.5",
+                     "--refit"]) == 0
+    small = keras.saving.load_model(out)
+    assert small.count_params() <= 0.5 * model.count_params()
+    assert cli.main(["compress", str(model_path), "--data", str(data_path),
+                     "--out", str(out), "--target-size", "0.5",
+                     "--threshold", "0.9"]) == 2
+    assert "either `threshold` or a size target" in capsys.readouterr().err
