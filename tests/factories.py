@@ -112,3 +112,17 @@ def _all_layers(model):
             yield from _all_layers(layer)
         else:
             yield layer
+
+
+def compress_exact(model, x, atol=1e-5, **kwargs):
+    """`apply` with `layer_threshold=0` (unless given), checking that the
+    result equals the original on `x` and that the planner's count holds."""
+    import keras_linprune as linprune
+
+    kwargs.setdefault("layer_threshold", 0)
+    small, report = linprune.apply(model, x, verbose=0, **kwargs)
+    for a, b in zip(keras.tree.flatten(small.predict(x, verbose=0)),
+                    keras.tree.flatten(model.predict(x, verbose=0))):
+        assert_close(a, b, atol=atol)
+    assert small.count_params() == report.attrs["params_after"]
+    return small, report

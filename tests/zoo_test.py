@@ -11,15 +11,8 @@ from tests import factories as f
 
 def compress(name, **kwargs):
     model = f.pin(zoo.BUILDERS[name]())
-    x = zoo.inputs_for(model, 200)
-    small, report = linprune.apply(model, x, layer_threshold=0, verbose=0,
-                                   **kwargs)
-    got = keras.tree.flatten(small.predict(x, verbose=0))
-    want = keras.tree.flatten(model.predict(x, verbose=0))
-    assert len(got) == len(want)
-    for a, b in zip(got, want):
-        f.assert_close(a, b, atol=1e-5)
-    assert small.count_params() == report.attrs["params_after"]
+    small, report = f.compress_exact(model, zoo.inputs_for(model, 200),
+                                     **kwargs)
     return model, small, report
 
 
