@@ -1,13 +1,17 @@
 """Finds the fold sites of a functional graph.
 
-A site is `Dense` -> ReLU (inline `activation="relu"`, a `ReLU()` layer with
-default arguments, or `Activation("relu")`) -> one or more `Dense`
-consumers, possibly through layers that are the identity at inference
-(`Dropout` and friends). Every other `Dense` followed by an activation is a
-*candidate* that is rejected with a reason the report shows.
+A site is a linear layer (`Dense`, or `ConvND` with `groups=1`), optionally
+followed by a BatchNormalization, then a piecewise-linear activation
+(`activations.py`), then one or more `Dense` or `ConvND` consumers reading
+the channel axis, possibly through layers that are the identity at
+inference (`Dropout` and friends) or BatchNormalization. A layer called at
+several places forms one site over all its calls. Every other linear layer
+followed by an activation is a *candidate* that is rejected with a reason
+the report shows.
 
 `find_sites` returns a Keras-free `GraphSpec` for the planner plus the Keras
-objects (`SiteBinding`) that measurement and rebuild need.
+objects (`SiteBinding`, per-call environments) that measurement and rebuild
+need.
 """
 
 import collections
