@@ -54,7 +54,9 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ logs (including harmless Grappler "errors" about
+    # generated layer names) would drown the report.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if args.command == "demo":
         from keras_linprune import demo
 
