@@ -2,17 +2,39 @@
 
 >>> import keras_linprune as linprune
 >>> small, report = linprune.apply(model, x_calib)   # doctest: +SKIP
+
+The public names are imported on first use, so that importing the package
+(e.g. for the `linprune` command) does not load TensorFlow before the
+command has configured its logging.
 """
 
-from keras_linprune import plot
-from keras_linprune.api import apply
-from keras_linprune.measurement import measure
-from keras_linprune.prune import prune_by_activation
-from keras_linprune.report import summary
-from keras_linprune.stats import ActivationStats
-from keras_linprune.sweep import sweep
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["apply", "measure", "sweep", "prune_by_activation", "summary",
-           "plot", "ActivationStats", "__version__"]
+_EXPORTS = {
+    "apply": "keras_linprune.api",
+    "measure": "keras_linprune.measurement",
+    "sweep": "keras_linprune.sweep",
+    "prune_by_activation": "keras_linprune.prune",
+    "summary": "keras_linprune.report",
+    "ActivationStats": "keras_linprune.stats",
+}
+
+__all__ = [*_EXPORTS, "plot", "__version__"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name == "plot":
+        value = importlib.import_module("keras_linprune.plot")
+    else:
+        raise AttributeError(
+            f"module 'keras_linprune' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)
