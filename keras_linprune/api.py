@@ -1,10 +1,6 @@
 """`apply`: measure -> plan -> rebuild -> report."""
 
-import keras
-import numpy as np
-
 from keras_linprune import certify as certify_lib
-from keras_linprune import data as data_lib
 from keras_linprune import evaluation
 from keras_linprune import flatten as flatten_lib
 from keras_linprune import guard as guard_lib
@@ -132,74 +128,32 @@ def apply(
     ```
     """
     fn = graph_lib.functional_graph(model)
-    target = validation.check_target(threshold, target_size, target_params,
-                                     target_step)
-    guard = validation.check_guard(max_metric_drop, eval_data, metric,
-                                   threshold, target)
-    if guard:
-        evaluation.check_metrics(model, eval_data, [metric])
-    validation.check_flag("certify", certify)
-    certify = certify or input_box is not None
-    if certify and (threshold is not None or target or guard or refit):
-        raise ValueError(
-            "Expected `certify` alone: certified folding uses only proven "
-            "neurons (threshold 1.0 on the box). Received: certify with "
-            "threshold, a target, a metric guard or refit")
-    if certify and input_box is None and (
-            data_or_stats is None
-            or isinstance(data_or_stats, ActivationStats)):
-        raise ValueError(
-            "Expected an `input_box` or the calibration data (for its "
-            "min/max) with `certify=True`. Received: "
-            f"{type(data_or_stats).__name__}")
-    validation.check_flag("refit", refit)
-    if refit:
-        validation.check_ridge(ridge)
-        if isinstance(data_or_stats, ActivationStats):
-            raise ValueError(
-                "Expected the calibration data with `refit=True`: the refit "
-                "takes its own pass over it. Received: ActivationStats"
-            )
-    refitter = None
-    if refit:
-        def refitter(plan):
-            return refit_lib.fit(fn, found, plan, data_or_stats,
-                                 batch_size=batch_size, ridge=ridge,
-                                 verbose=verbose)
-    options = dict(
-        threshold=validation.check_threshold(
-            1.0 if threshold is None else threshold),
-        layer_threshold=validation.check_layer_threshold(layer_threshold),
-        remove_dead=validation.check_flag("remove_dead", remove_dead),
-        shortcut=validation.check_choice(
-            "shortcut", shortcut, plan_lib.SHORTCUT_FORMS),
-    )
+    choice = _check_choice(
+        model, data_or_stats, threshold=threshold,
+        layer_threshold=layer_threshold, remove_dead=remove_dead,
+        shortcut=shortcut, target_size=target_size,
+        target_params=target_params, target_step=target_step,
+        max_metric_drop=max_metric_drop, eval_data=eval_data, metric=metric,
+        refit=refit, ridge=ridge, certify=certify, input_box=input_box)
     batch_size = validation.check_batch_size(batch_size)
     verbose = validation.check_verbose(verbose)
     fn = flatten_lib.flatten(fn)
     found = sites_lib.find_sites(fn)
-    if certify:
-        box_info, stats = _certified_stats(fn, found, data_or_stats,
-                                           input_box, batch_size)
-    elif isinstance(data_or_stats, ActivationStats):
-        stats = data_or_stats
-        if stats.fingerprint != measure_lib.fingerprint(fn, found.spec):
-            raise ValueError(
-                "The activation statistics were measured on a different model "
-                "(or its weights changed since). Measure again with "
-                "`linprune.measure(model, data)`. Received: stats of model "
-                f"{stats.model_name!r} for model {model.name!r}"
-            )
+    stats, notes = _statistics(model, fn, found, data_or_stats, choice,
+                               batch_size, verbose)
+    refitter = None
+    if choice["refit"]:
+        def refitter(plan):
+            return refit_lib.fit(fn, found, plan, data_or_stats,
+                                 batch_size=batch_size, ridge=ridge,
+                                 verbose=verbose)
+    if choice["guard"]:
+        plan, guard_notes = _guarded(model, fn, found, stats, choice,
+                                     refitter)
+        notes.update(guard_notes)
     else:
-        stats = measure_lib.measure_sites(
-            fn, found, data_or_stats, batch_size=batch_size, verbose=verbose,
-            model_name=model.name,
-        )
-    if guard:
-        plan, guard_info = _guarded(model, fn, found, stats, options, guard,
-                                    refitter)
-    else:
-        plan = _plan(found.spec, stats.piece_rates, options, target)
+        plan = _plan(found.spec, stats.piece_rates, choice["options"],
+                     choice["target"])
     fitted, skipped = refitter(plan) if refitter else (None, {})
     small, reused = rebuild_lib.rebuild(model, fn, found, plan, fitted)
     if small.count_params() != plan.params:
@@ -218,58 +172,91 @@ def apply(
         unchanged=found.unchanged,
         rows=stats.rows,
     )
+    report["certified"] = report.folded & choice["certify"]
+    notes.update(choice["target"], refit=choice["refit"])
     if reused:
-        report.attrs["shared_with_original"] = list(reused)
-    if target:
-        report.attrs.update(target)
-    if guard:
-        report.attrs.update(guard_info)
-    report.attrs["refit"] = refit
-    report["certified"] = report.folded & certify
-    if certify:
-        report.attrs.update(box_info)
+        notes["shared_with_original"] = list(reused)
     if skipped:
-        report.attrs["refit_skipped"] = skipped
+        notes["refit_skipped"] = skipped
+    report.attrs.update(notes)
     return small, report
 
 
-def _certified_stats(fn, found, data, input_box, batch_size):
-    """Proofs from an input box, as statistics with 0/1 piece rates."""
-    if input_box is None:
-        box = _data_box(fn, data, batch_size)
-        source = "calibration min/max"
-    else:
-        if not isinstance(input_box, (tuple, list)) or len(input_box) != 2:
+def _check_choice(model, data, *, threshold, layer_threshold, remove_dead,
+                  shortcut, target_size, target_params, target_step,
+                  max_metric_drop, eval_data, metric, refit, ridge, certify,
+                  input_box):
+    """Validates how the threshold and sites are chosen, before any work.
+
+    Returns:
+        A dict: `options` (for `plan.make_plan`), `target`, `guard`,
+        `refit`, `certify`.
+    """
+    target = validation.check_target(threshold, target_size, target_params,
+                                     target_step)
+    guard = validation.check_guard(max_metric_drop, eval_data, metric,
+                                   threshold, target)
+    if guard:
+        evaluation.check_metrics(model, eval_data, [metric])
+    validation.check_flag("certify", certify)
+    validation.check_flag("refit", refit)
+    certify = certify or input_box is not None
+    if certify and (threshold is not None or target or guard or refit):
+        raise ValueError(
+            "Expected `certify` alone: certified folding uses only proven "
+            "neurons (threshold 1.0 on the box). Received: certify with "
+            "threshold, a target, a metric guard or refit")
+    has_data = data is not None and not isinstance(data, ActivationStats)
+    if certify and input_box is None and not has_data:
+        raise ValueError(
+            "Expected an `input_box` or the calibration data (for its "
+            "min/max) with `certify=True`. Received: "
+            f"{type(data).__name__}")
+    if refit:
+        validation.check_ridge(ridge)
+        if not has_data:
             raise ValueError(
-                "Expected `input_box` to be a pair (low, high). Received: "
-                f"input_box={input_box!r}")
-        box = certify_lib.input_box(*input_box, fn)
-        source = "input_box"
-    bounds, pre = certify_lib.propagate(fn, box)
-    rates = certify_lib.piece_indicators(found, bounds, pre)
-    counts = {k: r.astype(np.int64) for k, r in rates.items()}
-    stats = ActivationStats(
-        counts, {k: 1 for k in counts}, 0, "certified", fn.name,
-        {s.name: s.activation.principal for s in found.spec.sites})
-    return dict(certified=True, input_box=source), stats
+                "Expected the calibration data with `refit=True`: the refit "
+                "takes its own pass over it. Received: "
+                f"{type(data).__name__}")
+    options = dict(
+        threshold=validation.check_threshold(
+            1.0 if threshold is None else threshold),
+        layer_threshold=validation.check_layer_threshold(layer_threshold),
+        remove_dead=validation.check_flag("remove_dead", remove_dead),
+        shortcut=validation.check_choice(
+            "shortcut", shortcut, plan_lib.SHORTCUT_FORMS),
+    )
+    return dict(options=options, target=target, guard=guard, refit=refit,
+                certify=certify, input_box=input_box)
 
 
-def _data_box(fn, data, batch_size):
-    """Per-feature min and max of the calibration inputs."""
-    lows, highs = None, None
-    for batch in data_lib.Calibration(data, fn, batch_size):
-        flat = [np.asarray(a) for a in keras.tree.flatten(batch)]
-        mins = [a.min(axis=0) for a in flat]
-        maxs = [a.max(axis=0) for a in flat]
-        lows = mins if lows is None else [np.minimum(a, b)
-                                          for a, b in zip(lows, mins)]
-        highs = maxs if highs is None else [np.maximum(a, b)
-                                            for a, b in zip(highs, maxs)]
-    return certify_lib.input_box(lows, highs, fn)
+def _statistics(model, fn, found, data, choice, batch_size, verbose):
+    """Activation statistics (measured, given, or proven on a box), and
+    notes for the report."""
+    if choice["certify"]:
+        stats, source = certify_lib.certified_stats(
+            fn, found, data, choice["input_box"], batch_size)
+        return stats, dict(certified=True, input_box=source)
+    if isinstance(data, ActivationStats):
+        if data.fingerprint != measure_lib.fingerprint(fn, found.spec):
+            raise ValueError(
+                "The activation statistics were measured on a different model "
+                "(or its weights changed since). Measure again with "
+                "`linprune.measure(model, data)`. Received: stats of model "
+                f"{data.model_name!r} for model {model.name!r}"
+            )
+        return data, {}
+    stats = measure_lib.measure_sites(
+        fn, found, data, batch_size=batch_size, verbose=verbose,
+        model_name=model.name,
+    )
+    return stats, {}
 
 
-def _guarded(model, fn, found, stats, options, guard, refitter):
+def _guarded(model, fn, found, stats, choice, refitter):
     """The plan of the metric guard, and what to record in the report."""
+    guard = choice["guard"]
     metric, eval_data = guard["metric"], guard["eval_data"]
 
     def value_of(keras_model):
@@ -282,7 +269,8 @@ def _guarded(model, fn, found, stats, options, guard, refitter):
                                             fitted)[0])
 
     baseline = value_of(model)
-    options = {k: v for k, v in options.items() if k != "threshold"}
+    options = {k: v for k, v in choice["options"].items()
+               if k != "threshold"}
     plan, value, tries = guard_lib.guarded_plan(
         found.spec, stats.piece_rates, build, guard["max_metric_drop"],
         metric, baseline, **options)

@@ -14,9 +14,11 @@ behind them is certified (they never cause a wrong proof).
 import keras
 import numpy as np
 
+from keras_linprune import data as data_lib
 from keras_linprune import graph as graph_lib
 from keras_linprune import ops
 from keras_linprune.sites import IDENTITY_LAYERS
+from keras_linprune.stats import ActivationStats
 
 L = keras.layers
 
@@ -252,3 +254,46 @@ def prototype_check(found, fn):
             ok &= _numpy(layer.bias) >= 0
         out[site.name] = ok
     return out
+
+
+def certified_stats(fn, found, data, box, batch_size):
+    """Proofs as `ActivationStats` with 0/1 piece rates, and the box's source.
+
+    Args:
+        fn, found: The flattened graph and its sites.
+        data: Calibration inputs (used for their min/max when `box` is
+            `None`).
+        box: `(low, high)` or `None`.
+        batch_size: Rows per batch when reading `data`.
+    """
+    if box is None:
+        bounds_in = _data_box(fn, data, batch_size)
+        source = "calibration min/max"
+    else:
+        if not isinstance(box, (tuple, list)) or len(box) != 2:
+            raise ValueError(
+                "Expected `input_box` to be a pair (low, high). Received: "
+                f"input_box={box!r}")
+        bounds_in = input_box(*box, fn)
+        source = "input_box"
+    bounds, pre = propagate(fn, bounds_in)
+    rates = piece_indicators(found, bounds, pre)
+    counts = {k: r.astype(np.int64) for k, r in rates.items()}
+    stats = ActivationStats(
+        counts, {k: 1 for k in counts}, 0, "certified", fn.name,
+        {s.name: s.activation.principal for s in found.spec.sites})
+    return stats, source
+
+
+def _data_box(fn, data, batch_size):
+    """Per-feature min and max of the calibration inputs."""
+    lows, highs = None, None
+    for batch in data_lib.Calibration(data, fn, batch_size):
+        flat = [np.asarray(a) for a in keras.tree.flatten(batch)]
+        mins = [a.min(axis=0) for a in flat]
+        maxs = [a.max(axis=0) for a in flat]
+        lows = mins if lows is None else [np.minimum(a, b)
+                                          for a, b in zip(lows, mins)]
+        highs = maxs if highs is None else [np.maximum(a, b)
+                                            for a, b in zip(highs, maxs)]
+    return input_box(lows, highs, fn)
