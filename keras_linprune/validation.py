@@ -12,8 +12,20 @@ import keras
 from keras_linprune.plan import LAYER_THRESHOLD_STRINGS
 
 
+def check_backend():
+    """Raises unless Keras runs on TensorFlow (measurement uses tf.function)."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            "keras_linprune needs the TensorFlow backend of Keras. Set "
+            "KERAS_BACKEND=tensorflow before importing keras. Received: "
+            f"backend={backend!r}"
+        )
+
+
 def check_model(model):
     """Raises unless `model` is a functional or Sequential Keras 3 model."""
+    check_backend()
     if not isinstance(model, keras.Model):
         raise TypeError(
             "Expected a Keras 3 `keras.Model` (functional or Sequential). "

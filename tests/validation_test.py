@@ -121,3 +121,9 @@ def test_stats_from_another_model(model):
     changed = keras.models.clone_model(model)  # same structure, new weights
     with pytest.raises(ValueError, match="different model"):
         linprune.apply(changed, stats)
+
+
+def test_other_backends_are_refused_clearly(model, monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(RuntimeError, match="TensorFlow backend.*jax"):
+        linprune.apply(model, f.data())
