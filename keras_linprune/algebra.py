@@ -14,6 +14,8 @@ merged with any term that shares its source.
 Example:
 
 >>> import numpy as np
+
+from keras_linprune.spec import source_of, term_key
 >>> p = Affine({"x": np.eye(2)}, np.zeros(2))
 >>> c = Affine({"h": np.ones((2, 1))}, np.zeros(1))
 >>> p2, c2 = fold_site(p, [c], "h", linear=[0], keep=[1])
@@ -24,6 +26,8 @@ Example:
 import dataclasses
 
 import numpy as np
+
+from keras_linprune.spec import source_of, term_key
 
 
 @dataclasses.dataclass
@@ -36,9 +40,12 @@ class Affine:
             `Dense` or pointwise term. Insertion order is kept: it is the
             order the layers are emitted.
         bias: Vector of length `units`, or `None` for a layer without bias.
-        geometry: Mapping from source key to the name of the layer whose
-            geometry (Dense, or conv kernel size / strides / padding) the
-            term is emitted with. Optional for pure algebra.
+        geometry: Mapping from term key to `(layer name, signature)`: the
+            layer whose geometry (Dense, or conv kernel size / strides /
+            padding) the term is emitted with, and a signature of that
+            geometry. Terms from one source merge only with equal
+            signatures; otherwise the incoming term gets the key
+            `spec.term_key(source, signature)`. Optional for pure algebra.
     """
 
     terms: dict
@@ -148,16 +155,16 @@ def _fold_into(producer, consumer, site, keep, linear, part, constant,
         w_linear = w_site[linear]
         for key, matrix in part.terms.items():
             shortcut = matrix @ w_linear
+            incoming = producer.geometry.get(key)
+            if key in terms and _signature(geometry.get(key)) != _signature(
+                    incoming):
+                key = term_key(source_of(key), _signature(incoming))
             if key in terms:
-                if consumer.geometry.get(key) != producer.geometry.get(key):
-                    raise ValueError(
-                        f"Cannot merge terms from '{key}' with different "
-                        "geometries")
                 terms[key] = terms[key] + shortcut
             else:
                 terms[key] = shortcut
-                if key in producer.geometry:
-                    geometry[key] = producer.geometry[key]
+                if incoming is not None:
+                    geometry[key] = incoming
         if part.bias is not None:
             moved.append(part.bias @ w_linear)
     if np.any(value):
@@ -167,6 +174,10 @@ def _fold_into(producer, consumer, site, keep, linear, part, constant,
     for m in moved:
         bias = m if bias is None else bias + m
     return Affine(terms, bias, geometry)
+
+
+def _signature(geometry):
+    return None if geometry is None else geometry[1]
 
 
 def norm_scale_shift(gamma, beta, mean, variance, epsilon):

@@ -54,6 +54,15 @@ def is_pointwise(layer):
             and all(s == 1 for s in layer.strides))
 
 
+def geometry_signature(layer):
+    """How the layer applies its kernel: terms with equal signatures can be
+    summed into one kernel."""
+    if not is_conv(layer):
+        return "dense"
+    return (f"{type(layer).__name__}:k{layer.kernel_size}:s{layer.strides}:"
+            f"{layer.padding}:d{layer.dilation_rate}:{layer.data_format}")
+
+
 def kernel_size_text(layer):
     return "x".join(str(k) for k in layer.kernel_size)
 

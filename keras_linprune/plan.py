@@ -30,6 +30,7 @@ import numbers
 import numpy as np
 
 from keras_linprune import selection
+from keras_linprune.spec import source_of, term_key
 
 #: String layer thresholds (rules over the exact parameter count):
 #: "optimal" folds the subset of sites with the smallest count ("best" is an
@@ -92,8 +93,8 @@ class NodeLayout:
         sources: Source keys it reads, main input first.
         use_bias: Whether it has a bias.
         params: Parameters of all its matrices and bias.
-        shortcut_params: The part of `params` in matrices other than the
-            first (the emitted layer that keeps the name and the bias).
+        shortcut_params: The part of `params` in shortcut terms (from
+            sources the layer did not read in the original model).
         ranks: Mapping from source key to the rank of a low-rank term
             (emitted as two layers through `rank` channels), or `None` for
             a full matrix.
@@ -334,12 +335,15 @@ def layout_of(spec, decisions, shortcut="dense"):
     their ranks. With `shortcut="auto"` a term whose factorization through
     that many channels is smaller than the full matrix is factored.
     """
-    # Per node: source key -> [taps, rank bound or None for the main term].
-    terms = {name: {lin.source: (lin.taps, None)}
+    # Per node: term key -> (taps, rank bound or None for an original
+    # term, geometry signature).
+    terms = {name: {key: (lin.taps, None, lin.geometry)
+                    for key, _ in lin.inputs}
              for name, lin in spec.linears.items()}
     biased = {name: lin.use_bias for name, lin in spec.linears.items()}
     units = {name: lin.units for name, lin in spec.linears.items()}
-    widths = {lin.source: lin.in_width for lin in spec.linears.values()}
+    widths = {key: width for lin in spec.linears.values()
+              for key, width in lin.inputs}
     for site in spec.sites:
         d = decisions[site.name]
         producer = site.producer
@@ -351,11 +355,13 @@ def layout_of(spec, decisions, shortcut="dense"):
             new.update((k, t) for k, t in terms[consumer].items()
                        if k != site.name)
             if n_linear:
-                for k, (taps, rank) in terms[producer].items():
+                for k, (taps, rank, geometry) in terms[producer].items():
                     r = n_linear if rank is None else min(rank, n_linear)
+                    if k in new and new[k][2] != geometry:
+                        k = term_key(source_of(k), geometry)
                     if k in new:
                         r = _add_ranks(new[k][1], r)
-                    new[k] = (taps, r)
+                    new[k] = (taps, r, geometry)
                 biased[consumer] |= biased[producer] or d.moves_offset
             biased[consumer] |= d.moves_value
             terms[consumer] = new
@@ -364,18 +370,21 @@ def layout_of(spec, decisions, shortcut="dense"):
     layout = {}
     for name in spec.linears:
         n = units[name]
-        sizes, ranks = [], {}
-        for key, (taps, rank) in (terms[name].items() if n else ()):
-            rows = taps * widths[key]
+        own = {key for key, _ in spec.linears[name].inputs}
+        total, shortcuts, ranks = 0, 0, {}
+        for key, (taps, rank, _) in (terms[name].items() if n else ()):
+            rows = taps * widths[source_of(key)]
             size = rows * n
             if shortcut == "auto" and rank is not None:
                 r = min(rank, rows, n)
                 if r * (rows + n) < size:
                     size, ranks[key] = r * (rows + n), r
-            sizes.append(size)
-        params = sum(sizes) + n * int(biased[name])
+            total += size
+            if key not in own:
+                shortcuts += size
+        params = total + n * int(biased[name])
         layout[name] = NodeLayout(
-            n, tuple(terms[name]), biased[name], params, sum(sizes[1:]), ranks
+            n, tuple(terms[name]), biased[name], params, shortcuts, ranks
         )
     return layout
 

@@ -21,6 +21,7 @@ import numpy as np
 from keras_linprune import algebra
 from keras_linprune import graph as graph_lib
 from keras_linprune import ops
+from keras_linprune.spec import source_of
 
 _REMOVED = object()
 
@@ -49,8 +50,12 @@ def folded_weights(found, plan, fn, fitted=None):
         if lin.post_norm is not None:
             kernel, bias = algebra.absorb_output_affine(
                 kernel, bias, *_norm_affine(layers[lin.post_norm]))
+        terms, start = {}, 0
+        for key, width in lin.inputs:  # rows of each concatenated part
+            terms[key] = kernel[..., start:start + width, :]
+            start += width
         affines[name] = algebra.Affine(
-            {lin.source: kernel}, bias, {lin.source: name})
+            terms, bias, {key: (name, lin.geometry) for key in terms})
     for site in found.spec.sites:
         d = plan.decisions[site.name]
         producer, consumers = algebra.fold_site(
@@ -158,6 +163,8 @@ class _Emitter:
             out = self._emit_linear(layer, node)
         elif layer.name in self.spec.absorbed:
             out = self.tensors[id(ins[0])]  # folded into a Dense
+        elif layer.name in self.spec.bypassed:
+            out = _REMOVED  # its readers read the parts directly
         elif ins and all(self.tensors[id(t)] is _REMOVED for t in ins):
             out = [_REMOVED] * len(node.outputs)
         else:
@@ -185,7 +192,8 @@ class _Emitter:
         affine = self.affines[layer.name]
         if affine is None:
             return _REMOVED
-        main = self.spec.linears[layer.name].source
+        lin = self.spec.linears[layer.name]
+        main = lin.source
         keys = sorted(affine.terms, key=lambda k: k != main)
         activation = layer.get_config()["activation"]
         single = len(keys) == 1
@@ -194,10 +202,10 @@ class _Emitter:
         ranks = self.layout[layer.name].ranks
         parts = []
         for i, key in enumerate(keys):
-            if key == main:
+            if key == main and not lin.parts:
                 x = self.tensors[id(node.input_tensors[0])]
-            else:  # what this key reads at this call
-                x = self.tensors[id(self.env[id(node)][key])]
+            else:  # what this term's source reads at this call
+                x = self.tensors[id(self.env[id(node)][source_of(key)])]
             emitted = self.emitted.get((base, key))
             fresh = emitted is None
             if fresh:
@@ -236,14 +244,14 @@ class _Emitter:
         """The layer(s) computing one term: one layer, or a low-rank pair
         (`geometry` down to `rank` channels, then pointwise up)."""
         base = layer.name
-        geometry = self.layers[affine.geometry[key]]
+        geometry = self.layers[affine.geometry[key][0]]
         bias = affine.bias if i == 0 else None
         if i == 0:
             name = base if single or not is_output else self._unique(
                 f"{base}_linear")
             act = layer.get_config()["activation"] if single else "linear"
         else:
-            name = self._unique(f"{base}_shortcut_{key}")
+            name = self._unique(f"{base}_shortcut_{source_of(key)}")
             act = "linear"
         if key in ranks:
             down = ops.make_like(geometry, ranks[key], use_bias=False,

@@ -24,6 +24,7 @@ import tensorflow as tf
 from keras_linprune import algebra
 from keras_linprune import data as data_lib
 from keras_linprune import ops
+from keras_linprune.spec import source_of
 
 
 @dataclasses.dataclass
@@ -89,12 +90,13 @@ def _problems(found, plan):
         layout = plan.layout[site.producer]
         env = found.env[id(binding.nodes[0])]
         keys = list(layout.sources)
+        sources = [source_of(k) for k in keys]
         columns = [
             plan.decisions[k].keep if k in plan.decisions else None
-            for k in keys
+            for k in sources
         ]
         problems.append(_Problem(
-            site.name, keys, [env[k] for k in keys], columns,
+            site.name, keys, [env[k] for k in sources], columns,
             binding.tensor[0], d.linear,
             intercept=layout.use_bias or d.moves_offset,
         ))

@@ -112,9 +112,9 @@ def _shortcut_form(plan, site):
     forms = set()
     for c in site.consumers:
         layout = plan.layout[c]
-        main = plan.spec.linears[c].source
+        own = {key for key, _ in plan.spec.linears[c].inputs}
         for key in layout.sources:
-            if key == main or layout.units == 0:
+            if key in own or layout.units == 0:
                 continue
             r = layout.ranks.get(key)
             forms.add("dense" if r is None else f"low-rank (r={r})")

@@ -124,18 +124,21 @@ def find_sites(fn):
         if ops.is_linear_op(layer) and id(layer) not in seen:
             seen.add(id(layer))
             finder.visit_layer(layer)
+    finder.finalize_parts()
     spec = GraphSpec(
         linears=finder.linears,
         sites=tuple(finder.sites),
         rejected=tuple(finder.rejected),
         total_params=int(fn.count_params()),
         absorbed=tuple(finder.absorbed),
+        bypassed=tuple(sorted(finder.bypassed)),
     )
     unchanged = tuple(
         (node.operation.name, type(node.operation).__name__)
         for node in finder.nodes
         if not isinstance(node.operation, _KNOWN)
         and node.operation.name not in finder.absorbed
+        and node.operation.name not in finder.bypassed
     )
     return FoundSites(spec, finder.bindings, unchanged, finder.env)
 
@@ -172,10 +175,15 @@ class _Finder:
         self.rejected = []
         self.bindings = {}
         self.absorbed = {}  # norm layer name -> its parameter count
+        self.concat_of = {}  # id(reader node) -> the Concatenate node it reads
+        self.pending_concat = {}  # the same, for the site being examined
+        self.reader_node = {}  # linear layer name -> its (single) node
+        self.bypassed = set()  # Concatenate layers no longer needed
 
     def visit_layer(self, layer):
         """Finds the site of a linear layer over all of its call nodes."""
         nodes = self.calls_of[id(layer)]
+        self.pending_concat = {}
         found = [self._activation_of(node) for node in nodes]
         if all(f is None for f in found):
             return
@@ -205,8 +213,12 @@ class _Finder:
         names = []
         for node, (tensor, *_), call_consumers in zip(nodes, found, consumers):
             for consumer, norms in call_consumers:
+                if id(consumer) in self.pending_concat:
+                    self.concat_of[id(consumer)] = self.pending_concat[
+                        id(consumer)]
                 self._add_linear([consumer], source=key, pre_norms=norms)
-                self.env[id(consumer)] = {**self.env[id(node)], key: tensor}
+                self.env[id(consumer)] = {**self.env.get(id(consumer), {}),
+                                          **self.env[id(node)], key: tensor}
                 if consumer.operation.name not in names:
                     names.append(consumer.operation.name)
             self.canonical[id(tensor)] = key
@@ -265,6 +277,10 @@ class _Finder:
     def _lockstep_problem(self, layer, consumers):
         """A shared consumer must read this site's activation at every call."""
         nodes = {id(c) for call in consumers for c, _ in call}
+        if len(nodes) < sum(len({id(c) for c, _ in call})
+                            for call in consumers):
+            return (f"a consumer reads several calls of shared layer "
+                    f"'{layer.name}' (through a Concatenate)")
         for call in consumers:
             for consumer, norms in call:
                 other = self.calls_of[id(consumer.operation)]
@@ -335,6 +351,12 @@ class _Finder:
                     frontier.append(
                         (out, norms + (layer.name,) if is_norm else norms))
                     continue
+                if isinstance(layer, keras.layers.Concatenate):
+                    readers, problem = self._through_concat(node, axis, norms)
+                    if problem:
+                        return [], [], problem
+                    found.extend((r, ()) for r in readers)
+                    continue
                 problem = _consumer_problem(layer, axis, norms)
                 if problem:
                     return [], [], problem
@@ -342,6 +364,57 @@ class _Finder:
         if not found:
             return [], [], "its activation has no Dense or Conv consumer"
         return found, identities, None
+
+    def _through_concat(self, node, axis, norms):
+        """Linear readers of a channel `Concatenate`: `(nodes, problem)`.
+
+        Each reader's kernel splits into one block of rows per
+        concatenated input, so a site feeding the concatenation folds into
+        its block like into a plain consumer.
+        """
+        layer = node.operation
+        out = node.outputs[0]
+        rank = len(out.shape)
+        if self.calls[id(layer)] > 1 or layer.axis % rank != axis % rank:
+            return [], (f"consumer '{layer.name}' (Concatenate) is shared or "
+                        "does not join channels")
+        if norms:
+            return [], (f"normalization '{norms[-1]}' sits before "
+                        f"'{layer.name}' (Concatenate)")
+        if id(out) in self.outputs:
+            return [], "its activation reaches a model output"
+        readers = self.consumers.get(id(out), [])
+        for reader in readers:
+            problem = _consumer_problem(reader.operation, axis, ())
+            if problem:
+                return [], (f"{problem} (after '{layer.name}', a "
+                            "Concatenate)")
+        if not readers:
+            return [], f"'{layer.name}' (Concatenate) has no reader"
+        for reader in readers:
+            self.pending_concat[id(reader)] = node
+        return readers, None
+
+    def finalize_parts(self):
+        """Gives readers of a folded `Concatenate` one key per part.
+
+        Done once every site is known, so that a part that is another
+        site's activation gets that site's key.
+        """
+        for name, lin in list(self.linears.items()):
+            node = self.reader_node.get(name)
+            concat = self.concat_of.get(id(node)) if node else None
+            if concat is None:
+                continue
+            parts, env = [], {}
+            for t in concat.input_tensors:
+                key = self.canonical.get(id(t), graph_lib.tensor_key(t))
+                parts.append((key, int(t.shape[concat.operation.axis])))
+                env[key] = t
+            self.linears[name] = dataclasses.replace(
+                lin, source=parts[0][0], parts=tuple(parts))
+            self.env[id(node)] = {**env, **self.env.get(id(node), {})}
+            self.bypassed.add(concat.operation.name)
 
     def _add_linear(self, nodes, source=None, pre_norms=(), post_norm=None):
         """Registers a linear layer from its call `nodes` (idempotent).
@@ -351,6 +424,8 @@ class _Finder:
         gets the call-relative key `"<layer>_input"`.
         """
         layer = nodes[0].operation
+        if len(nodes) == 1:
+            self.reader_node[layer.name] = nodes[0]
         absorbed = 0
         for name in (*pre_norms, post_norm):
             if name is not None and name not in self.absorbed:
@@ -377,7 +452,7 @@ class _Finder:
             ops.out_channels(layer),
             bool(layer.use_bias) or bool(pre_norms) or post_norm is not None,
             tuple(pre_norms), post_norm, absorbed, bool(layer.use_bias),
-            ops.taps(layer),
+            ops.taps(layer), geometry=ops.geometry_signature(layer),
         )
 
 

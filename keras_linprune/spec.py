@@ -99,6 +99,21 @@ def relu_pieces(negative_slope=0.0, max_value=None, threshold=0.0):
     return tuple(pieces)
 
 
+#: Separates a source key from a geometry in the key of a term that could
+#: not merge with another term from the same source.
+TERM_SEPARATOR = "@@"
+
+
+def term_key(source, geometry):
+    """Key of a term from `source` that keeps its own `geometry`."""
+    return f"{source}{TERM_SEPARATOR}{geometry}"
+
+
+def source_of(key):
+    """The source key a term key reads from."""
+    return key.split(TERM_SEPARATOR, 1)[0]
+
+
 #: Plain ReLU: off (constant 0) below 0, identity above.
 RELU = Activation("relu", relu_pieces(), 1)
 
@@ -124,6 +139,14 @@ class LinearSpec:
         had_bias: Whether the original layer has a bias (default:
             `use_bias`).
         taps: Kernel positions (1 for `Dense` and pointwise convs).
+        parts: For a layer reading a `Concatenate` of site activations and
+            other tensors: `(key, width)` per concatenated input, in order
+            (`source` is then the first part's key); empty otherwise.
+        geometry: Signature of how its kernel is applied ("dense", or the
+            conv type, kernel size, strides, padding, dilation and data
+            format). Terms from the same source merge only with the same
+            geometry; otherwise the incoming one is kept under
+            `term_key(source, geometry)`.
     """
 
     name: str
@@ -136,6 +159,14 @@ class LinearSpec:
     absorbed_params: int = 0
     had_bias: bool = None
     taps: int = 1
+    parts: tuple = ()
+    geometry: str = "dense"
+
+    @property
+    def inputs(self):
+        """`(key, width)` of each block of input rows: the parts of a
+        concatenated input, or the single source."""
+        return self.parts or ((self.source, self.in_width),)
 
     @property
     def params(self):
@@ -209,6 +240,8 @@ class GraphSpec:
         total_params: `count_params()` of the original model.
         absorbed: Names of BatchNormalization layers folded into a linear
             node (they disappear from the rebuilt graph).
+        bypassed: Names of `Concatenate` layers whose readers now read
+            the parts directly (they disappear too).
     """
 
     linears: dict
@@ -216,6 +249,7 @@ class GraphSpec:
     rejected: tuple
     total_params: int
     absorbed: tuple = ()
+    bypassed: tuple = ()
 
     @functools.cached_property
     def fixed_params(self):

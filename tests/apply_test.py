@@ -340,3 +340,61 @@ def test_lambda_and_custom_layers_pass_through():
     assert shared.endswith("no_config")
     assert small.get_layer("scale") is not model.get_layer("scale")
     assert shared in linprune.summary(report)
+
+
+def test_sites_fold_through_a_concatenate():
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((6,))
+    a = keras.layers.Dense(16, activation="relu", name="a")(x_in)
+    b = keras.layers.Dense(12, activation="relu", name="b")(x_in)
+    b = keras.layers.Dropout(0.2)(b)
+    merged = keras.layers.Concatenate(name="merge")([a, x_in, b])
+    model = f.shape_biases(keras.Model(
+        x_in, keras.layers.Dense(3, name="out")(merged)), on=0.5, dead=0.2)
+    small, report = f.compress_exact(model, f.data())
+    rows = report.set_index("site")
+    assert rows.loc[["a", "b"], "folded"].all()
+    assert rows.loc["a", "consumers"] == rows.loc["b", "consumers"] == "out"
+    assert not any(isinstance(l, keras.layers.Concatenate)
+                   for l in small.layers)
+
+
+def test_conv_sites_fold_through_a_channel_concatenate():
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((6, 6, 3))
+    a = keras.layers.Conv2D(8, 3, padding="same", activation="relu",
+                            name="a")(x_in)
+    b = keras.layers.Conv2D(8, 1, activation="relu", name="b")(x_in)
+    h = keras.layers.Concatenate(name="merge")([a, b])
+    h = keras.layers.Conv2D(4, 1, name="mix")(h)
+    model = keras.Model(x_in, keras.layers.GlobalAveragePooling2D()(h))
+    for name in ("a", "b"):
+        layer = model.get_layer(name)
+        k, bias = layer.get_weights()
+        layer.set_weights([k * 0.05, np.where(np.arange(8) % 2, 50.0, -50.0)
+                           .astype("float32")])
+    x = np.random.default_rng(0).normal(size=(32, 6, 6, 3)).astype("float32")
+    small, report = f.compress_exact(model, x)
+    assert report.folded.all() and report.linear.sum() == 8
+
+
+@pytest.mark.parametrize("axis_or_reader", ["axis", "reader"])
+def test_concatenate_that_cannot_be_folded_through(axis_or_reader):
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((4, 6))
+    a = keras.layers.Dense(6, activation="relu", name="a")(x_in)
+    if axis_or_reader == "axis":  # joins positions, not channels
+        h = keras.layers.Concatenate(axis=1, name="merge")([a, x_in])
+        y = keras.layers.Dense(2, name="out")(h)
+        why = "does not join channels"
+    else:  # also read by a layer that is not linear
+        h = keras.layers.Concatenate(name="merge")([a, x_in])
+        y = keras.layers.Add()([keras.layers.Dense(12, name="out")(h), h])
+        why = "is not a Dense or Conv layer"
+    model = f.shape_biases(keras.Model(x_in, y))
+    x = np.random.default_rng(0).normal(size=(16, 4, 6)).astype("float32")
+    small, report = linprune.apply(model, x, verbose=0)
+    row = report.set_index("site").loc["a"]
+    assert not row.folded and why in row.reason
+    np.testing.assert_allclose(small.predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=1e-5)

@@ -72,3 +72,29 @@ def test_refit_needs_data_and_a_valid_ridge():
         linprune.apply(model, x, refit=True, ridge=-1.0)
     with pytest.raises(TypeError, match="refit"):
         linprune.apply(model, x, refit="yes")
+
+
+def test_refit_through_a_concatenate_with_the_input():
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((8,))
+    a = keras.layers.Dense(24, activation="relu", name="a")(x_in)
+    h = keras.layers.Concatenate()([a, x_in])
+    h = keras.layers.Dense(16, activation="relu", name="b")(h)
+    model = keras.Model(x_in, keras.layers.Dense(3, name="out")(h))
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        layer = model.get_layer(name)
+        k, b = layer.get_weights()
+        layer.set_weights([k, rng.uniform(0.5, 2.5, b.shape).astype(
+            "float32")])
+    x = f.data(500, 8)
+    exact, _ = linprune.apply(model, x, layer_threshold=0, refit=True,
+                              ridge=0.0, verbose=0)
+    f.assert_close(exact.predict(x, verbose=0), model.predict(x, verbose=0),
+                   atol=1e-4)
+    plain, _ = linprune.apply(model, x, threshold=0.8, layer_threshold=0,
+                              verbose=0)
+    fitted, _ = linprune.apply(model, x, threshold=0.8, layer_threshold=0,
+                               refit=True, verbose=0)
+    assert (errors(fitted, model, x) ** 2).mean() < (
+        errors(plain, model, x) ** 2).mean()

@@ -22,11 +22,13 @@ def test_report_rows_columns_and_totals():
     assert totals["params_before"] == model.count_params()
     assert totals["params_after"] == small.count_params()
     assert totals["ratio"] == small.count_params() / model.count_params()
-    # Per-layer columns add up to the total (+ output layer's own params).
-    out_params = sum(l.count_params() for l in small.layers
-                     if l.name == "out" or l.name == "out_linear")
+    # Per-layer columns add up to the total, with the output layer's own
+    # rows (from d2's kept units) and bias: shortcut_params counts only terms
+    # from sources a layer did not read originally.
+    kept_last = int(report.units_after.iloc[-1])
+    out_own = (kept_last + 1) * 3
     assert (report.params_after.sum() + report.shortcut_params.sum()
-            + out_params == small.count_params())
+            + out_own == small.count_params())
 
 
 def test_summary_text():
