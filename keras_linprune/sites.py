@@ -386,6 +386,9 @@ class _Finder:
         readers = self.consumers.get(id(out), [])
         for reader in readers:
             problem = _consumer_problem(reader.operation, axis, ())
+            if not problem and self.calls[id(reader.operation)] > 1:
+                problem = (f"consumer '{reader.operation.name}' is shared "
+                           "and reads a Concatenate")
             if problem:
                 return [], (f"{problem} (after '{layer.name}', a "
                             "Concatenate)")

@@ -398,3 +398,18 @@ def test_concatenate_that_cannot_be_folded_through(axis_or_reader):
     assert not row.folded and why in row.reason
     np.testing.assert_allclose(small.predict(x, verbose=0),
                                model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_shared_reader_of_a_concatenate_is_refused():
+    keras.utils.set_random_seed(0)
+    x1, x2 = keras.Input((6,)), keras.Input((6,))
+    p = keras.layers.Dense(8, activation="relu", name="p")
+    c = keras.layers.Dense(4, name="c")
+    y1 = c(keras.layers.Concatenate()([p(x1), x1]))
+    y2 = c(keras.layers.Concatenate()([p(x2), x2]))
+    model = f.shape_biases(keras.Model([x1, x2], keras.layers.Add()([y1, y2])))
+    x = [f.data(), f.data(seed=2)]
+    small, report = linprune.apply(model, x, verbose=0)
+    assert "shared and reads a Concatenate" in report.reason.iloc[0]
+    np.testing.assert_allclose(small.predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=1e-5)
