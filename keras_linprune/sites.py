@@ -36,6 +36,19 @@ IDENTITY_LAYERS = (
 
 _LINEAR = keras.activations.linear
 
+#: Channel-wise layers that map an all-zero channel to zero (and a constant
+#: one to a constant, except zero padding): dead channels can be removed
+#: through them, but they are not affine, so linear neurons cannot fold.
+PASS_THROUGH = (
+    keras.layers.MaxPooling1D, keras.layers.MaxPooling2D,
+    keras.layers.MaxPooling3D, keras.layers.AveragePooling1D,
+    keras.layers.AveragePooling2D, keras.layers.AveragePooling3D,
+    keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
+    keras.layers.ZeroPadding3D,
+)
+_ZERO_PADDING = (keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
+                 keras.layers.ZeroPadding3D)
+
 #: Layer types that rebuild understands; anything else is copied unchanged
 #: and named in the report.
 _KNOWN = (keras.layers.InputLayer, keras.layers.Dense) + ops.CONV_TYPES + (
@@ -143,6 +156,12 @@ def find_sites(fn):
     return FoundSites(spec, finder.bindings, unchanged, finder.env)
 
 
+def _same_format(layer, axis):
+    """Whether a pooling/padding layer keeps channels on `axis`."""
+    data_format = getattr(layer, "data_format", "channels_last")
+    return (axis == 1) == (data_format == "channels_first")
+
+
 def _consumer_problem(layer, axis, norms):
     """Why `layer` cannot consume a site's activation, or ""."""
     kind = type(layer).__name__
@@ -177,6 +196,7 @@ class _Finder:
         self.absorbed = {}  # norm layer name -> its parameter count
         self.concat_of = {}  # id(reader node) -> the Concatenate node it reads
         self.pending_concat = {}  # the same, for the site being examined
+        self.pending_via = {}  # id(consumer node) -> pass-through layers
         self.reader_node = {}  # linear layer name -> its (single) node
         self.bypassed = set()  # Concatenate layers no longer needed
 
@@ -184,6 +204,7 @@ class _Finder:
         """Finds the site of a linear layer over all of its call nodes."""
         nodes = self.calls_of[id(layer)]
         self.pending_concat = {}
+        self.pending_via = {}
         found = [self._activation_of(node) for node in nodes]
         if all(f is None for f in found):
             return
@@ -217,8 +238,12 @@ class _Finder:
                     self.concat_of[id(consumer)] = self.pending_concat[
                         id(consumer)]
                 self._add_linear([consumer], source=key, pre_norms=norms)
+                # The site's key reads the consumer's own input when it
+                # passes through pooling or padding (not the activation).
+                reads = (consumer.input_tensors[0]
+                         if id(consumer) in self.pending_via else tensor)
                 self.env[id(consumer)] = {**self.env.get(id(consumer), {}),
-                                          **self.env[id(node)], key: tensor}
+                                          **self.env[id(node)], key: reads}
                 if consumer.operation.name not in names:
                     names.append(consumer.operation.name)
             self.canonical[id(tensor)] = key
@@ -229,6 +254,8 @@ class _Finder:
             channel_params = act_layer.count_params() // width
         spatial = [self.layers[n] for n in names
                    if not ops.is_pointwise(self.layers[n])]
+        via = [v for call in consumers for c, _ in call
+               for v in self.pending_via.get(id(c), ())]
         block = ""
         if spatial:
             c = spatial[0]
@@ -236,9 +263,14 @@ class _Finder:
                 f"consumer '{c.name}' has a {ops.kernel_size_text(c)} kernel "
                 f"with strides {c.strides}: only constant channels are removed"
             )
+        elif via:
+            block = (f"'{via[0].name}' ({type(via[0]).__name__}) sits before "
+                     "the consumers: only constant channels are removed")
+        constants_ok = all(c.padding == "valid" for c in spatial) and not any(
+            isinstance(v, _ZERO_PADDING) for v in via)
         self.sites.append(SiteSpec(
             key, layer.name, tuple(names), width, activation, channel_params,
-            block, all(c.padding == "valid" for c in spatial),
+            block, constants_ok,
         ))
         self.bindings[key] = SiteBinding(
             tuple(f[0] for f in found), tuple(f[1] for f in found),
@@ -337,21 +369,33 @@ class _Finder:
         Each consumer is `(node, norms)`: the BatchNormalization layers on
         its path, which it will absorb. `axis` is the channel axis.
         """
-        found, identities, frontier = [], [], [(tensor, ())]
+        found, identities, frontier = [], [], [(tensor, (), ())]
         while frontier:
-            t, norms = frontier.pop(0)
+            t, norms, via = frontier.pop(0)
             for node in self.consumers.get(id(t), []):
                 layer = node.operation
                 is_norm = is_foldable_norm(layer, self.calls[id(layer)], axis)
+                if isinstance(layer, PASS_THROUGH) and _same_format(
+                        layer, axis):
+                    out = node.outputs[0]
+                    if id(out) in self.outputs:
+                        return [], [], "its activation is a model output"
+                    frontier.append((out, norms, via + (layer,)))
+                    continue
                 if isinstance(layer, IDENTITY_LAYERS) or is_norm:
                     out = node.outputs[0]
                     if id(out) in self.outputs:
                         return [], [], "its activation is a model output"
-                    identities.append(out)
+                    if not via:  # still the activation's value
+                        identities.append(out)
                     frontier.append(
-                        (out, norms + (layer.name,) if is_norm else norms))
+                        (out, norms + (layer.name,) if is_norm else norms,
+                         via))
                     continue
                 if isinstance(layer, keras.layers.Concatenate):
+                    if via:
+                        return [], [], (f"'{via[0].name}' sits before "
+                                        f"'{layer.name}' (Concatenate)")
                     readers, problem = self._through_concat(node, axis, norms)
                     if problem:
                         return [], [], problem
@@ -360,6 +404,8 @@ class _Finder:
                 problem = _consumer_problem(layer, axis, norms)
                 if problem:
                     return [], [], problem
+                if via:
+                    self.pending_via[id(node)] = via
                 found.append((node, norms))
         if not found:
             return [], [], "its activation has no Dense or Conv consumer"

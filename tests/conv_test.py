@@ -178,3 +178,53 @@ def test_conv_fold_count_is_closed_form():
     assert j == int(np.count_nonzero(stats.rates["r0"] >= 1.0)) > 0
     saving = j * (9 * 3 + 8 + 1) - 9 * 3 * 8
     assert small.count_params() == model.count_params() - saving
+
+
+def pooled_cnn(pass_through, consumer, activation="relu", levels=(-50.0,
+                                                                   50.0)):
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(12, 3, padding="same", activation=activation,
+                            name="c0")(x)
+    h = pass_through(h)
+    h = consumer(h)
+    h = keras.layers.Conv2D(6, 1, activation="relu", name="c2")(h)
+    y = keras.layers.Dense(2, name="out")(keras.layers.Flatten()(h))
+    return pin_channels(keras.Model(x, y), levels=levels)
+
+
+@pytest.mark.parametrize("pass_through", [
+    lambda h: keras.layers.MaxPooling2D(name="pool")(h),
+    lambda h: keras.layers.AveragePooling2D(2, padding="same", name="pool")(h),
+    lambda h: keras.layers.ZeroPadding2D(name="pool")(h),
+])
+def test_dead_channels_removed_through_pooling_and_padding(pass_through):
+    model = pooled_cnn(pass_through, keras.layers.Conv2D(8, 3, name="c1"))
+    small, report = check(model, images())
+    row = report.set_index("site").loc["c0"]
+    assert row.dead > 0 and row.linear == 0 and not row.folded
+    assert "'pool'" in row.reason or "kernel" in row.reason
+
+
+def test_chain_through_pooling_keeps_the_pooled_source():
+    # c1 reads pool(c0); when c1's own linear neurons fold into c2, c2's
+    # shortcut must read the pooled tensor, not c0's activation.
+    model = pooled_cnn(lambda h: keras.layers.MaxPooling2D(name="pool")(h),
+                       keras.layers.Conv2D(8, 1, activation="relu",
+                                           name="c1"))
+    small, report = check(model, images())
+    rows = report.set_index("site")
+    assert rows.loc["c1"].folded and rows.loc["c1"].linear > 0
+    assert "'pool' (MaxPooling2D)" in rows.loc["c0"].reason
+
+
+def test_constant_channels_through_padding_are_kept():
+    def run(pass_through):
+        model = pooled_cnn(pass_through, keras.layers.Conv2D(
+            8, 1, name="c1"), activation="relu6", levels=(50.0,))
+        return check(model, images())[1].set_index("site").loc["c0"]
+
+    assert run(lambda h: keras.layers.MaxPooling2D(name="pool")(h)
+               ).constant > 0
+    assert run(lambda h: keras.layers.ZeroPadding2D(name="pool")(h)
+               ).constant == 0
