@@ -251,7 +251,9 @@ class _Emitter:
                 f"{base}_linear")
             act = layer.get_config()["activation"] if single else "linear"
         else:
-            name = self._unique(f"{base}_shortcut_{source_of(key)}")
+            own = {k for k, _ in self.spec.linears[base].inputs}
+            kind = "part" if key in own else "shortcut"  # own concat block?
+            name = self._unique(f"{base}_{kind}_{source_of(key)}")
             act = "linear"
         if key in ranks:
             down = ops.make_like(geometry, ranks[key], use_bias=False,

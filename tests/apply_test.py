@@ -413,3 +413,16 @@ def test_shared_reader_of_a_concatenate_is_refused():
     assert "shared and reads a Concatenate" in report.reason.iloc[0]
     np.testing.assert_allclose(small.predict(x, verbose=0),
                                model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_concatenate_reader_blocks_are_named_as_parts():
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((6,))
+    a = keras.layers.Dense(16, activation="relu", name="a")(x_in)
+    merged = keras.layers.Concatenate(name="merge")([a, x_in])
+    model = f.shape_biases(keras.Model(
+        x_in, keras.layers.Dense(3, name="out")(merged)), on=0.0, dead=0.3)
+    small, report = f.compress_exact(model, f.data())
+    names = [l.name for l in small.layers]
+    assert any(n.startswith("out_part_") for n in names)
+    assert not any("shortcut" in n for n in names)  # nothing linear folded
