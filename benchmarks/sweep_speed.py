@@ -30,8 +30,11 @@ WIDTHS = (1024, 1024, 512, 512, 256, 256)
 def digits_28x28(rows, seed=0):
     """scikit-learn digits, upsampled 8x8 -> 28x28 (nearest), flattened."""
     x_tr, y_tr, x_te, y_te = demo.load_digits_split(seed)
-    up = lambda a: np.repeat(np.repeat(a.reshape(-1, 8, 8), 4, 1), 4, 2)[
-        :, 2:30, 2:30].reshape(len(a), -1)
+
+    def up(a):
+        big = np.repeat(np.repeat(a.reshape(-1, 8, 8), 4, 1), 4, 2)
+        return big[:, 2:30, 2:30].reshape(len(a), -1)
+
     x_tr, x_te = up(x_tr), up(x_te)
     reps = int(np.ceil(rows / len(x_tr)))
     noise = np.random.default_rng(seed).normal(0, 0.05, (reps * len(x_tr),

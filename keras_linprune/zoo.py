@@ -83,11 +83,12 @@ def activation_mlp(kind="leaky_relu", seed=0):
     keras.utils.set_random_seed(seed)
     x = keras.Input((10,), name="x")
     h = x
+    make = {"leaky_relu": lambda name: L.LeakyReLU(0.1, name=name),
+            "prelu": lambda name: L.PReLU(name=name),
+            "relu6": lambda name: L.ReLU(max_value=6.0, name=name)}[kind]
     for i, w in enumerate((64, 64, 32)):
         h = L.Dense(w, name=f"d{i}")(h)
-        h = {"leaky_relu": lambda: L.LeakyReLU(0.1, name=f"act{i}"),
-             "prelu": lambda: L.PReLU(name=f"act{i}"),
-             "relu6": lambda: L.ReLU(max_value=6.0, name=f"act{i}")}[kind]()(h)
+        h = make(f"act{i}")(h)
     return keras.Model(x, L.Dense(2, name="out")(h), name=f"{kind}_mlp")
 
 

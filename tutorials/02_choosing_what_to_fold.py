@@ -9,7 +9,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_linprune as linprune  # noqa: E402
