@@ -44,7 +44,8 @@ def build_parser():
                       help="least-squares shortcuts (one more data pass)")
     comp.add_argument("--layer-threshold", type=_layer_threshold,
                       default="optimal",
-                      help='"optimal" (default), an int or a float')
+                      help='"optimal" (default), "greedy", "sequential", an '
+                           'int or a float')
     comp.add_argument("--no-remove-dead", action="store_true",
                       help="keep never-active neurons (prototype behaviour)")
     comp.add_argument("--batch-size", type=int, default=None)
