@@ -116,17 +116,13 @@ def _affine(lo, hi, kernel, bias, apply):
     return low, high
 
 
-def _numpy(v):
-    return np.asarray(keras.ops.convert_to_numpy(v), np.float64)
-
-
 def _rule(layer, node, ins, pre):
     (lo, hi), rest = ins[0], ins[1:]
     if isinstance(layer, IDENTITY_LAYERS):
         return lo, hi
     if ops.is_linear_op(layer):
-        bias = _numpy(layer.bias) if layer.use_bias else None
-        kernel = _numpy(layer.kernel)
+        bias = ops.to_numpy(layer.bias) if layer.use_bias else None
+        kernel = ops.to_numpy(layer.kernel)
         if ops.is_conv(layer):
             def apply(x, k):
                 return _run_conv(layer, x, k)
@@ -142,12 +138,7 @@ def _rule(layer, node, ins, pre):
         axis = layer.axis % (lo.ndim + 1) - 1
         shape = [1] * lo.ndim
         shape[axis] = -1
-        scale = 1.0 / np.sqrt(_numpy(layer.moving_variance) + layer.epsilon)
-        if layer.scale:
-            scale = scale * _numpy(layer.gamma)
-        shift = -scale * _numpy(layer.moving_mean)
-        if layer.center:
-            shift = shift + _numpy(layer.beta)
+        scale, shift = ops.norm_affine(layer)
         scale, shift = scale.reshape(shape), shift.reshape(shape)
         a, b = lo * scale + shift, hi * scale + shift
         return np.minimum(a, b), np.maximum(a, b)
@@ -168,7 +159,7 @@ def _rule(layer, node, ins, pre):
     if isinstance(layer, L.ELU):
         return _monotone(layer, lo, hi) if layer.alpha >= 0 else None
     if isinstance(layer, L.PReLU):
-        alpha = _numpy(layer.alpha)
+        alpha = ops.to_numpy(layer.alpha)
         if np.all(alpha >= 0):
             return _monotone(layer, lo, hi)
         return None
@@ -180,7 +171,7 @@ def _rule(layer, node, ins, pre):
 def _monotone(fn, lo, hi):
     """Applies a non-decreasing elementwise or structural `fn` to bounds."""
     def run(x):
-        return _numpy(fn(np.asarray(x, np.float32)[None]))[0]
+        return ops.to_numpy(fn(np.asarray(x, np.float32)[None]))[0]
 
     return run(lo), run(hi)
 
@@ -190,7 +181,7 @@ def _run_conv(layer, x, kernel):
         np.asarray(x, np.float32)[None], np.asarray(kernel, np.float32),
         strides=layer.strides, padding=layer.padding,
         data_format=layer.data_format, dilation_rate=layer.dilation_rate)
-    return _numpy(out)[0]
+    return ops.to_numpy(out)[0]
 
 
 def piece_indicators(found, bounds, pre):
@@ -248,10 +239,10 @@ def prototype_check(found, fn):
     out = {}
     for site in found.spec.sites:
         layer = found.bindings[site.name].producer
-        kernel = _numpy(layer.kernel)
+        kernel = ops.to_numpy(layer.kernel)
         ok = np.all(kernel.reshape(-1, kernel.shape[-1]) >= 0, axis=0)
         if layer.use_bias:
-            ok &= _numpy(layer.bias) >= 0
+            ok &= ops.to_numpy(layer.bias) >= 0
         out[site.name] = ok
     return out
 

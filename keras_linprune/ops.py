@@ -11,6 +11,8 @@ import math
 import keras
 import numpy as np
 
+from keras_linprune import algebra
+
 CONV_TYPES = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 
 
@@ -67,10 +69,25 @@ def kernel_size_text(layer):
     return "x".join(str(k) for k in layer.kernel_size)
 
 
+def to_numpy(variable):
+    """A Keras variable or tensor as a float64 NumPy array."""
+    return np.asarray(keras.ops.convert_to_numpy(variable), np.float64)
+
+
 def algebra_kernel(layer):
     """The kernel in float64, `(in, out)` when the layer has one tap."""
-    kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), np.float64)
+    kernel = to_numpy(layer.kernel)
     return kernel.reshape(kernel.shape[-2:]) if taps(layer) == 1 else kernel
+
+
+def norm_affine(layer):
+    """`(scale, shift)` of a BatchNormalization layer at inference."""
+    return algebra.norm_scale_shift(
+        to_numpy(layer.gamma) if layer.scale else None,
+        to_numpy(layer.beta) if layer.center else None,
+        to_numpy(layer.moving_mean), to_numpy(layer.moving_variance),
+        layer.epsilon,
+    )
 
 
 def make_like(layer, units, *, use_bias, name, activation="linear",

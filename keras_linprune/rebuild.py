@@ -43,13 +43,13 @@ def folded_weights(found, plan, fn, fitted=None):
     for name, lin in found.spec.linears.items():
         layer = layers[name]
         kernel = ops.algebra_kernel(layer)
-        bias = _numpy(layer.bias) if layer.use_bias else None
+        bias = ops.to_numpy(layer.bias) if layer.use_bias else None
         for norm in reversed(lin.pre_norms):
             kernel, bias = algebra.absorb_input_affine(
-                kernel, bias, *_norm_affine(layers[norm]))
+                kernel, bias, *ops.norm_affine(layers[norm]))
         if lin.post_norm is not None:
             kernel, bias = algebra.absorb_output_affine(
-                kernel, bias, *_norm_affine(layers[lin.post_norm]))
+                kernel, bias, *ops.norm_affine(layers[lin.post_norm]))
         terms, start = {}, 0
         for key, width in lin.inputs:  # rows of each concatenated part
             terms[key] = kernel[..., start:start + width, :]
@@ -69,20 +69,6 @@ def folded_weights(found, plan, fn, fitted=None):
         for c, affine in zip(site.consumers, consumers):
             affines[c] = affine
     return affines
-
-
-def _numpy(variable):
-    return np.asarray(keras.ops.convert_to_numpy(variable), np.float64)
-
-
-def _norm_affine(layer):
-    """`(scale, shift)` of a BatchNormalization layer at inference."""
-    return algebra.norm_scale_shift(
-        _numpy(layer.gamma) if layer.scale else None,
-        _numpy(layer.beta) if layer.center else None,
-        _numpy(layer.moving_mean), _numpy(layer.moving_variance),
-        layer.epsilon,
-    )
 
 
 def rebuild(model, fn, found, plan, fitted=None):
