@@ -259,9 +259,3 @@ class GraphSpec:
             - sum(s.params for s in self.linears.values())
             - sum(s.channel_params * s.width for s in self.sites)
         )
-
-    def site(self, name):
-        for site in self.sites:
-            if site.name == name:
-                return site
-        raise KeyError(name)
