@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 import keras_linprune as linprune  # noqa: E402
-from keras_linprune import demo  # noqa: E402
+from keras_linprune.examples import demo  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / "results" / "sweep_speed.json"
 WIDTHS = (1024, 1024, 512, 512, 256, 256)

@@ -1,6 +1,6 @@
 """Compression of the architecture zoo after brief training.
 
-Every model of `keras_linprune.zoo` is trained for a few epochs to mimic a
+Every model of `keras_linprune.examples.zoo` is trained for a few epochs to mimic a
 random teacher on generated data (standard-normal inputs), then compressed
 at thresholds 1.0 and 0.95 (`layer_threshold="optimal"`, `shortcut="auto"`).
 Prints parameters before/after and the largest output difference on the
@@ -23,7 +23,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_linprune as linprune  # noqa: E402
-from keras_linprune import zoo  # noqa: E402
+from keras_linprune.examples import zoo  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / "results" / "zoo_compression.json"
 THRESHOLDS = (1.0, 0.95)

@@ -3,7 +3,9 @@
 >>> import keras_linprune as linprune
 >>> small, report = linprune.apply(model, x_calib)   # doctest: +SKIP
 
-The public names are imported on first use, so that importing the package
+The package is the pipeline: `analysis` -> `measure/` -> `plan/` ->
+`rebuild/` -> `report`, with `core/` (pure NumPy) and `graph/` (the Keras
+boundary) beneath. The public names are imported on first use, so that importing the package
 (e.g. for the `linprune` command) does not load TensorFlow before the
 command has configured its logging.
 """
@@ -14,11 +16,11 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "apply": "keras_linprune.api",
-    "measure": "keras_linprune.measurement",
+    "measure": "keras_linprune.api",
     "sweep": "keras_linprune.sweep",
-    "prune_by_activation": "keras_linprune.prune",
+    "prune_by_activation": "keras_linprune.baselines.prune",
     "summary": "keras_linprune.report",
-    "ActivationStats": "keras_linprune.stats",
+    "ActivationStats": "keras_linprune.measurement.stats",
 }
 
 __all__ = [*_EXPORTS, "plot", "__version__"]

@@ -1,47 +1,93 @@
-"""`apply`: measure -> plan -> rebuild -> report."""
+"""The entry points: `measure` and `apply`.
 
-from keras_linprune import certify as certify_lib
-from keras_linprune import evaluation
-from keras_linprune import flatten as flatten_lib
-from keras_linprune import guard as guard_lib
-from keras_linprune import graph as graph_lib
-from keras_linprune import measurement as measure_lib
-from keras_linprune import plan as plan_lib
-from keras_linprune import rebuild as rebuild_lib
-from keras_linprune import refit as refit_lib
+`apply` reads as the pipeline: options -> analysis -> statistics (measure
+or certify) -> plan (a threshold policy) -> refit (optional) -> rebuild ->
+report. `compress` is the part after the statistics, shared with `sweep`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import pandas as pd
+
+from keras_linprune import options as options_lib
 from keras_linprune import report as report_lib
-from keras_linprune import sites as sites_lib
-from keras_linprune import targets as targets_lib
-from keras_linprune import validation
-from keras_linprune.stats import ActivationStats
+from keras_linprune.analysis import Analysis, analyse
+from keras_linprune.measurement import certify as certify_lib
+from keras_linprune.measurement import counting
+from keras_linprune.measurement import evaluation
+from keras_linprune.measurement.stats import ActivationStats
+from keras_linprune.plan import policies
+from keras_linprune.rebuild import rebuild
+from keras_linprune.rebuild import refit as refit_lib
+
+
+def measure(model: keras.Model, data: Any, *, batch_size: int | None = None,
+            verbose: str | int = "auto") -> ActivationStats:
+    """Counts how often each neuron of each fold site is active.
+
+    Args:
+        model: A functional or Sequential `keras.Model`. Not modified.
+        data: Calibration inputs: a NumPy array (list/dict of arrays for
+            several inputs), a pandas DataFrame, a `tf.data.Dataset` (batched
+            or not; `x`, `(x, y)` or `(x, y, w)` elements) or a
+            `keras.utils.PyDataset`. Labels are ignored.
+        batch_size: Rows per batch for unbatched data (default 1024).
+        verbose: `"auto"` or 1 shows a progress bar, 0 is silent.
+
+    Returns:
+        An `ActivationStats`, to pass to `keras_linprune.apply` as often as
+        needed.
+
+    Raises:
+        TypeError: If `model` is not a Keras model or `data` has an
+            unsupported type.
+        ValueError: If the model is subclassed, the data is empty or has
+            the wrong shape, or activations are NaN/Inf.
+
+    Example:
+
+    ```python
+    stats = linprune.measure(model, x_calib)
+    stats.to_dataframe().groupby("site").rate.describe()
+    small, report = linprune.apply(model, stats, threshold=0.99)
+    ```
+    """
+    options_lib.check_model(model)
+    batch_size = options_lib.check_batch_size(batch_size)
+    verbose = options_lib.check_verbose(verbose)
+    return counting.count_sites(analyse(model), data, batch_size=batch_size,
+                                verbose=verbose)
 
 
 def apply(
-    model,
-    data_or_stats,
+    model: keras.Model,
+    data_or_stats: Any,
     *,
-    threshold=None,
-    layer_threshold="optimal",
-    remove_dead=True,
-    shortcut="auto",
-    target_size=None,
-    target_params=None,
-    target_step=None,
-    max_metric_drop=None,
-    eval_data=None,
-    metric="accuracy",
-    refit=False,
-    ridge=1e-6,
-    certify=False,
-    input_box=None,
-    batch_size=None,
-    verbose="auto",
-):
+    threshold: float | None = None,
+    layer_threshold: str | int | float = "optimal",
+    remove_dead: bool = True,
+    shortcut: str = "auto",
+    target_size: float | None = None,
+    target_params: int | None = None,
+    target_step: float | None = None,
+    max_metric_drop: float | None = None,
+    eval_data: Any = None,
+    metric: str | keras.metrics.Metric = "accuracy",
+    refit: bool = False,
+    ridge: float = 1e-6,
+    certify: bool = False,
+    input_box: Any = None,
+    batch_size: int | None = None,
+    verbose: str | int = "auto",
+) -> tuple[keras.Model, pd.DataFrame]:
     """Compresses `model` by folding linear neurons and removing dead ones.
 
     A ReLU neuron that is active on every calibration row is linear there:
     it is removed and its contribution moved onto a linear shortcut from its
-    layer's input to the next layer (METHOD.md). Neurons never active are
+    layer's input to the next layer (docs/method.md). Neurons never active are
     removed outright. With the default `threshold=1.0` the compressed model
     computes the same outputs as the original on the calibration data;
     lower thresholds trade accuracy for size.
@@ -127,53 +173,77 @@ def apply(
     small.save("small.keras")   # plain Keras, no custom_objects needed
     ```
     """
-    fn = graph_lib.functional_graph(model)
-    choice = _check_choice(
-        model, data_or_stats, threshold=threshold,
-        layer_threshold=layer_threshold, remove_dead=remove_dead,
-        shortcut=shortcut, target_size=target_size,
+    options_lib.check_model(model)
+    opts = options_lib.Options(
+        threshold=threshold, layer_threshold=layer_threshold,
+        remove_dead=remove_dead, shortcut=shortcut, target_size=target_size,
         target_params=target_params, target_step=target_step,
         max_metric_drop=max_metric_drop, eval_data=eval_data, metric=metric,
-        refit=refit, ridge=ridge, certify=certify, input_box=input_box)
-    batch_size = validation.check_batch_size(batch_size)
-    verbose = validation.check_verbose(verbose)
-    fn = flatten_lib.flatten(fn)
-    found = sites_lib.find_sites(fn)
-    stats, notes = _statistics(model, fn, found, data_or_stats, choice,
-                               batch_size, verbose)
-    refitter = None
-    if choice["refit"]:
-        def refitter(plan):
-            return refit_lib.fit(fn, found, plan, data_or_stats,
-                                 batch_size=batch_size, ridge=ridge,
-                                 verbose=verbose)
-    if choice["guard"]:
-        plan, guard_notes = _guarded(model, fn, found, stats, choice,
-                                     refitter)
-        notes.update(guard_notes)
-    else:
-        plan = _plan(found.spec, stats.piece_rates, choice["options"],
-                     choice["target"])
+        refit=refit, ridge=ridge, certify=certify, input_box=input_box,
+        batch_size=batch_size, verbose=verbose)
+    opts.check_against(model, data_or_stats)
+    analysis = analyse(model)
+    stats, notes = statistics(analysis, data_or_stats, opts)
+    small, report = compress(analysis, stats, opts, data_or_stats)
+    report.attrs.update(notes)
+    return small, report
+
+
+def statistics(analysis, data, opts):
+    """Activation statistics (measured, given, or proven on a box), and
+    notes for the report."""
+    if opts.certify:
+        stats, source = certify_lib.certified_stats(
+            analysis.fn, analysis.found, data, opts.input_box,
+            opts.batch_size)
+        return stats, dict(certified=True, input_box=source)
+    if isinstance(data, ActivationStats):
+        if data.fingerprint != analysis.fingerprint:
+            raise ValueError(
+                "The activation statistics were measured on a different model "
+                "(or its weights changed since). Measure again with "
+                "`linprune.measure(model, data)`. Received: stats of model "
+                f"{data.model_name!r} for model {analysis.model.name!r}"
+            )
+        return data, {}
+    stats = counting.count_sites(analysis, data, batch_size=opts.batch_size,
+                                 verbose=opts.verbose)
+    return stats, {}
+
+
+def compress(analysis: Analysis, stats: ActivationStats,
+             opts: options_lib.Options, data: Any = None):
+    """Plan -> refit -> rebuild -> report, from statistics.
+
+    Args:
+        analysis: The analysed model.
+        stats: Its activation statistics.
+        opts: Validated `Options`.
+        data: The calibration data (for `refit=True`).
+
+    Returns:
+        `(compressed model, report)`.
+    """
+    refitter = _refitter(analysis, data, opts) if opts.refit else None
+    policy = opts.policy(_guard(analysis, opts, refitter)
+                         if opts.guarded else None)
+    plan, notes = policy.plan(analysis.spec, stats.piece_rates,
+                              **opts.plan_options)
     fitted, skipped = refitter(plan) if refitter else (None, {})
-    small, reused = rebuild_lib.rebuild(model, fn, found, plan, fitted)
+    small, reused = rebuild(analysis, plan, fitted)
     if small.count_params() != plan.params:
         raise RuntimeError(
             "keras_linprune bug: the rebuilt model has "
             f"{small.count_params()} parameters, the plan counted "
             f"{plan.params}. Please report it with the model's summary."
         )
-    nodes = graph_lib.ordered_nodes(fn)
     report = report_lib.make_report(
-        plan,
-        stats.rates,
-        order={n.operation.name: i for i, n in enumerate(nodes)},
-        layer_params={n.operation.name: n.operation.count_params()
-                      for n in nodes},
-        unchanged=found.unchanged,
-        rows=stats.rows,
+        plan, stats.rates, order=analysis.layer_order,
+        layer_params=analysis.layer_params,
+        unchanged=analysis.found.unchanged, rows=stats.rows,
     )
-    report["certified"] = report.folded & choice["certify"]
-    notes.update(choice["target"], refit=choice["refit"])
+    report["certified"] = report.folded & opts.certify
+    notes["refit"] = opts.refit
     if reused:
         notes["shared_with_original"] = list(reused)
     if skipped:
@@ -182,102 +252,31 @@ def apply(
     return small, report
 
 
-def _check_choice(model, data, *, threshold, layer_threshold, remove_dead,
-                  shortcut, target_size, target_params, target_step,
-                  max_metric_drop, eval_data, metric, refit, ridge, certify,
-                  input_box):
-    """Validates how the threshold and sites are chosen, before any work.
+def _refitter(analysis, data, opts):
+    def refitter(plan):
+        return refit_lib.fit(analysis, plan, data,
+                             batch_size=opts.batch_size, ridge=opts.ridge,
+                             verbose=opts.verbose)
 
-    Returns:
-        A dict: `options` (for `plan.make_plan`), `target`, `guard`,
-        `refit`, `certify`.
-    """
-    target = validation.check_target(threshold, target_size, target_params,
-                                     target_step)
-    guard = validation.check_guard(max_metric_drop, eval_data, metric,
-                                   threshold, target)
-    if guard:
-        evaluation.check_metrics(model, eval_data, [metric])
-    validation.check_flag("certify", certify)
-    validation.check_flag("refit", refit)
-    certify = certify or input_box is not None
-    if certify and (threshold is not None or target or guard or refit):
-        raise ValueError(
-            "Expected `certify` alone: certified folding uses only proven "
-            "neurons (threshold 1.0 on the box). Received: certify with "
-            "threshold, a target, a metric guard or refit")
-    has_data = data is not None and not isinstance(data, ActivationStats)
-    if certify and input_box is None and not has_data:
-        raise ValueError(
-            "Expected an `input_box` or the calibration data (for its "
-            "min/max) with `certify=True`. Received: "
-            f"{type(data).__name__}")
-    if refit:
-        validation.check_ridge(ridge)
-        if not has_data:
-            raise ValueError(
-                "Expected the calibration data with `refit=True`: the refit "
-                "takes its own pass over it. Received: "
-                f"{type(data).__name__}")
-    options = dict(
-        threshold=validation.check_threshold(
-            1.0 if threshold is None else threshold),
-        layer_threshold=validation.check_layer_threshold(layer_threshold),
-        remove_dead=validation.check_flag("remove_dead", remove_dead),
-        shortcut=validation.check_choice(
-            "shortcut", shortcut, plan_lib.SHORTCUT_FORMS),
-    )
-    return dict(options=options, target=target, guard=guard, refit=refit,
-                certify=certify, input_box=input_box)
+    return refitter
 
 
-def _statistics(model, fn, found, data, choice, batch_size, verbose):
-    """Activation statistics (measured, given, or proven on a box), and
-    notes for the report."""
-    if choice["certify"]:
-        stats, source = certify_lib.certified_stats(
-            fn, found, data, choice["input_box"], batch_size)
-        return stats, dict(certified=True, input_box=source)
-    if isinstance(data, ActivationStats):
-        if data.fingerprint != measure_lib.fingerprint(fn, found.spec):
-            raise ValueError(
-                "The activation statistics were measured on a different model "
-                "(or its weights changed since). Measure again with "
-                "`linprune.measure(model, data)`. Received: stats of model "
-                f"{data.model_name!r} for model {model.name!r}"
-            )
-        return data, {}
-    stats = measure_lib.measure_sites(
-        fn, found, data, batch_size=batch_size, verbose=verbose,
-        model_name=model.name,
-    )
-    return stats, {}
-
-
-def _guarded(model, fn, found, stats, choice, refitter):
-    """The plan of the metric guard, and what to record in the report."""
-    guard = choice["guard"]
-    metric, eval_data = guard["metric"], guard["eval_data"]
+def _guard(analysis, opts, refitter):
+    """The `MetricGuard` policy: rebuilds and evaluates each probed plan."""
+    metric = opts.metric
 
     def value_of(keras_model):
-        result = evaluation.evaluate(keras_model, eval_data, [metric])
+        result = evaluation.evaluate(keras_model, opts.eval_data, [metric])
         return result[_result_key(result, metric)]
 
-    def build(plan):
+    def score(plan):
         fitted = refitter(plan)[0] if refitter else None
-        return value_of(rebuild_lib.rebuild(model, fn, found, plan,
-                                            fitted)[0])
+        return value_of(rebuild(analysis, plan, fitted)[0])
 
-    baseline = value_of(model)
-    options = {k: v for k, v in choice["options"].items()
-               if k != "threshold"}
-    plan, value, tries = guard_lib.guarded_plan(
-        found.spec, stats.piece_rates, build, guard["max_metric_drop"],
-        metric, baseline, **options)
-    return plan, dict(metric=metric, metric_before=baseline,
-                      metric_after=value,
-                      max_metric_drop=guard["max_metric_drop"],
-                      guard_evaluations=tries)
+    name = metric if isinstance(metric, str) else metric.name
+    return policies.MetricGuard(
+        float(opts.max_metric_drop), metric, evaluation.lower_is_better(name),
+        value_of(analysis.model), score)
 
 
 def _result_key(result, metric):
@@ -286,18 +285,3 @@ def _result_key(result, metric):
         return name
     (key,) = result  # a single metric under Keras' own name
     return key
-
-
-def _plan(spec, rates, options, target):
-    """The plan for fixed options, or for a size target."""
-    if not target:
-        return plan_lib.make_plan(spec, rates, **options)
-    options = {k: v for k, v in options.items() if k != "threshold"}
-    if "target_step" in target:
-        return targets_lib.plan_for_fixed_size(
-            spec, rates, target["target_size"], target["target_step"],
-            **options)
-    budget = target.get("target_params")
-    if budget is None:
-        budget = int(target["target_size"] * spec.total_params)
-    return targets_lib.plan_for_target(spec, rates, budget, **options)

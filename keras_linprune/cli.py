@@ -59,7 +59,7 @@ def main(argv=None):
     # generated layer names) would drown the report.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if args.command == "demo":
-        from keras_linprune import demo
+        from keras_linprune.examples import demo
 
         demo.run(epochs=args.epochs, seed=args.seed)
         return 0

@@ -5,38 +5,37 @@ rebuild and (with `eval_data`) one evaluation — the prototype re-measured
 the rates at every threshold.
 """
 
-import time
+from __future__ import annotations
 
+import time
+from typing import Any
+
+import keras
 import numpy as np
 import pandas as pd
 
 from keras_linprune import api
-from keras_linprune import evaluation
-from keras_linprune import flatten as flatten_lib
-from keras_linprune import graph as graph_lib
-from keras_linprune import measurement
-from keras_linprune import plan as plan_lib
-from keras_linprune import sites as sites_lib
-from keras_linprune import validation
-from keras_linprune.stats import ActivationStats
+from keras_linprune import options as options_lib
+from keras_linprune.analysis import analyse
+from keras_linprune.measurement import evaluation
 
 #: The paper's thresholds: 0.05, 0.10, ..., 1.00.
 DEFAULT_THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0001, 0.05), 2))
 
 
 def sweep(
-    model,
-    data_or_stats,
+    model: keras.Model,
+    data_or_stats: Any,
     *,
-    eval_data=None,
-    thresholds=DEFAULT_THRESHOLDS,
-    layer_threshold="optimal",
-    remove_dead=True,
-    shortcut="auto",
-    metrics=None,
-    batch_size=None,
-    verbose="auto",
-):
+    eval_data: Any = None,
+    thresholds: Any = DEFAULT_THRESHOLDS,
+    layer_threshold: str | int | float = "optimal",
+    remove_dead: bool = True,
+    shortcut: str = "auto",
+    metrics: Any = None,
+    batch_size: int | None = None,
+    verbose: str | int = "auto",
+) -> pd.DataFrame:
     """Compresses `model` at every threshold and tabulates size and metrics.
 
     Args:
@@ -73,32 +72,24 @@ def sweep(
     linprune.plot.metric_vs_weights(table, "accuracy")
     ```
     """
-    fn = graph_lib.functional_graph(model)
-    thresholds = _check_thresholds(thresholds)
-    metrics = evaluation.check_metrics(model, eval_data, metrics)
-    for t in thresholds:
-        validation.check_threshold(t)
-    validation.check_layer_threshold(layer_threshold)
-    validation.check_flag("remove_dead", remove_dead)
-    validation.check_choice("shortcut", shortcut, plan_lib.SHORTCUT_FORMS)
-    batch_size = validation.check_batch_size(batch_size)
-    verbose = validation.check_verbose(verbose)
-    if isinstance(data_or_stats, ActivationStats):
-        stats = data_or_stats
-    else:
-        fn = flatten_lib.flatten(fn)
-        stats = measurement.measure_sites(
-            fn, sites_lib.find_sites(fn), data_or_stats,
-            batch_size=batch_size, verbose=verbose, model_name=model.name)
+    options_lib.check_model(model)
+    thresholds = options_lib.check_thresholds(thresholds)
+    metrics = options_lib.check_metrics(model, eval_data, metrics)
+    base = options_lib.Options(
+        layer_threshold=layer_threshold, remove_dead=remove_dead,
+        shortcut=shortcut, batch_size=batch_size, verbose=verbose)
+    analysis = analyse(model)  # once, for every threshold
+    stats, _ = api.statistics(analysis, data_or_stats, base)
     original = {"total_params": model.count_params()}
     if eval_data is not None:
         original.update(evaluation.evaluate(model, eval_data, metrics))
     rows = []
     for t in thresholds:
         start = time.perf_counter()
-        small, report = api.apply(
-            model, stats, threshold=t, layer_threshold=layer_threshold,
+        opts = options_lib.Options(
+            threshold=t, layer_threshold=layer_threshold,
             remove_dead=remove_dead, shortcut=shortcut, verbose=0)
+        small, report = api.compress(analysis, stats, opts)
         total = small.count_params()
         shortcut_params = int(report.shortcut_params.sum())
         row = dict(threshold=t, layer_params=total - shortcut_params,
@@ -111,19 +102,3 @@ def sweep(
     frame = pd.DataFrame(rows)
     frame.attrs["original"] = original
     return frame
-
-
-def _check_thresholds(thresholds):
-    try:
-        values = [float(t) for t in np.atleast_1d(thresholds)]
-    except (TypeError, ValueError):
-        raise TypeError(
-            "Expected `thresholds` to be a list of numbers in [0, 1]. "
-            f"Received: thresholds={thresholds!r}"
-        ) from None
-    if not values:
-        raise ValueError(
-            "Expected at least one threshold. Received: thresholds="
-            f"{thresholds!r}"
-        )
-    return values

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 
 import keras_linprune as linprune
-from keras_linprune import algebra
+from keras_linprune.core import algebra
 from tests import factories as f
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_linprune as linprune
-from keras_linprune import zoo
+from keras_linprune.examples import zoo
 from tests import factories as f
 
 

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
 import keras_linprune as linprune  # noqa: E402
-from keras_linprune import demo  # noqa: E402
+from keras_linprune.examples import demo  # noqa: E402
 
 x_train, y_train, x_test, y_test = demo.load_digits_split()
 model = demo.build_mlp(64, 10)        # the paper's in-64-128-128-256-256-out MLP

@@ -1,0 +1,178 @@
+"""Keras-free description of the graph parts that compression can change.
+
+`graph.sites.find_sites` reads a functional Keras graph and describes it
+with the dataclasses below; the planner (`plan/`) and the weight algebra
+(`core/algebra.py`) only ever see these descriptions, so both can be tested
+with plain Python and NumPy.
+
+Vocabulary (docs/method.md):
+
+* a *linear node* is a layer with a kernel (`Dense`, a convolution) whose
+  weights may change: the producer or a consumer of some fold site;
+* a *source* is a tensor that feeds a linear node, named by a string key; the
+  output of a fold site's activation has the site's name as key;
+* a *site* is producer -> piecewise-linear activation -> one or more
+  consumers.
+"""
+
+import dataclasses
+import functools
+
+from keras_linprune.core.pieces import RELU, Activation
+
+#: Separates a source key from a geometry in the key of a term that could
+#: not merge with another term from the same source.
+TERM_SEPARATOR = "@@"
+
+
+def term_key(source, geometry):
+    """Key of a term from `source` that keeps its own `geometry`."""
+    return f"{source}{TERM_SEPARATOR}{geometry}"
+
+
+def source_of(key):
+    """The source key a term key reads from."""
+    return key.split(TERM_SEPARATOR, 1)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearSpec:
+    """A linear layer taking part in at least one fold site.
+
+    Attributes:
+        name: Layer name.
+        source: Key of the tensor it reads (a site name when its input is a
+            site's activation, possibly through inference-identity layers).
+        in_width: Width of that tensor (last axis) in the original model.
+        units: Output width in the original model.
+        use_bias: Whether the layer has a bias once any BatchNormalization
+            is folded into it.
+        pre_norms: Names of BatchNormalization layers between its source
+            and itself, folded into its kernel (source side first).
+        post_norm: Name of a BatchNormalization layer right after it,
+            folded into its kernel and bias, or `None`.
+        absorbed_params: Parameters of those normalization layers that this
+            layer accounts for (each removed layer is counted once).
+        had_bias: Whether the original layer has a bias (default:
+            `use_bias`).
+        taps: Kernel positions (1 for `Dense` and pointwise convs).
+        parts: For a layer reading a `Concatenate` of site activations and
+            other tensors: `(key, width)` per concatenated input, in order
+            (`source` is then the first part's key); empty otherwise.
+        geometry: Signature of how its kernel is applied ("dense", or the
+            conv type, kernel size, strides, padding, dilation and data
+            format). Terms from the same source merge only with the same
+            geometry; otherwise the incoming one is kept under
+            `term_key(source, geometry)`.
+    """
+
+    name: str
+    source: str
+    in_width: int
+    units: int
+    use_bias: bool
+    pre_norms: tuple = ()
+    post_norm: str = None
+    absorbed_params: int = 0
+    had_bias: bool = None
+    taps: int = 1
+    parts: tuple = ()
+    geometry: str = "dense"
+
+    @property
+    def inputs(self):
+        """`(key, width)` of each block of input rows: the parts of a
+        concatenated input, or the single source."""
+        return self.parts or ((self.source, self.in_width),)
+
+    @property
+    def params(self):
+        """Parameters in the original model: the layer (kernel + bias) and
+        the normalization layers it absorbs."""
+        had_bias = self.use_bias if self.had_bias is None else self.had_bias
+        return self.units * (self.taps * self.in_width + int(had_bias)) + (
+            self.absorbed_params)
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteSpec:
+    """A fold site: producer -> activation -> consumers.
+
+    Attributes:
+        name: Site key; equal to the name of the layer whose output is the
+            activation tensor (the producer itself for an inline activation).
+        producer: Name of the producer `LinearSpec`.
+        consumers: Names of the consumer `LinearSpec`s, in graph order.
+        width: Number of neurons (the producer's units).
+        activation: The site's piecewise-linear `Activation` (ReLU unless
+            given).
+        channel_params: Parameters per neuron of the activation layer
+            (PReLU's slopes), removed with the neuron.
+        linear_block: Why linear neurons cannot fold here (a consumer with
+            a spatial kernel), or empty.
+        nonzero_constants: Whether neurons stuck at a non-zero constant can
+            be moved into the consumers' bias (not through a padded
+            spatial kernel).
+    """
+
+    name: str
+    producer: str
+    consumers: tuple
+    width: int
+    activation: Activation = None
+    channel_params: int = 0
+    linear_block: str = ""
+    nonzero_constants: bool = True
+
+    def __post_init__(self):
+        if self.activation is None:
+            object.__setattr__(self, "activation", RELU)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejection:
+    """A candidate site that cannot be folded, with the reason.
+
+    Attributes:
+        name: Site key (activation tensor's layer name).
+        producer: Name of the layer that computes the pre-activation.
+        width: Number of neurons, or 0 when unknown.
+        reason: Human-readable reason, shown in the report.
+    """
+
+    name: str
+    producer: str
+    width: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphSpec:
+    """Everything the planner needs to know about a model.
+
+    Attributes:
+        linears: Mapping from layer name to `LinearSpec`, in graph order.
+        sites: Foldable sites in topological order of their producers.
+        rejected: Candidate sites that cannot be folded.
+        total_params: `count_params()` of the original model.
+        absorbed: Names of BatchNormalization layers folded into a linear
+            node (they disappear from the rebuilt graph).
+        bypassed: Names of `Concatenate` layers whose readers now read
+            the parts directly (they disappear too).
+    """
+
+    linears: dict
+    sites: tuple
+    rejected: tuple
+    total_params: int
+    absorbed: tuple = ()
+    bypassed: tuple = ()
+
+    @functools.cached_property
+    def fixed_params(self):
+        """Parameters of every layer the planner never changes."""
+        return (
+            self.total_params
+            - sum(s.params for s in self.linears.values())
+            - sum(s.channel_params * s.width for s in self.sites)
+        )

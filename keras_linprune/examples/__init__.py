@@ -1,0 +1,1 @@
+"""Examples that ship with the package: the model zoo and the demo."""

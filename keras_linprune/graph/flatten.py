@@ -1,0 +1,71 @@
+"""Inlines nested functional and Sequential models into one flat graph.
+
+Fold sites inside a nested model (a block reused as a layer) become visible
+once its layers are part of the outer graph. The flat graph is built from
+copies of every layer (`copier.LayerCopier`), so the user's model is never
+touched; inner layers are named `"<submodel>.<layer>"` so they stay
+recognisable in the report and the compressed model.
+"""
+
+import keras
+
+from keras_linprune.graph import keras_internals as internals
+from keras_linprune.graph import nodes as nodes_lib
+from keras_linprune.graph.copier import LayerCopier
+
+
+def _inlinable(layer, calls):
+    return (isinstance(layer, keras.Model) and calls == 1
+            and (isinstance(layer, keras.Sequential)
+                 or internals.is_functional(layer)))
+
+
+def flatten(fn):
+    """`fn` itself when it has no nested model, else a flat equivalent.
+
+    Nested models called more than once, and subclassed ones, are kept as
+    single layers.
+
+    Example:
+
+    >>> import keras
+    >>> block = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)],
+    ...                          name="block")
+    >>> x = keras.Input((4,))
+    >>> flat = flatten(keras.Model(x, block(x)))
+    >>> [layer.name for layer in flat.layers[1:]]
+    ['block.dense']
+    """
+    nodes = nodes_lib.ordered_nodes(fn)
+    calls = nodes_lib.call_counts(nodes)
+    if not any(_inlinable(n.operation, calls[id(n.operation)]) for n in nodes):
+        return fn
+    tensors = nodes_lib.new_inputs(fn)
+    _inline(nodes, calls, tensors, LayerCopier(), prefix="")
+    return nodes_lib.new_model(fn, tensors, fn.name)
+
+
+def _inline(nodes, calls, tensors, copier, prefix):
+    for node in nodes:
+        layer = node.operation
+        if _inlinable(layer, calls[id(layer)]):
+            _inline_model(node, tensors, copier, f"{prefix}{layer.name}.")
+            continue
+        out = copier.call(node, tensors, name=prefix + layer.name)
+        for t, new in zip(node.outputs, keras.tree.flatten(out)):
+            tensors[id(t)] = new
+
+
+def _inline_model(node, tensors, copier, prefix):
+    """Inlines the nested model that `node` calls, its layers renamed
+    `prefix + name`."""
+    inner = nodes_lib.functional_graph(node.operation)
+    args = internals.call_arguments(node, tensors)
+    given = keras.tree.flatten(args[0] if len(args) == 1 else args)
+    for t, new in zip(inner.inputs, given):
+        tensors[id(t)] = new
+    inner_nodes = nodes_lib.ordered_nodes(inner)
+    _inline(inner_nodes, nodes_lib.call_counts(inner_nodes), tensors, copier,
+            prefix)
+    for t, inner_out in zip(node.outputs, keras.tree.flatten(inner.outputs)):
+        tensors[id(t)] = tensors[id(inner_out)]

@@ -1,0 +1,82 @@
+"""The one module that touches private Keras attributes.
+
+Keras keeps the graph of a functional model as `Node`s grouped by depth
+(`keras/src/ops/function.py`), the nested structure of its inputs and
+outputs, and each symbolic tensor's history as private attributes. Every
+read of such an attribute in this package goes through a function below, so
+that a Keras upgrade that renames one breaks here and nowhere else
+(`tests/graph/keras_boundary_test.py` enforces it).
+
+Tested with Keras 3.15; the attributes used exist since Keras 3.0.
+"""
+
+import keras
+
+
+def is_functional(model):
+    """Whether `model` has an inspectable functional graph."""
+    return hasattr(model, "_nodes_by_depth")
+
+
+def sequential_graph(model):
+    """The functional model a built `Sequential` wraps, or `None`."""
+    return getattr(model, "_functional", None)
+
+
+def ordered_nodes(fn):
+    """The call nodes of `fn` in topological order (inputs excluded).
+
+    The same order in which `keras/src/ops/function.py` runs the graph.
+    """
+    nodes = []
+    for depth in sorted(fn._nodes_by_depth, reverse=True):
+        for node in fn._nodes_by_depth[depth]:
+            if node.operation is not None and not node.is_input:
+                nodes.append(node)
+    return nodes
+
+
+def tensor_history(tensor):
+    """`(layer, node_index, tensor_index)` that produced a symbolic tensor."""
+    history = tensor._keras_history
+    return history.operation, history.node_index, history.tensor_index
+
+
+def pack_inputs(fn, flat):
+    """`flat` tensors in the nesting of `fn`'s inputs (a dict, list, ...)."""
+    return keras.tree.pack_sequence_as(fn._inputs_struct, list(flat))
+
+
+def pack_outputs(fn, flat):
+    """`flat` tensors in the nesting of `fn`'s outputs."""
+    return keras.tree.pack_sequence_as(fn._outputs_struct, list(flat))
+
+
+def inputs_structure(fn):
+    """The nesting of `fn`'s inputs (a tensor, list or dict of tensors)."""
+    return fn._inputs_struct
+
+
+def call_like(node, layer, tensors):
+    """Calls `layer` as `node` called its layer, on new tensors.
+
+    Args:
+        node: A node of an original graph.
+        layer: The layer to call (a copy of `node.operation`).
+        tensors: Mapping from `id(original tensor)` to new tensors; every
+            other argument of the call (training flags, masks given as
+            constants, keyword options) is passed as recorded.
+    """
+    args, kwargs = node.arguments.fill_in(tensors)
+    return layer(*args, **kwargs)
+
+
+def call_arguments(node, tensors):
+    """The positional arguments of `node`'s call, filled with `tensors`."""
+    args, _ = node.arguments.fill_in(tensors)
+    return args
+
+
+def lambda_output_shape(layer):
+    """The `output_shape` a `keras.layers.Lambda` was created with."""
+    return layer._output_shape

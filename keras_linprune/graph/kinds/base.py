@@ -1,0 +1,72 @@
+"""The base layer kind, and helpers shared by the kinds.
+
+A layer whose class is not in the registry gets `LayerKind()`: it is copied
+unchanged, nothing is found through it, and its outputs are unbounded for
+certification (which can only prevent proofs, never make a wrong one).
+"""
+
+import keras
+import numpy as np
+
+
+class LayerKind:
+    """An opaque layer: copied unchanged; the base of every kind.
+
+    Attributes:
+        role: What the layer is to site matching: `"opaque"`, `"input"`,
+            `"linear"` (has a kernel: producer or consumer of sites),
+            `"norm"` (foldable normalization), `"activation"`,
+            `"identity"` (the identity at inference), `"channel_pass"`
+            (channel-wise: dead channels can be removed through it),
+            `"concatenate"`, `"add"` or `"structural"` (reshapes or pools
+            values without mixing them with weights).
+        known: Whether the engine understands the layer; other layers are
+            listed in the report as copied unchanged.
+    """
+
+    role = "opaque"
+    known = False
+
+    def interval(self, layer, node, bounds, pre):
+        """Interval bounds of the layer's output, or `None` (unbounded).
+
+        Args:
+            layer: The layer.
+            node: Its call node.
+            bounds: `(low, high)` NumPy arrays (no batch axis) per input.
+            pre: Dict to record pre-activation bounds of inline
+                activations in, keyed by `id(node)`.
+        """
+        return None
+
+    def __repr__(self):
+        return f"<{type(self).__name__} role={self.role}>"
+
+
+def to_numpy(variable):
+    """A Keras variable or tensor as a float64 NumPy array."""
+    return np.asarray(keras.ops.convert_to_numpy(variable), np.float64)
+
+
+def monotone_bounds(fn, low, high):
+    """Applies a non-decreasing elementwise or structural `fn` to bounds."""
+
+    def run(x):
+        return to_numpy(fn(np.asarray(x, np.float32)[None]))[0]
+
+    return run(low), run(high)
+
+
+def affine_bounds(low, high, kernel, bias, apply):
+    """Bounds of `apply(x, kernel) + bias` for `low <= x <= high`.
+
+    `apply` must be linear in `x` and in `kernel` (a product, a
+    convolution): the kernel's positive and negative parts take the
+    matching ends of the box.
+    """
+    pos, neg = np.maximum(kernel, 0), np.minimum(kernel, 0)
+    out_low = apply(low, pos) + apply(high, neg)
+    out_high = apply(high, pos) + apply(low, neg)
+    if bias is not None:
+        out_low, out_high = out_low + bias, out_high + bias
+    return out_low, out_high

@@ -1,0 +1,100 @@
+"""Walking the functional graph of a Keras model.
+
+Built on `keras_internals` and the public attributes of nodes
+(`operation`, `input_tensors`, `outputs`), so that the rest of the package
+walks graphs one way.
+"""
+
+import collections
+
+import keras
+
+from keras_linprune import options
+from keras_linprune.graph import keras_internals as internals
+
+ordered_nodes = internals.ordered_nodes
+
+
+def functional_graph(model):
+    """Returns the functional graph (a `keras.Model`) that `model` runs.
+
+    Args:
+        model: A functional `keras.Model` or a built `keras.Sequential`.
+
+    Returns:
+        The model itself when it is functional; for a `Sequential`, the
+        functional model it wraps.
+
+    Raises:
+        TypeError: If `model` is not a Keras 3 model.
+        ValueError: If `model` is subclassed or an unbuilt `Sequential`.
+
+    Example:
+
+    >>> import keras
+    >>> seq = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> len(ordered_nodes(functional_graph(seq)))
+    1
+    """
+    options.check_model(model)
+    if isinstance(model, keras.Sequential):
+        fn = internals.sequential_graph(model)
+        if fn is None:
+            raise ValueError(
+                "The Sequential model is not built, so its graph is unknown. "
+                "Start it with `keras.Input(shape)` or call it on data once. "
+                f"Received: model={model.name!r}"
+            )
+        return fn
+    return model
+
+
+def consumers_by_tensor(nodes):
+    """Maps `id(tensor)` to the nodes that read that tensor."""
+    consumers = collections.defaultdict(list)
+    for node in nodes:
+        for tensor in node.input_tensors:
+            consumers[id(tensor)].append(node)
+    return consumers
+
+
+def call_counts(nodes):
+    """Maps `id(layer)` to the number of times it is called in the graph."""
+    return collections.Counter(id(node.operation) for node in nodes)
+
+
+def tensor_key(tensor):
+    """A readable, unique key for a tensor: its producing layer's name.
+
+    The node and output index are appended when the layer is shared or has
+    several outputs, e.g. `"encoder_1_0"`.
+    """
+    layer, node_index, tensor_index = internals.tensor_history(tensor)
+    key = layer.name
+    if node_index:
+        key += f"_{node_index}"
+    if tensor_index:
+        key += f"_{tensor_index}"
+    return key
+
+
+def new_inputs(fn):
+    """Fresh `keras.Input`s like `fn`'s, named after its input layers.
+
+    Returns:
+        `{id(original input): new input}`.
+    """
+    tensors = {}
+    for t in fn.inputs:
+        layer, _, _ = internals.tensor_history(t)
+        tensors[id(t)] = keras.Input(batch_shape=t.shape, dtype=t.dtype,
+                                     sparse=t.sparse, name=layer.name)
+    return tensors
+
+
+def new_model(fn, tensors, name):
+    """A `keras.Model` over the new tensors that replace `fn`'s inputs and
+    outputs, with `fn`'s input and output nesting."""
+    inputs = internals.pack_inputs(fn, [tensors[id(t)] for t in fn.inputs])
+    outputs = internals.pack_outputs(fn, [tensors[id(t)] for t in fn.outputs])
+    return keras.Model(inputs, outputs, name=name)

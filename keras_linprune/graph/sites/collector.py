@@ -1,0 +1,195 @@
+"""Accumulates what site matching finds into the Keras-free `GraphSpec`.
+
+The collector registers linear layers (`LinearSpec`), sites (`SiteSpec`)
+and rejections, and keeps the Keras-side facts measurement and rebuild need:
+per call of every linear node the tensor behind each source key (`env`),
+the canonical key of activation tensors, absorbed normalization layers and
+bypassed `Concatenate`s.
+"""
+
+import dataclasses
+
+from keras_linprune.core.spec import LinearSpec, Rejection, SiteSpec
+from keras_linprune.graph import nodes as nodes_lib
+from keras_linprune.graph import registry
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteBinding:
+    """Keras objects of one site.
+
+    Attributes (one tensor per call of a shared producer):
+        tensor: The activation's outputs (the source of shortcuts in
+            chains).
+        measured: The tensors whose pieces are counted: the activation's
+            input `z` for an activation layer, its output for an inline
+            activation.
+        on_output: Whether `measured` is the activation's output.
+        producer: The producer layer.
+        activation_layer: The separate activation layer, or `None`.
+        channel_axis: Axis of the neurons (channels) in `measured`.
+        nodes: The producer's call nodes.
+    """
+
+    tensor: object
+    measured: object
+    on_output: bool
+    producer: object
+    activation_layer: object = None
+    channel_axis: int = -1
+    nodes: tuple = ()
+
+
+class SiteCollector:
+    """Mutable state of one `find_sites` run."""
+
+    def __init__(self, index):
+        self.index = index
+        self.canonical = {}  # id(tensor) -> site key, through identities
+        self.env = {}  # id(linear node) -> {source key: original tensor}
+        self.linears = {}
+        self.sites = []
+        self.rejected = []
+        self.bindings = {}
+        self.absorbed = {}  # norm layer name -> its parameter count
+        self.concat_of = {}  # id(reader node) -> the Concatenate node
+        self.reader_node = {}  # linear layer name -> its (single) node
+        self.bypassed = set()  # Concatenate layers no longer needed
+
+    def reject(self, key, layer, width, reason):
+        self.rejected.append(Rejection(key, layer.name, width, reason))
+
+    def add_site(self, key, layer, nodes, matches, walks):
+        """Registers a site whose calls `nodes` have the activation
+        `matches` and consumer `walks` (one per call)."""
+        first = matches[0]
+        kind = registry.linear_kind(layer)
+        width = kind.out_channels(layer)
+        norm = first.norm
+        self.add_linear(nodes, post_norm=None if norm is None else norm.name)
+        names = self._add_consumers(key, nodes, matches, walks)
+        channel_params = 0
+        if first.layer is not None and first.layer.count_params():
+            channel_params = first.layer.count_params() // width
+        consumers = [self.index.layers[n] for n in names]
+        via = [v for w in walks for c, _ in w.consumers
+               for v in w.via.get(id(c), ())]
+        self.sites.append(SiteSpec(
+            key, layer.name, tuple(names), width, first.activation,
+            channel_params, _linear_block(consumers, via),
+            all(registry.linear_kind(c).exact_on_constants(c)
+                for c in consumers)
+            and all(registry.kind_of(v).keeps_constants for v in via),
+        ))
+        self.bindings[key] = SiteBinding(
+            tuple(m.output for m in matches),
+            tuple(m.measured for m in matches), first.layer is None, layer,
+            first.layer, kind.channel_axis(layer), tuple(nodes),
+        )
+
+    def _add_consumers(self, key, nodes, matches, walks):
+        """Registers every consumer of a site; returns their names."""
+        names = []
+        for node, match, walk in zip(nodes, matches, walks):
+            for consumer, norms in walk.consumers:
+                if id(consumer) in walk.concat:
+                    self.concat_of[id(consumer)] = walk.concat[id(consumer)]
+                self.add_linear([consumer], source=key, pre_norms=norms)
+                # The site's key reads the consumer's own input when it
+                # passes through pooling or padding (not the activation).
+                reads = (consumer.input_tensors[0]
+                         if id(consumer) in walk.via else match.output)
+                self.env[id(consumer)] = {**self.env.get(id(consumer), {}),
+                                          **self.env[id(node)], key: reads}
+                if consumer.operation.name not in names:
+                    names.append(consumer.operation.name)
+            self.canonical[id(match.output)] = key
+            for t in walk.identities:
+                self.canonical[id(t)] = key
+        return names
+
+    def add_linear(self, nodes, source=None, pre_norms=(), post_norm=None):
+        """Registers a linear layer from its call `nodes` (idempotent).
+
+        Also records each node's environment: the original tensor behind
+        each source key at that call. A shared layer that reads no site
+        gets the call-relative key `"<layer>_input"`.
+        """
+        layer = nodes[0].operation
+        if len(nodes) == 1:
+            self.reader_node[layer.name] = nodes[0]
+        absorbed = self._absorb((*pre_norms, post_norm))
+        if layer.name in self.linears:
+            old = self.linears[layer.name]
+            self.linears[layer.name] = dataclasses.replace(
+                old, post_norm=post_norm or old.post_norm,
+                use_bias=old.use_bias or post_norm is not None,
+                absorbed_params=old.absorbed_params + absorbed,
+            )
+            return
+        tensor = nodes[0].input_tensors[0]
+        if source is None:
+            source = self._source_of(nodes, tensor)
+        kind = registry.linear_kind(layer)
+        self.linears[layer.name] = LinearSpec(
+            layer.name, source, int(tensor.shape[kind.channel_axis(layer)]),
+            kind.out_channels(layer),
+            bool(layer.use_bias) or bool(pre_norms) or post_norm is not None,
+            tuple(pre_norms), post_norm, absorbed, bool(layer.use_bias),
+            kind.taps(layer), geometry=kind.geometry(layer),
+        )
+
+    def _absorb(self, norm_names):
+        """Records normalization layers folded away; returns the
+        parameters newly accounted to the layer absorbing them."""
+        absorbed = 0
+        for name in norm_names:
+            if name is not None and name not in self.absorbed:
+                self.absorbed[name] = self.index.layers[name].count_params()
+                absorbed += self.absorbed[name]
+        return absorbed
+
+    def _source_of(self, nodes, tensor):
+        """Source key of a linear layer that reads no site directly."""
+        source = self.canonical.get(id(tensor))
+        if source is None:
+            layer = nodes[0].operation
+            source = (nodes_lib.tensor_key(tensor) if len(nodes) == 1
+                      else f"{layer.name}_input")
+            for node in nodes:
+                self.env[id(node)] = {source: node.input_tensors[0]}
+        return source
+
+    def finalize_parts(self):
+        """Gives readers of a folded `Concatenate` one key per part.
+
+        Done once every site is known, so that a part that is another
+        site's activation gets that site's key.
+        """
+        for name, lin in list(self.linears.items()):
+            node = self.reader_node.get(name)
+            concat = self.concat_of.get(id(node)) if node else None
+            if concat is None:
+                continue
+            parts, env = [], {}
+            for t in concat.input_tensors:
+                key = self.canonical.get(id(t), nodes_lib.tensor_key(t))
+                parts.append((key, int(t.shape[concat.operation.axis])))
+                env[key] = t
+            self.linears[name] = dataclasses.replace(
+                lin, source=parts[0][0], parts=tuple(parts))
+            self.env[id(node)] = {**env, **self.env.get(id(node), {})}
+            self.bypassed.add(concat.operation.name)
+
+
+def _linear_block(consumers, via):
+    """Why linear neurons cannot fold into these consumers, or ""."""
+    for c in consumers:
+        kind = registry.linear_kind(c)
+        if not kind.is_pointwise(c):
+            return (f"consumer '{c.name}' has a {kind.kernel_text(c)}: only "
+                    "constant channels are removed")
+    if via:
+        return (f"'{via[0].name}' ({type(via[0]).__name__}) sits before "
+                "the consumers: only constant channels are removed")
+    return ""

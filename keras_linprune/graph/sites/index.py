@@ -1,0 +1,40 @@
+"""Read-only facts about a functional graph, computed once per analysis."""
+
+import collections
+
+from keras_linprune.graph import nodes as nodes_lib
+
+
+class GraphIndex:
+    """Nodes of a functional graph and who reads what.
+
+    Attributes:
+        nodes: Call nodes in topological order.
+        readers: `id(tensor)` -> nodes that read it.
+        calls: `id(layer)` -> number of calls.
+        calls_of: `id(layer)` -> its call nodes, in order.
+        outputs: `id`s of the model's output tensors.
+        layers: Layer name -> layer.
+    """
+
+    def __init__(self, fn):
+        self.nodes = nodes_lib.ordered_nodes(fn)
+        self.readers = nodes_lib.consumers_by_tensor(self.nodes)
+        self.calls = nodes_lib.call_counts(self.nodes)
+        self.calls_of = collections.defaultdict(list)
+        for node in self.nodes:
+            self.calls_of[id(node.operation)].append(node)
+        self.outputs = {id(t) for t in fn.outputs}
+        self.layers = {n.operation.name: n.operation for n in self.nodes}
+
+    def single_reader(self, tensor):
+        """The one node reading `tensor`, or `None` (several readers, none,
+        or the tensor is a model output)."""
+        readers = self.readers.get(id(tensor), [])
+        if len(readers) != 1 or id(tensor) in self.outputs:
+            return None
+        return readers[0]
+
+    def calls_of_layer(self, layer):
+        """Number of calls of `layer` in the graph."""
+        return self.calls[id(layer)]

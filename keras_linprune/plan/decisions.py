@@ -1,0 +1,316 @@
+"""Which neurons fold where, with the exact parameter count (pure NumPy).
+
+The planner turns activation rates into one `SiteDecision` per site and
+counts the parameters of the graph that `rebuild` will emit, without
+computing any weights: the count only depends on which sources feed which
+linear node (docs/method.md, sections 2-6). That keeps it cheap enough to evaluate
+many candidate plans, e.g. for `layer_threshold="optimal"`.
+
+Example:
+
+>>> import numpy as np
+>>> from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
+>>> spec = GraphSpec(
+...     linears={
+...         "d1": LinearSpec("d1", "x", 2, 8, True),
+...         "d2": LinearSpec("d2", "d1", 8, 1, True),
+...     },
+...     sites=(SiteSpec("d1", "d1", ("d2",), 8),),
+...     rejected=(),
+...     total_params=33,
+... )
+>>> p = make_plan(spec, {"d1": np.ones(8)}, threshold=1.0)
+>>> p.params, p.decisions["d1"].folded
+(3, True)
+"""
+
+import dataclasses
+import numbers
+
+import numpy as np
+
+from keras_linprune.plan import selection
+from keras_linprune.plan.layout import layout_of, total_params
+
+#: String layer thresholds (rules over the exact parameter count):
+#: "optimal" folds the subset of sites with the smallest count ("best" is an
+#: alias, as in the prototype's notebooks); "greedy" is the prototype's
+#: `seq_compression` order; "sequential" decides sites in graph order.
+LAYER_THRESHOLD_STRINGS = ("optimal", "best", "greedy", "sequential")
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteDecision:
+    """What happens to the neurons of one site.
+
+    Attributes:
+        site: Site key.
+        linear: Indices folded into shortcuts (empty if the site is not
+            folded), with their piece's `slope` and `offset` (arrays).
+        constant: Indices removed as constants (dead ReLU neurons, saturated
+            ReLU6 ones, ...), with their constant output `value` (array).
+        keep: Indices that stay in the producer.
+        candidates: Number of neurons whose rate reaches the threshold,
+            before the layer-threshold decision.
+        folded: Whether the linear neurons were folded.
+        reason: Why they were not folded (empty when folded).
+    """
+
+    site: str
+    linear: np.ndarray
+    slope: np.ndarray
+    offset: np.ndarray
+    constant: np.ndarray
+    value: np.ndarray
+    keep: np.ndarray
+    candidates: int
+    folded: bool
+    reason: str = ""
+
+    def __post_init__(self):
+        # Read by every parameter count; computed once.
+        object.__setattr__(self, "moves_offset", bool(np.any(self.offset)))
+        object.__setattr__(self, "moves_value", bool(np.any(self.value)))
+
+    @property
+    def dead(self):
+        """Constant neurons whose output is 0."""
+        return self.constant[self.value == 0]
+
+    def fold_arguments(self):
+        """Keyword arguments of `algebra.fold_site` for this decision."""
+        return dict(keep=self.keep, linear=self.linear, slope=self.slope,
+                    offset=self.offset, constant=self.constant,
+                    value=self.value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A complete compression plan.
+
+    Attributes:
+        spec: The `GraphSpec` it was made for.
+        decisions: Mapping from site key to `SiteDecision`, in site order.
+        layout: Mapping from linear-node name to `NodeLayout`.
+        params: Exact `count_params()` of the rebuilt model.
+        options: The options the plan was made with.
+    """
+
+    spec: object
+    decisions: dict
+    layout: dict
+    params: int
+    options: dict
+
+    @property
+    def params_before(self):
+        return self.spec.total_params
+
+
+#: Shortcut forms: "auto" picks, per term, the cheaper of a full matrix and
+#: an exact rank-r factorization; "dense" always uses the full matrix (the
+#: paper's form, for parity with the prototype).
+SHORTCUT_FORMS = ("auto", "dense")
+
+
+def make_plan(
+    spec, rates, *, threshold=1.0, layer_threshold="optimal", remove_dead=True,
+    shortcut="auto",
+):
+    """Decides every site and counts the parameters of the result.
+
+    Args:
+        spec: `GraphSpec` of the model.
+        rates: Mapping from site key to per-piece rates, shape
+            `(pieces, width)` (1-D: identity-piece rates of a ReLU site).
+        threshold: A neuron is linear when its rate is `>= threshold`.
+        layer_threshold: Which sites fold: an int `n`, those with more
+            than `n` linear neurons; a float `f`, those with more than that
+            fraction; `"optimal"` (or `"best"`), the subset of sites whose
+            folding gives the smallest exact parameter count of the rebuilt
+            graph (a site's saving depends on its neighbours' folds);
+            `"greedy"`, the prototype's order (repeatedly the site with the
+            largest saving); `"sequential"`, each site in graph order if it
+            lowers the count given the decisions before it.
+        remove_dead: Remove neurons that sit in a constant piece on all
+            data (dead ReLU neurons, saturated ReLU6 ones) outright.
+        shortcut: `"auto"` stores a shortcut as two layers through `r`
+            channels whenever that is smaller than the full matrix (`r`: a
+            bound on its rank, at most the number of neurons folded into
+            it); `"dense"` keeps full matrices.
+
+    Returns:
+        A `Plan`. Options are assumed validated (see `options.py`).
+    """
+    rates = {s.name: piece_rates(s, rates[s.name]) for s in spec.sites}
+    base = {}
+    for site in spec.sites:
+        base[site.name] = _base_decision(
+            site, rates[site.name], threshold, remove_dead
+        )
+    folded = {
+        site.name: _with_linear(site, base[site.name], rates[site.name],
+                                threshold)
+        for site in spec.sites if base[site.name].candidates
+    }
+
+    def count(subset):
+        chosen = {**base, **{k: folded[k] for k in subset}}
+        return total_params(spec, chosen, layout_of(spec, chosen, shortcut))
+
+    count = selection.memoized(count)
+    chosen = _choose(spec, base, list(folded), layer_threshold, count)
+    decisions = {}
+    for site in spec.sites:
+        key = site.name
+        if key in chosen:
+            decisions[key] = folded[key]
+        elif key in folded:
+            reason = _why_not(site, base[key], layer_threshold, count, chosen)
+            decisions[key] = dataclasses.replace(base[key], reason=reason)
+        else:
+            decisions[key] = base[key]
+    layout = layout_of(spec, decisions, shortcut)
+    params = total_params(spec, decisions, layout)
+    options = dict(
+        threshold=threshold,
+        layer_threshold=layer_threshold,
+        remove_dead=remove_dead,
+        shortcut=shortcut,
+    )
+    return Plan(spec, decisions, layout, params, options)
+
+
+def piece_rates(site, rates):
+    """Rates as a `(pieces, width)` array.
+
+    A 1-D array is accepted for a plain ReLU site: the rate of its identity
+    piece, as in the prototype.
+    """
+    rates = np.asarray(rates, np.float64)
+    if rates.ndim == 2:
+        return rates
+    pieces = site.activation.pieces
+    if len(pieces) != 2 or site.activation.principal != 1:
+        raise ValueError(
+            f"Expected per-piece rates of shape ({len(pieces)}, {site.width}) "
+            f"for site '{site.name}'. Received: shape {rates.shape}"
+        )
+    return np.stack([1.0 - rates, rates])
+
+
+def _base_decision(site, rates, threshold, remove_dead):
+    """Constant neurons removed, linear ones not (yet) folded."""
+    pieces = site.activation.pieces
+    is_constant = np.zeros(site.width, bool)
+    value = np.zeros(site.width)
+    if remove_dead:
+        for i, piece in enumerate(pieces):
+            if piece.is_constant and (
+                    site.nonzero_constants or piece.offset == 0):
+                always = (rates[i] >= 1.0) & ~is_constant
+                is_constant |= always
+                value[always] = piece.offset
+    constant = np.flatnonzero(is_constant)
+    if constant.size == site.width:
+        # Keep one neuron so every consumer still has an input; it outputs
+        # its constant, so the result stays exact.
+        constant = constant[1:]
+    best_rate, _ = best_sloped_piece(pieces, rates)
+    is_candidate = (best_rate >= threshold) & ~is_constant
+    candidates = int(np.count_nonzero(is_candidate))
+    keep = np.setdiff1d(np.arange(site.width), constant)
+    reason = "" if candidates else "no neuron reaches the threshold"
+    if site.linear_block and candidates:
+        reason, candidates = site.linear_block, 0
+    empty = np.array([], np.int64)
+    return SiteDecision(
+        site.name, empty, np.zeros(0), np.zeros(0), constant, value[constant],
+        keep, candidates, False, reason,
+    )
+
+
+def best_sloped_piece(pieces, rates):
+    """Per neuron: the highest rate of a non-constant piece, and its index."""
+    sloped = [i for i, p in enumerate(pieces) if not p.is_constant]
+    sub = rates[sloped]
+    best = np.argmax(sub, axis=0)
+    return sub[best, np.arange(rates.shape[1])], np.asarray(sloped)[best]
+
+
+def _with_linear(site, base, rates, threshold):
+    pieces = site.activation.pieces
+    best_rate, best_piece = best_sloped_piece(pieces, rates)
+    is_linear = best_rate >= threshold
+    is_linear[base.constant] = False
+    linear = np.flatnonzero(is_linear)
+    slope = np.empty(linear.size)
+    offset = np.empty(linear.size)
+    for i, j in enumerate(linear):
+        piece = pieces[best_piece[j]]
+        s = np.asarray(piece.slope, np.float64)
+        slope[i] = s[j] if s.ndim else s
+        offset[i] = piece.offset
+    keep = np.setdiff1d(base.keep, linear)
+    return dataclasses.replace(base, linear=linear, slope=slope,
+                               offset=offset, keep=keep, folded=True)
+
+
+def _choose(spec, base, candidates, rule, count):
+    """The set of site keys whose linear neurons fold under `rule`."""
+    if isinstance(rule, str):
+        search = {"optimal": selection.optimal, "best": selection.optimal,
+                  "greedy": selection.greedy,
+                  "sequential": selection.sequential}[rule]
+        return set(search(candidates, count))
+    widths = {s.name: s.width for s in spec.sites}
+    if isinstance(rule, numbers.Integral):
+        return {k for k in candidates if base[k].candidates > rule}
+    return {k for k in candidates if base[k].candidates / widths[k] > rule}
+
+
+def _why_not(site, base, rule, count, chosen):
+    n = base.candidates
+    if isinstance(rule, str):
+        delta = count(chosen | {site.name}) - count(chosen)
+        return (
+            f"no saving: folding {n} neurons would change the parameter "
+            f"count by {delta:+,d}"
+        )
+    if isinstance(rule, numbers.Integral):
+        return (
+            f"below layer threshold: {n} linear neurons, needs more than "
+            f"{rule}"
+        )
+    fraction = n / site.width
+    return (
+        f"below layer threshold: {n}/{site.width} = {fraction:.3g} linear, "
+        f"needs more than {rule:g}"
+    )
+
+
+def removal_plan(spec, remove, options=None):
+    """A plan that only drops the given neurons (their output treated as 0).
+
+    Used by activation-based importance pruning (`prune.py`): unlike a fold,
+    removing a neuron that is sometimes active changes the model.
+
+    Args:
+        spec: `GraphSpec` of the model.
+        remove: Mapping from site key to indices to drop. At least one
+            neuron per site is kept.
+        options: Recorded in the plan.
+    """
+    decisions = {}
+    empty = np.array([], np.int64)
+    for site in spec.sites:
+        drop = np.unique(np.asarray(remove.get(site.name, empty), np.int64))
+        if drop.size >= site.width:
+            drop = drop[1:]
+        keep = np.setdiff1d(np.arange(site.width), drop)
+        decisions[site.name] = SiteDecision(
+            site.name, empty, np.zeros(0), np.zeros(0), drop,
+            np.zeros(drop.size), keep, 0, False, "pruned by activation")
+    layout = layout_of(spec, decisions)
+    return Plan(spec, decisions, layout, total_params(spec, decisions, layout),
+                dict(options or {}))

@@ -1,0 +1,138 @@
+"""The exact parameter count of a plan, from structure alone (pure NumPy).
+
+A rebuilt linear node is a sum of terms, one per *source* tensor (its own
+input, plus the input of every producer that folded into it, transitively).
+`layout_of` propagates the terms through the sites in order, mirroring
+`core.algebra.fold_site` on shapes only, so a plan's size is known without
+computing a single weight (docs/method.md, section 6).
+"""
+
+import dataclasses
+
+from keras_linprune.core.spec import source_of, term_key
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeLayout:
+    """Shape of one rebuilt linear node.
+
+    Attributes:
+        units: Output width after compression (0: the layer disappears).
+        sources: Source keys it reads, main input first.
+        use_bias: Whether it has a bias.
+        params: Parameters of all its matrices and bias.
+        shortcut_params: The part of `params` in shortcut terms (from
+            sources the layer did not read in the original model).
+        ranks: Mapping from source key to the rank of a low-rank term
+            (emitted as two layers through `rank` channels), or `None` for
+            a full matrix.
+    """
+
+    units: int
+    sources: tuple
+    use_bias: bool
+    params: int
+    shortcut_params: int
+    ranks: dict = dataclasses.field(default_factory=dict)
+
+
+def total_params(spec, decisions, layout):
+    """`count_params()` of the rebuilt model."""
+    per_channel = sum(
+        s.channel_params * decisions[s.name].keep.size for s in spec.sites
+    )
+    return (
+        spec.fixed_params + per_channel
+        + sum(n.params for n in layout.values())
+    )
+
+
+def layout_of(spec, decisions, shortcut="dense"):
+    """Sources, width and parameters of every rebuilt linear node.
+
+    Mirrors `algebra.fold_site` on shapes only: a consumer keeps its main
+    input while the producer keeps any neuron, and receives every term of
+    the producer (same source, same kernel taps) when linear neurons fold.
+    Each shortcut term also carries a bound on its rank: a fold of `J`
+    neurons yields a product through `|J|` channels, and merged terms add
+    their ranks. With `shortcut="auto"` a term whose factorization through
+    that many channels is smaller than the full matrix is factored.
+    """
+    terms, biased, units, widths = _propagate(spec, decisions)
+    return {name: _node_layout(spec.linears[name], terms[name],
+                               biased[name], units[name], widths, shortcut)
+            for name in spec.linears}
+
+
+def _propagate(spec, decisions):
+    """Runs the sites' folds on term shapes.
+
+    Returns:
+        `(terms, biased, units, widths)`: per node, term key -> `(taps,
+        rank bound or None for an original term, geometry signature)`;
+        whether it has a bias; its units; and the width of every source.
+    """
+    terms = {name: {key: (lin.taps, None, lin.geometry)
+                    for key, _ in lin.inputs}
+             for name, lin in spec.linears.items()}
+    biased = {name: lin.use_bias for name, lin in spec.linears.items()}
+    units = {name: lin.units for name, lin in spec.linears.items()}
+    widths = {key: width for lin in spec.linears.values()
+              for key, width in lin.inputs}
+    for site in spec.sites:
+        d = decisions[site.name]
+        for consumer in site.consumers:
+            terms[consumer] = _fold_terms(
+                terms[consumer], terms[site.producer], site.name, d)
+            if d.linear.size:
+                biased[consumer] |= biased[site.producer] or d.moves_offset
+            biased[consumer] |= d.moves_value
+        units[site.producer] = int(d.keep.size)
+        widths[site.name] = int(d.keep.size)
+    return terms, biased, units, widths
+
+
+def _fold_terms(consumer, producer, site, decision):
+    """A consumer's terms after folding `site` (`algebra._fold_into` on
+    shapes): its own block survives while the producer keeps a neuron,
+    and linear neurons bring every producer term, merged by source and
+    geometry, with rank bounds added."""
+    n_linear = int(decision.linear.size)
+    new = {}
+    if decision.keep.size:
+        new[site] = consumer[site]
+    new.update((k, t) for k, t in consumer.items() if k != site)
+    if not n_linear:
+        return new
+    for k, (taps, rank, geometry) in producer.items():
+        r = n_linear if rank is None else min(rank, n_linear)
+        if k in new and new[k][2] != geometry:
+            k = term_key(source_of(k), geometry)
+        if k in new:
+            r = _add_ranks(new[k][1], r)
+        new[k] = (taps, r, geometry)
+    return new
+
+
+def _node_layout(lin, terms, biased, n, widths, shortcut):
+    """The `NodeLayout` of one node with `n` units and these terms; with
+    `shortcut="auto"`, a term is factored through its rank bound where that
+    is smaller."""
+    own = {key for key, _ in lin.inputs}
+    total, shortcuts, ranks = 0, 0, {}
+    for key, (taps, rank, _) in (terms.items() if n else ()):
+        rows = taps * widths[source_of(key)]
+        size = rows * n
+        if shortcut == "auto" and rank is not None:
+            r = min(rank, rows, n)
+            if r * (rows + n) < size:
+                size, ranks[key] = r * (rows + n), r
+        total += size
+        if key not in own:
+            shortcuts += size
+    params = total + n * int(biased)
+    return NodeLayout(n, tuple(terms), biased, params, shortcuts, ranks)
+
+
+def _add_ranks(a, b):
+    return None if a is None else a + b

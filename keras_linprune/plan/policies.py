@@ -1,0 +1,197 @@
+"""Threshold policies: how the threshold of a plan is chosen.
+
+Every policy has one method, `plan(spec, rates, **options) -> (Plan,
+notes)`, where `options` are the other `make_plan` options
+(`layer_threshold`, `remove_dead`, `shortcut`) and `notes` go into the
+report's `attrs`:
+
+* `FixedThreshold`: the user's threshold (default 1.0, exact);
+* `SizeTarget`: the highest threshold whose plan fits a parameter budget,
+  searched exactly over the distinct activation rates;
+* `StepSearch`: the prototype's `seq_fixed_size_compression`, without its
+  defects;
+* `MetricGuard`: the smallest plan whose metric drops by at most a margin
+  (the caller supplies `score(plan)`, which rebuilds and evaluates).
+
+Pure NumPy: no Keras model is built here.
+
+Example:
+
+>>> import numpy as np
+>>> from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
+>>> spec = GraphSpec({"d0": LinearSpec("d0", "x", 100, 64, True),
+...                   "d1": LinearSpec("d1", "d0", 64, 50, True)},
+...                  (SiteSpec("d0", "d0", ("d1",), 64),), (), 9714)
+>>> rates = {"d0": np.linspace(0.5, 1.0, 64)}
+>>> plan, notes = SizeTarget(params=6000).plan(spec, rates)
+>>> plan.params <= 6000, plan.options["threshold"] < 1.0
+(True, True)
+"""
+
+import dataclasses
+
+from keras_linprune.plan import decisions as decisions_lib
+
+
+def candidate_thresholds(spec, rates):
+    """Distinct thresholds at which some site's linear set changes, highest
+    first (always starting at 1.0)."""
+    values = {1.0}
+    for site in spec.sites:
+        r = decisions_lib.piece_rates(site, rates[site.name])
+        best, _ = decisions_lib.best_sloped_piece(site.activation.pieces, r)
+        values.update(float(v) for v in best[best > 0])
+    return sorted(values, reverse=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedThreshold:
+    """Neurons with a rate `>= threshold` are linear."""
+
+    threshold: float = 1.0
+
+    def plan(self, spec, rates, **options):
+        plan = decisions_lib.make_plan(spec, rates, threshold=self.threshold,
+                                       **options)
+        return plan, {}
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeTarget:
+    """The highest threshold whose plan has at most `params` parameters,
+    or at most `fraction` of the original (exactly one is given)."""
+
+    params: int = None
+    fraction: float = None
+
+    def budget(self, spec):
+        if self.params is not None:
+            return self.params
+        return int(self.fraction * spec.total_params)
+
+    def notes(self):
+        if self.params is not None:
+            return {"target_params": self.params}
+        return {"target_size": self.fraction}
+
+    def plan(self, spec, rates, **options):
+        """Raises `ValueError` if no threshold meets the budget; the
+        message gives the smallest size folding can reach."""
+        budget = self.budget(spec)
+        smallest = None
+        for t in candidate_thresholds(spec, rates):
+            plan = decisions_lib.make_plan(spec, rates, threshold=t,
+                                           **options)
+            if plan.params <= budget:
+                return plan, self.notes()
+            if smallest is None or plan.params < smallest.params:
+                smallest = plan
+        raise ValueError(
+            f"Expected a reachable size target. Received: target of "
+            f"{budget:,} parameters, but the smallest model folding can "
+            f"reach has {smallest.params:,} parameters "
+            f"({smallest.params / spec.total_params:.1%} of the original, "
+            f"at threshold {smallest.options['threshold']:.4g})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSearch:
+    """The prototype's `seq_fixed_size_compression`, without its defects.
+
+    Starts at threshold 1.0 and lowers it by `step` until the size counted
+    *without the first layer* is at most `fraction` times the original's
+    (the prototype's rule). Thresholds are `1 - k * step` computed exactly
+    (no accumulated float error), never below 0, and an unreachable target
+    raises instead of looping forever.
+    """
+
+    fraction: float
+    step: float
+
+    def plan(self, spec, rates, **options):
+        first = spec.sites[0].producer if spec.sites else None
+        original = spec.total_params - (
+            spec.linears[first].params if first else 0)
+        k, smallest = 0, None
+        while True:
+            t = max(0.0, round(1.0 - k * self.step, 12))
+            plan = decisions_lib.make_plan(spec, rates, threshold=t,
+                                           **options)
+            counted = plan.params - (plan.layout[first].params if first
+                                     else 0)
+            if counted <= self.fraction * original:
+                return plan, {"target_size": self.fraction,
+                              "target_step": self.step}
+            if smallest is None or counted < smallest[0]:
+                smallest = (counted, t)
+            if t == 0.0:
+                raise ValueError(
+                    "Expected a reachable size target. Received: "
+                    f"target_size={self.fraction}, but stepping the "
+                    f"threshold by {self.step} reaches at best "
+                    f"{smallest[0] / original:.1%} of the original size "
+                    f"without the first layer (threshold {smallest[1]:.4g})"
+                )
+            k += 1
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricGuard:
+    """The smallest plan whose metric is worse than `baseline` by at most
+    `max_drop`.
+
+    Each candidate costs a rebuild and an evaluation (`score(plan)`), so
+    the distinct thresholds are bisected rather than all tried: the search
+    assumes that the metric does not get better as the threshold drops.
+    Every evaluated candidate that meets the guard is kept and the smallest
+    of them wins, so the result always meets the guard even where that
+    assumption fails; it may then not be the smallest such model.
+
+    Attributes:
+        max_drop: Largest allowed worsening (absolute).
+        metric: Metric name, for the report.
+        lower_is_better: Whether smaller metric values are better.
+        baseline: The original model's metric value.
+        score: `score(plan) -> metric value` of the rebuilt model.
+    """
+
+    max_drop: float
+    metric: str
+    lower_is_better: bool
+    baseline: float
+    score: object
+
+    def passes(self, value):
+        drop = value - self.baseline if self.lower_is_better \
+            else self.baseline - value
+        return drop <= self.max_drop
+
+    def plan(self, spec, rates, **options):
+        candidates = candidate_thresholds(spec, rates)
+        tried = {}
+
+        def probe(i):
+            if i not in tried:
+                plan = decisions_lib.make_plan(
+                    spec, rates, threshold=candidates[i], **options)
+                tried[i] = (plan, self.score(plan))
+            return tried[i]
+
+        lo, hi = 0, len(candidates) - 1  # candidates[lo] assumed to pass
+        if self.passes(probe(hi)[1]):
+            lo = hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.passes(probe(mid)[1]):
+                lo = mid
+            else:
+                hi = mid
+        probe(lo)
+        passing = [(p.params, i) for i, (p, v) in tried.items()
+                   if self.passes(v)]
+        best = min(passing)[1] if passing else 0  # 0: even 1.0 fails
+        plan, value = tried[best]
+        return plan, dict(metric=self.metric, metric_before=self.baseline,
+                          metric_after=value, max_metric_drop=self.max_drop,
+                          guard_evaluations=len(tried))

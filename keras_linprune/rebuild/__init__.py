@@ -1,0 +1,43 @@
+"""Rebuild: the compressed Keras model from a plan.
+
+`weights` runs the fold algebra on the real weights (float64), `refit`
+optionally replaces the folded parts by least-squares fits, `emitter` walks
+the graph and `terms` emits each rewritten linear node.
+"""
+
+from keras_linprune.graph import nodes as nodes_lib
+from keras_linprune.rebuild.emitter import GraphEmitter
+from keras_linprune.rebuild.weights import folded_weights
+
+__all__ = ["rebuild"]
+
+
+def rebuild(analysis, plan, fitted=None):
+    """Emits the compressed `keras.Model` described by `plan`.
+
+    Args:
+        analysis: The analysed model (`analysis.analyse`).
+        plan: A `plan.decisions.Plan` for `analysis.spec`.
+        fitted: Optional refitted linear parts per site (`refit.fit`).
+
+    Returns:
+        `(model, reused)`: a new functional `keras.Model` (compiled like
+        the original when it was compiled), and the names of layers that
+        could not be re-created from their config and are shared with the
+        original model (custom layers without `get_config`).
+    """
+    affines = folded_weights(analysis, plan, fitted)
+    emitter = GraphEmitter(analysis, plan, affines)
+    tensors = emitter.run(analysis.fn)
+    small = nodes_lib.new_model(analysis.fn, tensors, analysis.model.name)
+    _copy_compile_config(analysis.model, small)
+    return small, tuple(emitter.copier.reused)
+
+
+def _copy_compile_config(model, small):
+    config = model.get_compile_config() if model.compiled else None
+    if config:
+        try:
+            small.compile_from_config(config)
+        except Exception:  # noqa: BLE001 - a custom loss or metric
+            pass
