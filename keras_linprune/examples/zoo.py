@@ -14,6 +14,8 @@ Example:
 import keras
 import numpy as np
 
+from keras_linprune.graph import keras_internals as internals
+
 L = keras.layers
 
 
@@ -173,4 +175,4 @@ def inputs_for(model, n, seed=0):
     def draw(t):
         return rng.normal(size=(n, *t.shape[1:])).astype("float32")
 
-    return keras.tree.map_structure(draw, model._inputs_struct)
+    return keras.tree.map_structure(draw, internals.inputs_structure(model))
