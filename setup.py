@@ -21,6 +21,7 @@ setup(
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     license="MIT",
+    license_files=["LICENSE"],
     python_requires=">=3.10",
     packages=find_packages(include=["keras_linprune", "keras_linprune.*"]),
     install_requires=[
@@ -36,7 +37,8 @@ setup(
         "demo": ["scikit-learn>=1.2"],
         # Plot helpers for sweeps (the paper's figures).
         "plot": ["matplotlib>=3.5"],
-        "test": ["pytest>=7", "scikit-learn>=1.2", "matplotlib>=3.5"],
+        # Tests, doctests and the linter CI runs.
+        "test": ["pytest>=7", "scikit-learn>=1.2", "matplotlib>=3.5", "ruff>=0.6"],
     },
     entry_points={"console_scripts": ["linprune=keras_linprune.cli:main"]},
     classifiers=[

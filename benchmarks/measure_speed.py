@@ -68,17 +68,19 @@ def main():
     # has traced the model.
     start = time.perf_counter()
     stats = linprune.measure(model, x, verbose=0)
-    first = {"linprune.measure (default batch 1024)":
-             time.perf_counter() - start}
+    first = {"linprune.measure (default batch 1024)": time.perf_counter() - start}
     steps = {}
     for bs in (32, 256, 1024):
-        steps[f"model.predict(batch_size={bs})"] = (
-            lambda bs=bs: model.predict(x, batch_size=bs, verbose=0))
-    steps["linprune.measure (default batch 1024)"] = (
-        lambda: linprune.measure(model, x, verbose=0))
+        steps[f"model.predict(batch_size={bs})"] = lambda bs=bs: model.predict(
+            x, batch_size=bs, verbose=0
+        )
+    steps["linprune.measure (default batch 1024)"] = lambda: linprune.measure(
+        model, x, verbose=0
+    )
     for t in (1.0, 0.9):
-        steps[f"linprune.apply(stats, threshold={t})"] = (
-            lambda t=t: linprune.apply(model, stats, threshold=t, verbose=0))
+        steps[f"linprune.apply(stats, threshold={t})"] = lambda t=t: linprune.apply(
+            model, stats, threshold=t, verbose=0
+        )
     for name, fn in steps.items():
         first.setdefault(name, timed(fn))
     results = interleaved(steps, args.repeats)
@@ -87,24 +89,38 @@ def main():
     measure_best = results["linprune.measure (default batch 1024)"][0]
     apply_best = max(b for n, b, _ in rows if n.startswith("linprune.apply"))
 
-    print(f"{model.name}: {model.count_params():,} params, "
-          f"{args.rows:,} rows, best of {args.repeats}")
-    print(f"{'step':<42} {'best s':>8} {'first s':>8} {'rows/s':>10} "
-          f"{'x predict':>10}")
+    print(
+        f"{model.name}: {model.count_params():,} params, "
+        f"{args.rows:,} rows, best of {args.repeats}"
+    )
+    print(f"{'step':<42} {'best s':>8} {'first s':>8} {'rows/s':>10} {'x predict':>10}")
     for name, best, first in rows:
-        print(f"{name:<42} {best:>8.3f} {first:>8.3f} "
-              f"{args.rows / best:>10,.0f} {best / predict_best:>10.2f}")
+        print(
+            f"{name:<42} {best:>8.3f} {first:>8.3f} "
+            f"{args.rows / best:>10,.0f} {best / predict_best:>10.2f}"
+        )
     ratio = measure_best / predict_best
-    print(f"\nmeasure / best predict = {ratio:.2f} (target <= 1.0); "
-          f"apply on stats = {apply_best:.3f} s (target < 1 s)")
+    print(
+        f"\nmeasure / best predict = {ratio:.2f} (target <= 1.0); "
+        f"apply on stats = {apply_best:.3f} s (target < 1 s)"
+    )
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "model": model.name, "params": model.count_params(),
-        "rows": args.rows, "repeats": args.repeats,
-        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
-        "timings": [dict(step=n, best_s=b, first_s=f) for n, b, f in rows],
-        "measure_over_best_predict": ratio, "apply_on_stats_s": apply_best,
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "model": model.name,
+                "params": model.count_params(),
+                "rows": args.rows,
+                "repeats": args.repeats,
+                "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+                "timings": [dict(step=n, best_s=b, first_s=f) for n, b, f in rows],
+                "measure_over_best_predict": ratio,
+                "apply_on_stats_s": apply_best,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {RESULTS}")
 
 

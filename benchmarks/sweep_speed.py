@@ -37,8 +37,7 @@ def digits_28x28(rows, seed=0):
 
     x_tr, x_te = up(x_tr), up(x_te)
     reps = int(np.ceil(rows / len(x_tr)))
-    noise = np.random.default_rng(seed).normal(0, 0.05, (reps * len(x_tr),
-                                                         784))
+    noise = np.random.default_rng(seed).normal(0, 0.05, (reps * len(x_tr), 784))
     x_cal = (np.tile(x_tr, (reps, 1)) + noise)[:rows].astype("float32")
     return x_tr, y_tr, x_te, y_te, x_cal
 
@@ -62,22 +61,42 @@ def main():
         start = time.perf_counter()
         try:
             small, report = linprune.apply(model, stats, target_size=size)
-            targets.append(dict(target_size=size,
-                                params=small.count_params(),
-                                threshold=report.attrs["threshold"],
-                                seconds=time.perf_counter() - start))
+            targets.append(
+                dict(
+                    target_size=size,
+                    params=small.count_params(),
+                    threshold=report.attrs["threshold"],
+                    seconds=time.perf_counter() - start,
+                )
+            )
         except ValueError as e:
-            targets.append(dict(target_size=size, error=str(e),
-                                seconds=time.perf_counter() - start))
-    print(f"\nmeasure: {measure_s:.2f} s; 20-threshold sweep with evaluation:"
-          f" {sweep_s:.2f} s ({sweep_s / len(table):.2f} s per threshold)")
+            targets.append(
+                dict(
+                    target_size=size, error=str(e), seconds=time.perf_counter() - start
+                )
+            )
+    print(
+        f"\nmeasure: {measure_s:.2f} s; 20-threshold sweep with evaluation:"
+        f" {sweep_s:.2f} s ({sweep_s / len(table):.2f} s per threshold)"
+    )
     for t in targets:
         print(t)
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(dict(
-        params=model.count_params(), rows=args.rows, measure_s=measure_s,
-        sweep_s=sweep_s, table=table.to_dict("records"), targets=targets,
-        original=table.attrs["original"]), indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            dict(
+                params=model.count_params(),
+                rows=args.rows,
+                measure_s=measure_s,
+                sweep_s=sweep_s,
+                table=table.to_dict("records"),
+                targets=targets,
+                original=table.attrs["original"],
+            ),
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {RESULTS}")
 
 

@@ -3,11 +3,11 @@
 >>> import keras_linprune as linprune
 >>> small, report = linprune.apply(model, x_calib)   # doctest: +SKIP
 
-The package is the pipeline: `analysis` -> `measure/` -> `plan/` ->
+The package is the pipeline: `analysis` -> `measurement/` -> `plan/` ->
 `rebuild/` -> `report`, with `core/` (pure NumPy) and `graph/` (the Keras
-boundary) beneath. The public names are imported on first use, so that importing the package
-(e.g. for the `linprune` command) does not load TensorFlow before the
-command has configured its logging.
+boundary) beneath. The public names are imported on first use, so that
+importing the package (e.g. for the `linprune` command) does not load
+TensorFlow before the command has configured its logging.
 """
 
 import importlib
@@ -32,8 +32,7 @@ def __getattr__(name):
     elif name == "plot":
         value = importlib.import_module("keras_linprune.plot")
     else:
-        raise AttributeError(
-            f"module 'keras_linprune' has no attribute {name!r}")
+        raise AttributeError(f"module 'keras_linprune' has no attribute {name!r}")
     globals()[name] = value
     return value
 

@@ -42,14 +42,17 @@ class Analysis:
     @functools.cached_property
     def layer_order(self):
         """Layer name -> position in the graph, for the report."""
-        return {n.operation.name: i
-                for i, n in enumerate(nodes_lib.ordered_nodes(self.fn))}
+        return {
+            n.operation.name: i for i, n in enumerate(nodes_lib.ordered_nodes(self.fn))
+        }
 
     @functools.cached_property
     def layer_params(self):
         """Layer name -> its parameter count in the original model."""
-        return {n.operation.name: n.operation.count_params()
-                for n in nodes_lib.ordered_nodes(self.fn)}
+        return {
+            n.operation.name: n.operation.count_params()
+            for n in nodes_lib.ordered_nodes(self.fn)
+        }
 
 
 def analyse(model):

@@ -16,16 +16,20 @@ from keras_linprune import options as options_lib
 from keras_linprune import report as report_lib
 from keras_linprune.analysis import Analysis, analyse
 from keras_linprune.measurement import certify as certify_lib
-from keras_linprune.measurement import counting
-from keras_linprune.measurement import evaluation
+from keras_linprune.measurement import counting, evaluation
 from keras_linprune.measurement.stats import ActivationStats
 from keras_linprune.plan import policies
 from keras_linprune.rebuild import rebuild
 from keras_linprune.rebuild import refit as refit_lib
 
 
-def measure(model: keras.Model, data: Any, *, batch_size: int | None = None,
-            verbose: str | int = "auto") -> ActivationStats:
+def measure(
+    model: keras.Model,
+    data: Any,
+    *,
+    batch_size: int | None = None,
+    verbose: str | int = "auto",
+) -> ActivationStats:
     """Counts how often each neuron of each fold site is active.
 
     Args:
@@ -58,8 +62,9 @@ def measure(model: keras.Model, data: Any, *, batch_size: int | None = None,
     options_lib.check_model(model)
     batch_size = options_lib.check_batch_size(batch_size)
     verbose = options_lib.check_verbose(verbose)
-    return counting.count_sites(analyse(model), data, batch_size=batch_size,
-                                verbose=verbose)
+    return counting.count_sites(
+        analyse(model), data, batch_size=batch_size, verbose=verbose
+    )
 
 
 def apply(
@@ -175,12 +180,23 @@ def apply(
     """
     options_lib.check_model(model)
     opts = options_lib.Options(
-        threshold=threshold, layer_threshold=layer_threshold,
-        remove_dead=remove_dead, shortcut=shortcut, target_size=target_size,
-        target_params=target_params, target_step=target_step,
-        max_metric_drop=max_metric_drop, eval_data=eval_data, metric=metric,
-        refit=refit, ridge=ridge, certify=certify, input_box=input_box,
-        batch_size=batch_size, verbose=verbose)
+        threshold=threshold,
+        layer_threshold=layer_threshold,
+        remove_dead=remove_dead,
+        shortcut=shortcut,
+        target_size=target_size,
+        target_params=target_params,
+        target_step=target_step,
+        max_metric_drop=max_metric_drop,
+        eval_data=eval_data,
+        metric=metric,
+        refit=refit,
+        ridge=ridge,
+        certify=certify,
+        input_box=input_box,
+        batch_size=batch_size,
+        verbose=verbose,
+    )
     opts.check_against(model, data_or_stats)
     analysis = analyse(model)
     stats, notes = statistics(analysis, data_or_stats, opts)
@@ -194,8 +210,8 @@ def statistics(analysis, data, opts):
     notes for the report."""
     if opts.certify:
         stats, source = certify_lib.certified_stats(
-            analysis.fn, analysis.found, data, opts.input_box,
-            opts.batch_size)
+            analysis.fn, analysis.found, data, opts.input_box, opts.batch_size
+        )
         return stats, dict(certified=True, input_box=source)
     if isinstance(data, ActivationStats):
         if data.fingerprint != analysis.fingerprint:
@@ -206,13 +222,18 @@ def statistics(analysis, data, opts):
                 f"{data.model_name!r} for model {analysis.model.name!r}"
             )
         return data, {}
-    stats = counting.count_sites(analysis, data, batch_size=opts.batch_size,
-                                 verbose=opts.verbose)
+    stats = counting.count_sites(
+        analysis, data, batch_size=opts.batch_size, verbose=opts.verbose
+    )
     return stats, {}
 
 
-def compress(analysis: Analysis, stats: ActivationStats,
-             opts: options_lib.Options, data: Any = None):
+def compress(
+    analysis: Analysis,
+    stats: ActivationStats,
+    opts: options_lib.Options,
+    data: Any = None,
+):
     """Plan -> refit -> rebuild -> report, from statistics.
 
     Args:
@@ -225,10 +246,8 @@ def compress(analysis: Analysis, stats: ActivationStats,
         `(compressed model, report)`.
     """
     refitter = _refitter(analysis, data, opts) if opts.refit else None
-    policy = opts.policy(_guard(analysis, opts, refitter)
-                         if opts.guarded else None)
-    plan, notes = policy.plan(analysis.spec, stats.piece_rates,
-                              **opts.plan_options)
+    policy = opts.policy(_guard(analysis, opts, refitter) if opts.guarded else None)
+    plan, notes = policy.plan(analysis.spec, stats.piece_rates, **opts.plan_options)
     fitted, skipped = refitter(plan) if refitter else (None, {})
     small, reused = rebuild(analysis, plan, fitted)
     if small.count_params() != plan.params:
@@ -238,9 +257,12 @@ def compress(analysis: Analysis, stats: ActivationStats,
             f"{plan.params}. Please report it with the model's summary."
         )
     report = report_lib.make_report(
-        plan, stats.rates, order=analysis.layer_order,
+        plan,
+        stats.rates,
+        order=analysis.layer_order,
         layer_params=analysis.layer_params,
-        unchanged=analysis.found.unchanged, rows=stats.rows,
+        unchanged=analysis.found.unchanged,
+        rows=stats.rows,
     )
     report["certified"] = report.folded & opts.certify
     notes["refit"] = opts.refit
@@ -254,9 +276,14 @@ def compress(analysis: Analysis, stats: ActivationStats,
 
 def _refitter(analysis, data, opts):
     def refitter(plan):
-        return refit_lib.fit(analysis, plan, data,
-                             batch_size=opts.batch_size, ridge=opts.ridge,
-                             verbose=opts.verbose)
+        return refit_lib.fit(
+            analysis,
+            plan,
+            data,
+            batch_size=opts.batch_size,
+            ridge=opts.ridge,
+            verbose=opts.verbose,
+        )
 
     return refitter
 
@@ -275,8 +302,12 @@ def _guard(analysis, opts, refitter):
 
     name = metric if isinstance(metric, str) else metric.name
     return policies.MetricGuard(
-        float(opts.max_metric_drop), metric, evaluation.lower_is_better(name),
-        value_of(analysis.model), score)
+        float(opts.max_metric_drop),
+        metric,
+        evaluation.lower_is_better(name),
+        value_of(analysis.model),
+        score,
+    )
 
 
 def _result_key(result, metric):

@@ -30,24 +30,45 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=0)
     comp = sub.add_parser("compress", help="compress a saved .keras model")
     comp.add_argument("model", help="path of a .keras model")
-    comp.add_argument("--data", required=True,
-                      help="calibration inputs: a .npy array (rows first)")
+    comp.add_argument(
+        "--data", required=True, help="calibration inputs: a .npy array (rows first)"
+    )
     comp.add_argument("--out", required=True, help="output .keras path")
-    comp.add_argument("--threshold", type=float, default=None,
-                      help="activation rate for linear neurons (default 1.0)")
-    comp.add_argument("--target-size", type=float, default=None,
-                      help="size budget as a fraction of the original")
-    comp.add_argument("--target-params", type=int, default=None,
-                      help="size budget as a parameter count")
+    comp.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="activation rate for linear neurons (default 1.0)",
+    )
+    comp.add_argument(
+        "--target-size",
+        type=float,
+        default=None,
+        help="size budget as a fraction of the original",
+    )
+    comp.add_argument(
+        "--target-params",
+        type=int,
+        default=None,
+        help="size budget as a parameter count",
+    )
     comp.add_argument("--shortcut", choices=("auto", "dense"), default="auto")
-    comp.add_argument("--refit", action="store_true",
-                      help="least-squares shortcuts (one more data pass)")
-    comp.add_argument("--layer-threshold", type=_layer_threshold,
-                      default="optimal",
-                      help='"optimal" (default), "greedy", "sequential", an '
-                           'int or a float')
-    comp.add_argument("--no-remove-dead", action="store_true",
-                      help="keep never-active neurons (prototype behaviour)")
+    comp.add_argument(
+        "--refit",
+        action="store_true",
+        help="least-squares shortcuts (one more data pass)",
+    )
+    comp.add_argument(
+        "--layer-threshold",
+        type=_layer_threshold,
+        default="optimal",
+        help='"optimal" (default), "greedy", "sequential", an int or a float',
+    )
+    comp.add_argument(
+        "--no-remove-dead",
+        action="store_true",
+        help="keep never-active neurons (prototype behaviour)",
+    )
     comp.add_argument("--batch-size", type=int, default=None)
     comp.add_argument("--report", help="write the report as CSV here")
     return parser
@@ -80,11 +101,17 @@ def _compress(args):
     data = np.load(args.data, allow_pickle=False)
     try:
         small, report = linprune.apply(
-            model, data, threshold=args.threshold,
+            model,
+            data,
+            threshold=args.threshold,
             layer_threshold=args.layer_threshold,
-            remove_dead=not args.no_remove_dead, shortcut=args.shortcut,
-            target_size=args.target_size, target_params=args.target_params,
-            refit=args.refit, batch_size=args.batch_size, verbose=1,
+            remove_dead=not args.no_remove_dead,
+            shortcut=args.shortcut,
+            target_size=args.target_size,
+            target_params=args.target_params,
+            refit=args.refit,
+            batch_size=args.batch_size,
+            verbose=1,
         )
     except (TypeError, ValueError) as e:
         print(f"linprune: error: {e}", file=sys.stderr)

@@ -16,8 +16,7 @@ import numpy as np
 
 from keras_linprune.graph import keras_internals as internals
 from keras_linprune.plan import policies
-from keras_linprune.plan.decisions import (LAYER_THRESHOLD_STRINGS,
-                                           SHORTCUT_FORMS)
+from keras_linprune.plan.decisions import LAYER_THRESHOLD_STRINGS, SHORTCUT_FORMS
 
 
 def check_backend():
@@ -134,9 +133,11 @@ def check_target(threshold, target_size, target_params, target_step):
             f"target_params={target_params!r}"
         )
     if target_params is not None:
-        if (isinstance(target_params, bool)
-                or not isinstance(target_params, numbers.Integral)
-                or target_params < 1):
+        if (
+            isinstance(target_params, bool)
+            or not isinstance(target_params, numbers.Integral)
+            or target_params < 1
+        ):
             raise ValueError(
                 "Expected `target_params` to be a positive int. "
                 f"Received: target_params={target_params!r}"
@@ -148,21 +149,24 @@ def check_target(threshold, target_size, target_params, target_step):
                 f"{target_step!r}"
             )
         return policies.SizeTarget(params=int(target_params))
-    if (isinstance(target_size, bool)
-            or not isinstance(target_size, numbers.Real)
-            or not 0.0 < target_size <= 1.0):
+    if (
+        isinstance(target_size, bool)
+        or not isinstance(target_size, numbers.Real)
+        or not 0.0 < target_size <= 1.0
+    ):
         raise ValueError(
             "Expected `target_size` in (0, 1], a fraction of the original "
             f"parameter count. Received: target_size={target_size!r}"
         )
     if target_step is None:
         return policies.SizeTarget(fraction=float(target_size))
-    if (isinstance(target_step, bool)
-            or not isinstance(target_step, numbers.Real)
-            or not 0.0 < target_step < 1.0):
+    if (
+        isinstance(target_step, bool)
+        or not isinstance(target_step, numbers.Real)
+        or not 0.0 < target_step < 1.0
+    ):
         raise ValueError(
-            "Expected `target_step` in (0, 1). "
-            f"Received: target_step={target_step!r}"
+            f"Expected `target_step` in (0, 1). Received: target_step={target_step!r}"
         )
     return policies.StepSearch(float(target_size), float(target_step))
 
@@ -172,9 +176,12 @@ def check_guard(max_metric_drop, eval_data, threshold, target):
     `None`: no guard)."""
     if max_metric_drop is None:
         return
-    if (isinstance(max_metric_drop, bool)
-            or not isinstance(max_metric_drop, numbers.Real)
-            or max_metric_drop < 0 or math.isnan(max_metric_drop)):
+    if (
+        isinstance(max_metric_drop, bool)
+        or not isinstance(max_metric_drop, numbers.Real)
+        or max_metric_drop < 0
+        or math.isnan(max_metric_drop)
+    ):
         raise ValueError(
             "Expected `max_metric_drop` to be a number >= 0 (the largest "
             "allowed worsening of the metric). Received: max_metric_drop="
@@ -195,11 +202,14 @@ def check_guard(max_metric_drop, eval_data, threshold, target):
 
 def check_ridge(ridge):
     """Raises unless `ridge` is a finite number >= 0."""
-    if (isinstance(ridge, bool) or not isinstance(ridge, numbers.Real)
-            or not math.isfinite(ridge) or ridge < 0):
+    if (
+        isinstance(ridge, bool)
+        or not isinstance(ridge, numbers.Real)
+        or not math.isfinite(ridge)
+        or ridge < 0
+    ):
         raise ValueError(
-            "Expected `ridge` to be a finite number >= 0. "
-            f"Received: ridge={ridge!r}"
+            f"Expected `ridge` to be a finite number >= 0. Received: ridge={ridge!r}"
         )
     return float(ridge)
 
@@ -207,8 +217,9 @@ def check_ridge(ridge):
 def check_flag(name, value):
     """Raises unless `value` is a bool."""
     if not isinstance(value, bool):
-        raise TypeError(f"Expected `{name}` to be True or False. "
-                        f"Received: {name}={value!r}")
+        raise TypeError(
+            f"Expected `{name}` to be True or False. Received: {name}={value!r}"
+        )
     return value
 
 
@@ -244,8 +255,7 @@ def check_verbose(verbose):
         return 1
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ValueError(
-            'Expected `verbose` to be "auto", 0, 1 or 2. '
-            f"Received: verbose={verbose!r}"
+            f'Expected `verbose` to be "auto", 0, 1 or 2. Received: verbose={verbose!r}'
         )
     return int(verbose)
 
@@ -302,8 +312,7 @@ def check_thresholds(thresholds):
         ) from None
     if not values:
         raise ValueError(
-            "Expected at least one threshold. Received: thresholds="
-            f"{thresholds!r}"
+            f"Expected at least one threshold. Received: thresholds={thresholds!r}"
         )
     for t in values:
         check_threshold(t)
@@ -312,23 +321,29 @@ def check_thresholds(thresholds):
 
 def check_prune(model, quantile, rounds, fit_data, epochs_per_round):
     """Checks the options of `prune_by_activation`."""
-    if (isinstance(quantile, bool) or not isinstance(quantile, numbers.Real)
-            or not 0.0 < quantile < 1.0):
+    if (
+        isinstance(quantile, bool)
+        or not isinstance(quantile, numbers.Real)
+        or not 0.0 < quantile < 1.0
+    ):
         raise ValueError(
-            "Expected `quantile` in (0, 1). Received: "
-            f"quantile={quantile!r}")
+            f"Expected `quantile` in (0, 1). Received: quantile={quantile!r}"
+        )
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(
-            f"Expected `rounds` to be an int >= 1. Received: rounds={rounds!r}")
+            f"Expected `rounds` to be an int >= 1. Received: rounds={rounds!r}"
+        )
     if epochs_per_round and fit_data is None:
         raise ValueError(
             "Expected `fit_data` to fine-tune on with `epochs_per_round`. "
-            "Received: fit_data=None")
+            "Received: fit_data=None"
+        )
     if epochs_per_round and not model.compiled:
         raise ValueError(
             "Expected a compiled model to fine-tune. Received: an "
             "uncompiled model with epochs_per_round="
-            f"{epochs_per_round}")
+            f"{epochs_per_round}"
+        )
 
 
 def _has_data(data):
@@ -349,10 +364,10 @@ class Options:
 
     >>> Options(threshold=0.9).policy()
     FixedThreshold(threshold=0.9)
-    >>> Options(threshold=1.5)
+    >>> Options(threshold=1.5)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Expected `threshold` to be in [0, 1] (the activation rate at which a neuron counts as linear). Received: threshold=1.5
+    ValueError: Expected `threshold` to be in [0, 1] ... Received: threshold=1.5
     """
 
     threshold: float = None
@@ -373,29 +388,31 @@ class Options:
     verbose: object = "auto"
 
     def __post_init__(self):
-        target = check_target(self.threshold, self.target_size,
-                              self.target_params, self.target_step)
-        check_guard(self.max_metric_drop, self.eval_data, self.threshold,
-                    target)
+        target = check_target(
+            self.threshold, self.target_size, self.target_params, self.target_step
+        )
+        check_guard(self.max_metric_drop, self.eval_data, self.threshold, target)
         check_flag("certify", self.certify)
         check_flag("refit", self.refit)
         certify = self.certify or self.input_box is not None
-        if certify and (self.threshold is not None or target or self.guarded
-                        or self.refit):
+        if certify and (
+            self.threshold is not None or target or self.guarded or self.refit
+        ):
             raise ValueError(
                 "Expected `certify` alone: certified folding uses only "
                 "proven neurons (threshold 1.0 on the box). Received: "
-                "certify with threshold, a target, a metric guard or refit")
+                "certify with threshold, a target, a metric guard or refit"
+            )
         if self.refit:
             check_ridge(self.ridge)
         threshold = 1.0 if self.threshold is None else self.threshold
         self._set(
-            _target=target, certify=certify,
+            _target=target,
+            certify=certify,
             _threshold=check_threshold(threshold),
             layer_threshold=check_layer_threshold(self.layer_threshold),
             remove_dead=check_flag("remove_dead", self.remove_dead),
-            shortcut=check_choice("shortcut", self.shortcut,
-                                  SHORTCUT_FORMS),
+            shortcut=check_choice("shortcut", self.shortcut, SHORTCUT_FORMS),
             batch_size=check_batch_size(self.batch_size),
             verbose=check_verbose(self.verbose),
         )
@@ -412,12 +429,14 @@ class Options:
             raise ValueError(
                 "Expected an `input_box` or the calibration data (for its "
                 "min/max) with `certify=True`. Received: "
-                f"{type(data).__name__}")
+                f"{type(data).__name__}"
+            )
         if self.refit and not _has_data(data):
             raise ValueError(
                 "Expected the calibration data with `refit=True`: the refit "
                 "takes its own pass over it. Received: "
-                f"{type(data).__name__}")
+                f"{type(data).__name__}"
+            )
 
     @property
     def guarded(self):
@@ -427,8 +446,11 @@ class Options:
     @property
     def plan_options(self):
         """Options of `plan.decisions.make_plan` other than the threshold."""
-        return dict(layer_threshold=self.layer_threshold,
-                    remove_dead=self.remove_dead, shortcut=self.shortcut)
+        return dict(
+            layer_threshold=self.layer_threshold,
+            remove_dead=self.remove_dead,
+            shortcut=self.shortcut,
+        )
 
     def policy(self, guard=None):
         """The threshold policy: a size target or step search when given,

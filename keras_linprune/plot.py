@@ -21,8 +21,7 @@ def _axes(ax):
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError(
-            "keras_linprune.plot needs matplotlib: "
-            'pip install "keras_linprune[plot]"'
+            'keras_linprune.plot needs matplotlib: pip install "keras_linprune[plot]"'
         ) from None
     return plt.subplots()[1]
 
@@ -39,9 +38,11 @@ def _column(table, metric):
 def weights_vs_threshold(table, ax=None):
     """Layer, shortcut and total parameters against the threshold."""
     ax = _axes(ax)
-    for column, label in (("layer_params", "layer weights"),
-                          ("shortcut_params", "shortcut weights"),
-                          ("total_params", "total")):
+    for column, label in (
+        ("layer_params", "layer weights"),
+        ("shortcut_params", "shortcut weights"),
+        ("total_params", "total"),
+    ):
         ax.plot(table["threshold"], table[column], marker="o", label=label)
     original = table.attrs.get("original", {}).get("total_params")
     if original:
@@ -55,8 +56,7 @@ def weights_vs_threshold(table, ax=None):
 def metric_vs_threshold(table, metric, ax=None):
     """A metric of the compressed model against the threshold."""
     ax = _axes(ax)
-    ax.plot(table["threshold"], _column(table, metric), marker="o",
-            label="compressed")
+    ax.plot(table["threshold"], _column(table, metric), marker="o", label="compressed")
     original = table.attrs.get("original", {}).get(metric)
     if original is not None:
         ax.axhline(original, color="grey", linestyle="--", label="original")
@@ -70,8 +70,7 @@ def metric_vs_weights(table, metric, ax=None):
     """A metric against the total parameter count."""
     ax = _axes(ax)
     ax.plot(table["total_params"], _column(table, metric), marker="o")
-    for t, x, y in zip(table["threshold"], table["total_params"],
-                       table[metric]):
+    for t, x, y in zip(table["threshold"], table["total_params"], table[metric]):
         ax.annotate(f"{t:g}", (x, y), fontsize=7)
     ax.set_xlabel("total parameters")
     ax.set_ylabel(metric)

@@ -29,10 +29,26 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = (
-    "site", "layer", "consumers", "activation", "units_before",
-    "units_after", "linear", "dead", "constant", "candidates", "folded",
-    "certified", "params_before", "params_after",
-    "shortcut_params", "shortcut_form", "rate_min", "rate_median", "rate_max", "reason",
+    "site",
+    "layer",
+    "consumers",
+    "activation",
+    "units_before",
+    "units_after",
+    "linear",
+    "dead",
+    "constant",
+    "candidates",
+    "folded",
+    "certified",
+    "params_before",
+    "params_after",
+    "shortcut_params",
+    "shortcut_form",
+    "rate_min",
+    "rate_median",
+    "rate_max",
+    "reason",
 )
 
 
@@ -51,42 +67,11 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
         A `pandas.DataFrame` with `COLUMNS`, sorted in graph order.
     """
     spec = plan.spec
-    records = []
-    for site in spec.sites:
-        d = plan.decisions[site.name]
-        r = np.asarray(rates[site.name], np.float64)
-        producer = plan.layout[site.producer]
-        first = producer.params - producer.shortcut_params
-        records.append(dict(
-            site=site.name, layer=site.producer,
-            consumers=", ".join(site.consumers),
-            units_before=site.width, units_after=int(d.keep.size),
-            activation=site.activation.name,
-            linear=int(d.linear.size), dead=int(d.dead.size),
-            constant=int(d.constant.size - d.dead.size),
-            candidates=d.candidates, folded=d.folded, certified=False,
-            params_before=spec.linears[site.producer].params,
-            params_after=first,
-            shortcut_params=sum(
-                plan.layout[c].shortcut_params for c in site.consumers
-            ),
-            shortcut_form=_shortcut_form(plan, site),
-            rate_min=r.min(), rate_median=float(np.median(r)),
-            rate_max=r.max(), reason=d.reason,
-        ))
-    for rej in spec.rejected:
-        params = layer_params.get(rej.producer, 0)
-        records.append(dict(
-            site=rej.name, layer=rej.producer, consumers="", activation="",
-            units_before=rej.width, units_after=rej.width, linear=0, dead=0,
-            constant=0,
-            candidates=0, folded=False, certified=False,
-            params_before=params,
-            params_after=params, shortcut_params=0, shortcut_form="",
-            rate_min=np.nan,
-            rate_median=np.nan, rate_max=np.nan,
-            reason=f"not a fold site: {rej.reason}",
-        ))
+    records = [_site_record(plan, site, rates[site.name]) for site in spec.sites]
+    records += [
+        _rejection_record(rej, layer_params.get(rej.producer, 0))
+        for rej in spec.rejected
+    ]
     records.sort(key=lambda rec: order.get(rec["layer"], len(order)))
     frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     before, after = spec.total_params, plan.params
@@ -107,8 +92,63 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
     return frame
 
 
+def _site_record(plan, site, rates):
+    """The report row of a fold site."""
+    d = plan.decisions[site.name]
+    r = np.asarray(rates, np.float64)
+    producer = plan.layout[site.producer]
+    return dict(
+        site=site.name,
+        layer=site.producer,
+        consumers=", ".join(site.consumers),
+        units_before=site.width,
+        units_after=int(d.keep.size),
+        activation=site.activation.name,
+        linear=int(d.linear.size),
+        dead=int(d.dead.size),
+        constant=int(d.constant.size - d.dead.size),
+        candidates=d.candidates,
+        folded=d.folded,
+        certified=False,
+        params_before=plan.spec.linears[site.producer].params,
+        params_after=producer.params - producer.shortcut_params,
+        shortcut_params=sum(plan.layout[c].shortcut_params for c in site.consumers),
+        shortcut_form=_shortcut_form(plan, site),
+        rate_min=r.min(),
+        rate_median=float(np.median(r)),
+        rate_max=r.max(),
+        reason=d.reason,
+    )
+
+
+def _rejection_record(rejection, params):
+    """The report row of a candidate that is not a fold site."""
+    return dict(
+        site=rejection.name,
+        layer=rejection.producer,
+        consumers="",
+        activation="",
+        units_before=rejection.width,
+        units_after=rejection.width,
+        linear=0,
+        dead=0,
+        constant=0,
+        candidates=0,
+        folded=False,
+        certified=False,
+        params_before=params,
+        params_after=params,
+        shortcut_params=0,
+        shortcut_form="",
+        rate_min=np.nan,
+        rate_median=np.nan,
+        rate_max=np.nan,
+        reason=f"not a fold site: {rejection.reason}",
+    )
+
+
 def _shortcut_form(plan, site):
-    """"dense", "low-rank (r=3)", "mixed" or "" for a site's consumers."""
+    """ "dense", "low-rank (r=3)", "mixed" or "" for a site's consumers."""
     forms = set()
     for c in site.consumers:
         layout = plan.layout[c]
@@ -137,43 +177,50 @@ def summary(report):
     lines = [
         "keras_linprune: threshold={threshold}, layer_threshold={lt!r}, "
         "remove_dead={rd}, {rows:,} calibration rows".format(
-            threshold=a.get("threshold"), lt=a.get("layer_threshold"),
-            rd=a.get("remove_dead"), rows=a.get("calibration_rows", 0),
+            threshold=a.get("threshold"),
+            lt=a.get("layer_threshold"),
+            rd=a.get("remove_dead"),
+            rows=a.get("calibration_rows", 0),
         )
     ]
     if len(report):
-        table = pd.DataFrame({
-            "site": report["site"],
-            "units": [f"{b} -> {u}" for b, u in
-                      zip(report["units_before"], report["units_after"])],
-            "linear": report["linear"],
-            "dead": report["dead"],
-            "const": report["constant"],
-            "shortcut params": report["shortcut_params"].map("{:,}".format),
-            "layer params": [f"{b:,} -> {u:,}" for b, u in
-                             zip(report["params_before"],
-                                 report["params_after"])],
-            "rates min/med/max": [
-                "-" if np.isnan(lo) else f"{lo:.2f}/{me:.2f}/{hi:.2f}"
-                for lo, me, hi in zip(report["rate_min"],
-                                      report["rate_median"],
-                                      report["rate_max"])
-            ],
-            "note": report["reason"],
-        })
+        table = pd.DataFrame(
+            {
+                "site": report["site"],
+                "units": [
+                    f"{b} -> {u}"
+                    for b, u in zip(report["units_before"], report["units_after"])
+                ],
+                "linear": report["linear"],
+                "dead": report["dead"],
+                "const": report["constant"],
+                "shortcut params": report["shortcut_params"].map("{:,}".format),
+                "layer params": [
+                    f"{b:,} -> {u:,}"
+                    for b, u in zip(report["params_before"], report["params_after"])
+                ],
+                "rates min/med/max": [
+                    "-" if np.isnan(lo) else f"{lo:.2f}/{me:.2f}/{hi:.2f}"
+                    for lo, me, hi in zip(
+                        report["rate_min"], report["rate_median"], report["rate_max"]
+                    )
+                ],
+                "note": report["reason"],
+            }
+        )
         lines.append(table.to_string(index=False))
     if "note" in a:
         lines.append(a["note"])
     lines.append(
-        "Total params: {b:,} -> {f:,} ({r:.1%} of the original, {s:,} "
-        "saved)".format(b=a.get("params_before", 0),
-                        f=a.get("params_after", 0), r=a.get("ratio", 1.0),
-                        s=a.get("saved", 0))
+        "Total params: {b:,} -> {f:,} ({r:.1%} of the original, {s:,} saved)".format(
+            b=a.get("params_before", 0),
+            f=a.get("params_after", 0),
+            r=a.get("ratio", 1.0),
+            s=a.get("saved", 0),
+        )
     )
     if a.get("unchanged_layers"):
-        lines.append(
-            "Copied unchanged: " + ", ".join(a["unchanged_layers"])
-        )
+        lines.append("Copied unchanged: " + ", ".join(a["unchanged_layers"]))
     if a.get("shared_with_original"):
         lines.append(
             "Reused from the original model (no working get_config, so its "

@@ -76,8 +76,12 @@ def sweep(
     thresholds = options_lib.check_thresholds(thresholds)
     metrics = options_lib.check_metrics(model, eval_data, metrics)
     base = options_lib.Options(
-        layer_threshold=layer_threshold, remove_dead=remove_dead,
-        shortcut=shortcut, batch_size=batch_size, verbose=verbose)
+        layer_threshold=layer_threshold,
+        remove_dead=remove_dead,
+        shortcut=shortcut,
+        batch_size=batch_size,
+        verbose=verbose,
+    )
     analysis = analyse(model)  # once, for every threshold
     stats, _ = api.statistics(analysis, data_or_stats, base)
     original = {"total_params": model.count_params()}
@@ -87,14 +91,22 @@ def sweep(
     for t in thresholds:
         start = time.perf_counter()
         opts = options_lib.Options(
-            threshold=t, layer_threshold=layer_threshold,
-            remove_dead=remove_dead, shortcut=shortcut, verbose=0)
+            threshold=t,
+            layer_threshold=layer_threshold,
+            remove_dead=remove_dead,
+            shortcut=shortcut,
+            verbose=0,
+        )
         small, report = api.compress(analysis, stats, opts)
         total = small.count_params()
         shortcut_params = int(report.shortcut_params.sum())
-        row = dict(threshold=t, layer_params=total - shortcut_params,
-                   shortcut_params=shortcut_params, total_params=total,
-                   ratio=total / original["total_params"])
+        row = dict(
+            threshold=t,
+            layer_params=total - shortcut_params,
+            shortcut_params=shortcut_params,
+            total_params=total,
+            ratio=total / original["total_params"],
+        )
         if eval_data is not None:
             row.update(evaluation.evaluate(small, eval_data, metrics))
         row["seconds"] = time.perf_counter() - start

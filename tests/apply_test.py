@@ -13,8 +13,7 @@ def predict(model, x):
 @pytest.mark.parametrize("style", ["inline", "layer", "activation"])
 @pytest.mark.parametrize("sequential", [False, True])
 def test_exact_on_calibration_data(style, sequential):
-    model = f.shape_biases(f.mlp(style=style, sequential=sequential,
-                                 dropout=True))
+    model = f.shape_biases(f.mlp(style=style, sequential=sequential, dropout=True))
     x = f.data()
     small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
     f.assert_close(predict(small, x), predict(model, x), atol=1e-5)
@@ -32,9 +31,8 @@ def test_chain_of_three_folded_sites_is_exact(rule):
     assert len(folded) == 3, report
     f.assert_close(predict(small, x), predict(model, x), atol=1e-5)
     # Every layer that received folds reads one merged matrix per source.
-    names = [l.name for l in small.layers]
-    assert "out_shortcut_input_layer" in names or any(
-        "shortcut" in n for n in names)
+    names = [layer.name for layer in small.layers]
+    assert "out_shortcut_input_layer" in names or any("shortcut" in n for n in names)
 
 
 def test_provably_linear_model_is_exact_on_fresh_inputs():
@@ -77,8 +75,9 @@ def test_lower_threshold_folds_more_and_approximates():
     x = f.data(400)
     counts = []
     for t in [1.0, 0.8, 0.5]:
-        small, report = linprune.apply(model, x, threshold=t,
-                                       layer_threshold=0, verbose=0)
+        small, report = linprune.apply(
+            model, x, threshold=t, layer_threshold=0, verbose=0
+        )
         counts.append(report["linear"].sum())
         assert small.count_params() == report.attrs["params_after"]
     assert counts[0] <= counts[1] <= counts[2] and counts[2] > counts[0]
@@ -125,8 +124,7 @@ def test_unsupported_layers_are_copied_and_named():
 
 def test_output_names_and_compile_config_survive():
     model = f.shape_biases(f.mlp(output_activation="softmax"))
-    model.compile(loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x = f.data()
     small, _ = linprune.apply(model, x, layer_threshold=0, verbose=0)
     assert small.output_names == model.output_names == ["out"]
@@ -146,8 +144,7 @@ def test_site_with_two_dense_consumers():
     x = f.data()
     small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
     assert report.loc[0, "consumers"] == "a, b" and report.loc[0, "folded"]
-    for got, want in zip(small.predict(x, verbose=0),
-                         model.predict(x, verbose=0)):
+    for got, want in zip(small.predict(x, verbose=0), model.predict(x, verbose=0)):
         f.assert_close(got, want, atol=1e-5)
     assert small.count_params() == report.attrs["params_after"]
 
@@ -172,17 +169,16 @@ def test_shared_layers_fold_at_every_call(shared_consumer):
     model = f.shape_biases(siamese(shared_consumer), on=0.5, dead=0.2)
     x = [f.data(), f.data(seed=3)]
     small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
-    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-5)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     assert small.count_params() == report.attrs["params_after"]
     row = report.set_index("site").loc["p"]
     assert row.folded and row.linear > 0 and row.dead > 0
     # Still one layer per original shared layer, called at both inputs.
     assert len(small.get_layer("p")._inbound_nodes) == 2
-    shortcuts = [l for l in small.layers if "shortcut" in l.name]
+    shortcuts = [layer for layer in small.layers if "shortcut" in layer.name]
     assert shortcuts
     if shared_consumer:
-        assert all(len(l._inbound_nodes) == 2 for l in shortcuts)
+        assert all(len(layer._inbound_nodes) == 2 for layer in shortcuts)
 
 
 def test_shared_layer_folds_only_neurons_linear_at_every_call():
@@ -205,8 +201,9 @@ def test_shared_layer_folds_only_neurons_linear_at_every_call():
     small, report = linprune.apply(model, stats, layer_threshold=0)
     linear_both = np.count_nonzero(stats.piece_rates["p"][1] >= 1.0)
     assert report.linear.iloc[0] == linear_both < 16
-    f.assert_close(small.predict(mixed, verbose=0),
-                   model.predict(mixed, verbose=0), atol=1e-5)
+    f.assert_close(
+        small.predict(mixed, verbose=0), model.predict(mixed, verbose=0), atol=1e-5
+    )
 
 
 def test_consumer_shared_with_another_input_is_refused():
@@ -217,10 +214,12 @@ def test_consumer_shared_with_another_input_is_refused():
     model = keras.Model([x1, x2], keras.layers.Add()([c(h), c(x2)]))
     x = [f.data(), f.data(d=8, seed=2)]
     small, report = linprune.apply(model, x, verbose=0)
-    assert "consumer 'c' is shared with inputs other than 'p'" in (
-        report.reason.iloc[0])
-    np.testing.assert_allclose(small.predict(x, verbose=0),
-                               model.predict(x, verbose=0), atol=1e-6)
+    assert (
+        "consumer 'c' is shared with inputs other than 'p'" in (report.reason.iloc[0])
+    )
+    np.testing.assert_allclose(
+        small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
 
 
 def test_dense_on_sequences_folds_per_position():
@@ -237,11 +236,14 @@ def test_dense_on_sequences_folds_per_position():
 
 
 def test_nested_submodels_are_flattened_and_folded():
-    inner = keras.Sequential([
-        keras.Input((8,)),
-        keras.layers.Dense(16, activation="relu", name="up"),
-        keras.layers.Dense(8, name="down"),
-    ], name="block")
+    inner = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="relu", name="up"),
+            keras.layers.Dense(8, name="down"),
+        ],
+        name="block",
+    )
     x_in = keras.Input((6,))
     h = keras.layers.Dense(8, activation="relu", name="d0")(x_in)
     h = keras.layers.Dense(8, activation="relu", name="d1")(h)
@@ -257,22 +259,25 @@ def test_nested_submodels_are_flattened_and_folded():
     assert rows.loc["d1", "consumers"] == "block.up"
     assert rows.loc["block.up", "consumers"] == "block.down"
     assert rows.folded.all()
-    assert not any(isinstance(l, keras.Model) for l in small.layers)
+    assert not any(isinstance(layer, keras.Model) for layer in small.layers)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert isinstance(model.get_layer("block"), keras.Sequential)
 
 
 def test_nested_model_called_twice_is_copied_whole():
-    inner = keras.Sequential([keras.Input((6,)), keras.layers.Dense(
-        4, activation="tanh")], name="shared_block")
+    inner = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(4, activation="tanh")],
+        name="shared_block",
+    )
     a, b = keras.Input((6,)), keras.Input((6,))
     y = keras.layers.Add()([inner(a), inner(b)])
     model = keras.Model([a, b], y)
     x = [f.data(), f.data(seed=4)]
     small, report = linprune.apply(model, x, verbose=0)
-    np.testing.assert_allclose(small.predict(x, verbose=0),
-                               model.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
     assert "shared_block (Sequential)" in report.attrs["unchanged_layers"]
 
 
@@ -280,22 +285,21 @@ def test_nested_model_called_twice_is_copied_whole():
 def test_low_rank_shortcuts_are_exact_and_smaller(shortcut):
     model = f.shape_biases(f.mlp((40, 64, 64, 30)), on=0.06, dead=0.0)
     x = f.data(500, 40)
-    small, report = linprune.apply(model, x, layer_threshold=0,
-                                   shortcut=shortcut, verbose=0)
-    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-5)
+    small, report = linprune.apply(
+        model, x, layer_threshold=0, shortcut=shortcut, verbose=0
+    )
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     assert small.count_params() == report.attrs["params_after"]
-    downs = [l for l in small.layers if l.name.endswith("_down")]
+    downs = [layer for layer in small.layers if layer.name.endswith("_down")]
     if shortcut == "auto":
         forms = report.shortcut_form
-        assert downs and (forms.str.startswith("low-rank") | (forms == "mixed")
-                          ).any()
-        dense, _ = linprune.apply(model, x, layer_threshold=0,
-                                  shortcut="dense", verbose=0)
+        assert downs and (forms.str.startswith("low-rank") | (forms == "mixed")).any()
+        dense, _ = linprune.apply(
+            model, x, layer_threshold=0, shortcut="dense", verbose=0
+        )
         assert small.count_params() < dense.count_params()
     else:
-        assert not downs and set(report.shortcut_form[report.folded]) == {
-            "dense"}
+        assert not downs and set(report.shortcut_form[report.folded]) == {"dense"}
 
 
 def test_bad_shortcut_option():
@@ -331,8 +335,7 @@ def test_lambda_and_custom_layers_pass_through():
     model = f.shape_biases(keras.Model(x_in, keras.layers.Dense(2)(h)))
     x = f.data()
     small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
-    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-5)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     rows = report.set_index("site")
     assert "consumer 'double' (Lambda)" in rows.loc["d0", "reason"]
     assert rows.loc["d1", "folded"]
@@ -349,21 +352,22 @@ def test_sites_fold_through_a_concatenate():
     b = keras.layers.Dense(12, activation="relu", name="b")(x_in)
     b = keras.layers.Dropout(0.2)(b)
     merged = keras.layers.Concatenate(name="merge")([a, x_in, b])
-    model = f.shape_biases(keras.Model(
-        x_in, keras.layers.Dense(3, name="out")(merged)), on=0.5, dead=0.2)
+    model = f.shape_biases(
+        keras.Model(x_in, keras.layers.Dense(3, name="out")(merged)), on=0.5, dead=0.2
+    )
     small, report = f.compress_exact(model, f.data())
     rows = report.set_index("site")
     assert rows.loc[["a", "b"], "folded"].all()
     assert rows.loc["a", "consumers"] == rows.loc["b", "consumers"] == "out"
-    assert not any(isinstance(l, keras.layers.Concatenate)
-                   for l in small.layers)
+    assert not any(
+        isinstance(layer, keras.layers.Concatenate) for layer in small.layers
+    )
 
 
 def test_conv_sites_fold_through_a_channel_concatenate():
     keras.utils.set_random_seed(0)
     x_in = keras.Input((6, 6, 3))
-    a = keras.layers.Conv2D(8, 3, padding="same", activation="relu",
-                            name="a")(x_in)
+    a = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="a")(x_in)
     b = keras.layers.Conv2D(8, 1, activation="relu", name="b")(x_in)
     h = keras.layers.Concatenate(name="merge")([a, b])
     h = keras.layers.Conv2D(4, 1, name="mix")(h)
@@ -371,8 +375,9 @@ def test_conv_sites_fold_through_a_channel_concatenate():
     for name in ("a", "b"):
         layer = model.get_layer(name)
         k, bias = layer.get_weights()
-        layer.set_weights([k * 0.05, np.where(np.arange(8) % 2, 50.0, -50.0)
-                           .astype("float32")])
+        layer.set_weights(
+            [k * 0.05, np.where(np.arange(8) % 2, 50.0, -50.0).astype("float32")]
+        )
     x = np.random.default_rng(0).normal(size=(32, 6, 6, 3)).astype("float32")
     small, report = f.compress_exact(model, x)
     assert report.folded.all() and report.linear.sum() == 8
@@ -396,8 +401,9 @@ def test_concatenate_that_cannot_be_folded_through(axis_or_reader):
     small, report = linprune.apply(model, x, verbose=0)
     row = report.set_index("site").loc["a"]
     assert not row.folded and why in row.reason
-    np.testing.assert_allclose(small.predict(x, verbose=0),
-                               model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )
 
 
 def test_shared_reader_of_a_concatenate_is_refused():
@@ -411,8 +417,9 @@ def test_shared_reader_of_a_concatenate_is_refused():
     x = [f.data(), f.data(seed=2)]
     small, report = linprune.apply(model, x, verbose=0)
     assert "shared and reads a Concatenate" in report.reason.iloc[0]
-    np.testing.assert_allclose(small.predict(x, verbose=0),
-                               model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )
 
 
 def test_concatenate_reader_blocks_are_named_as_parts():
@@ -420,9 +427,10 @@ def test_concatenate_reader_blocks_are_named_as_parts():
     x_in = keras.Input((6,))
     a = keras.layers.Dense(16, activation="relu", name="a")(x_in)
     merged = keras.layers.Concatenate(name="merge")([a, x_in])
-    model = f.shape_biases(keras.Model(
-        x_in, keras.layers.Dense(3, name="out")(merged)), on=0.0, dead=0.3)
+    model = f.shape_biases(
+        keras.Model(x_in, keras.layers.Dense(3, name="out")(merged)), on=0.0, dead=0.3
+    )
     small, report = f.compress_exact(model, f.data())
-    names = [l.name for l in small.layers]
+    names = [layer.name for layer in small.layers]
     assert any(n.startswith("out_part_") for n in names)
     assert not any("shortcut" in n for n in names)  # nothing linear folded

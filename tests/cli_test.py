@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pandas as pd
+import pytest
 
 from keras_linprune import cli
 from tests import factories as f
@@ -13,15 +14,25 @@ def test_compress_command(tmp_path, capsys):
     model.save(model_path)
     x = f.data()
     np.save(data_path, x)
-    code = cli.main([
-        "compress", str(model_path), "--data", str(data_path), "--out",
-        str(out), "--threshold", "1.0", "--layer-threshold", "0", "--report",
-        str(report),
-    ])
+    code = cli.main(
+        [
+            "compress",
+            str(model_path),
+            "--data",
+            str(data_path),
+            "--out",
+            str(out),
+            "--threshold",
+            "1.0",
+            "--layer-threshold",
+            "0",
+            "--report",
+            str(report),
+        ]
+    )
     assert code == 0
     small = keras.saving.load_model(out)
-    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-5)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     frame = pd.read_csv(report)
     assert frame["linear"].sum() > 0
     text = capsys.readouterr().out
@@ -32,12 +43,24 @@ def test_compress_reports_bad_input(tmp_path, capsys):
     model_path, data_path = tmp_path / "m.keras", tmp_path / "x.npy"
     f.mlp().save(model_path)
     np.save(data_path, np.zeros((4, 3), "float32"))
-    code = cli.main(["compress", str(model_path), "--data", str(data_path),
-                     "--out", str(tmp_path / "o.keras")])
+    code = cli.main(
+        [
+            "compress",
+            str(model_path),
+            "--data",
+            str(data_path),
+            "--out",
+            str(tmp_path / "o.keras"),
+        ]
+    )
     assert code == 2
     assert "Expected calibration data of shape" in capsys.readouterr().err
-    assert cli.main(["compress", "missing.keras", "--data", str(data_path),
-                     "--out", "o.keras"]) == 2
+    assert (
+        cli.main(
+            ["compress", "missing.keras", "--data", str(data_path), "--out", "o.keras"]
+        )
+        == 2
+    )
 
 
 def test_layer_threshold_parsing():
@@ -46,6 +69,7 @@ def test_layer_threshold_parsing():
     assert cli._layer_threshold("optimal") == "optimal"
 
 
+@pytest.mark.slow
 def test_demo_runs(capsys):
     assert cli.main(["demo", "--epochs", "1"]) == 0
     text = capsys.readouterr().out
@@ -58,12 +82,39 @@ def test_compress_with_a_size_target(tmp_path, capsys):
     model.save(model_path)
     np.save(data_path, f.data())
     out = tmp_path / "small.keras"
-    assert cli.main(["compress", str(model_path), "--data", str(data_path),
-                     "--out", str(out), "--target-size", "0.5",
-                     "--refit"]) == 0
+    assert (
+        cli.main(
+            [
+                "compress",
+                str(model_path),
+                "--data",
+                str(data_path),
+                "--out",
+                str(out),
+                "--target-size",
+                "0.5",
+                "--refit",
+            ]
+        )
+        == 0
+    )
     small = keras.saving.load_model(out)
     assert small.count_params() <= 0.5 * model.count_params()
-    assert cli.main(["compress", str(model_path), "--data", str(data_path),
-                     "--out", str(out), "--target-size", "0.5",
-                     "--threshold", "0.9"]) == 2
+    assert (
+        cli.main(
+            [
+                "compress",
+                str(model_path),
+                "--data",
+                str(data_path),
+                "--out",
+                str(out),
+                "--target-size",
+                "0.5",
+                "--threshold",
+                "0.9",
+            ]
+        )
+        == 2
+    )
     assert "either `threshold` or a size target" in capsys.readouterr().err

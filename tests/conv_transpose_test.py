@@ -41,36 +41,45 @@ def check_exact(model, x, **kwargs):
     return small, report.set_index("site").loc["r0"]
 
 
-IMAGES = np.random.default_rng(0).normal(size=(32, 6, 6, 3)).astype(
-    "float32")
+IMAGES = np.random.default_rng(0).normal(size=(32, 6, 6, 3)).astype("float32")
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(kernel_size=3, strides=2, padding="same"),
-    dict(kernel_size=3, strides=2, padding="valid", output_padding=1),
-    dict(kernel_size=2, strides=1, padding="valid", dilation_rate=2),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(kernel_size=3, strides=2, padding="same"),
+        dict(kernel_size=3, strides=2, padding="valid", output_padding=1),
+        dict(kernel_size=2, strides=1, padding="valid", dilation_rate=2),
+    ],
+)
 def test_transposed_producer_folds_into_a_pointwise_consumer(kwargs):
-    model = two_layer(L.Conv2DTranspose(8, name="p", **kwargs),
-                      L.Conv2D(5, 1, name="c"), (6, 6, 3),
-                      L.GlobalAveragePooling2D)
+    model = two_layer(
+        L.Conv2DTranspose(8, name="p", **kwargs),
+        L.Conv2D(5, 1, name="c"),
+        (6, 6, 3),
+        L.GlobalAveragePooling2D,
+    )
     small, row = check_exact(model, IMAGES)
     assert row.folded and row.linear > 0 and row.dead > 0
     assert 0 < row.units_after < 8
     producer = small.get_layer("p")
     assert isinstance(producer, L.Conv2DTranspose)
     assert producer.filters == row.units_after
-    (shortcut,) = [layer for layer in small.layers
-                   if layer.name.startswith("c_shortcut")]
+    (shortcut,) = [
+        layer for layer in small.layers if layer.name.startswith("c_shortcut")
+    ]
     assert isinstance(shortcut, L.Conv2DTranspose)
     assert shortcut.strides == producer.strides
     assert shortcut.output_padding == producer.output_padding
 
 
 def test_transposed_consumer_drops_dead_channels_only():
-    model = two_layer(L.Conv2D(8, 3, padding="same", name="p"),
-                      L.Conv2DTranspose(5, 3, strides=2, name="c"),
-                      (6, 6, 3), L.GlobalAveragePooling2D)
+    model = two_layer(
+        L.Conv2D(8, 3, padding="same", name="p"),
+        L.Conv2DTranspose(5, 3, strides=2, name="c"),
+        (6, 6, 3),
+        L.GlobalAveragePooling2D,
+    )
     small, row = check_exact(model, IMAGES)
     assert not row.folded and row.dead > 0 and row.constant == 0
     assert "3x3 kernel with strides (2, 2)" in row.reason
@@ -92,9 +101,12 @@ def test_saturated_channels_are_kept_before_a_transposed_consumer():
 
 
 def test_transposed_consumer_with_a_unit_kernel_takes_linear_folds():
-    model = two_layer(L.Conv2D(8, 3, padding="same", name="p"),
-                      L.Conv2DTranspose(5, 1, name="c"), (6, 6, 3),
-                      L.GlobalAveragePooling2D)
+    model = two_layer(
+        L.Conv2D(8, 3, padding="same", name="p"),
+        L.Conv2DTranspose(5, 1, name="c"),
+        (6, 6, 3),
+        L.GlobalAveragePooling2D,
+    )
     small, row = check_exact(model, IMAGES)
     assert row.folded and row.linear > 0
 
@@ -105,8 +117,9 @@ def test_1d_and_3d_transposes_fold_exactly(rank):
     conv = {1: L.Conv1D, 3: L.Conv3D}[rank]
     pool = {1: L.GlobalAveragePooling1D, 3: L.GlobalAveragePooling3D}[rank]
     shape = (5,) * rank + (2,)
-    model = two_layer(conv_t(6, 2, strides=2, name="p"),
-                      conv(4, 1, name="c"), shape, pool)
+    model = two_layer(
+        conv_t(6, 2, strides=2, name="p"), conv(4, 1, name="c"), shape, pool
+    )
     x = np.random.default_rng(2).normal(size=(16, *shape)).astype("float32")
     small, row = check_exact(model, x)
     assert row.folded and row.linear > 0
@@ -117,12 +130,12 @@ def test_low_rank_shortcut_of_a_transposed_producer():
     to r channels followed by a pointwise conv up."""
     keras.utils.set_random_seed(0)
     x = keras.Input((6, 6, 16))
-    h = L.ReLU(name="r0")(L.Conv2DTranspose(12, 3, strides=2,
-                                            padding="same", name="p")(x))
+    h = L.ReLU(name="r0")(
+        L.Conv2DTranspose(12, 3, strides=2, padding="same", name="p")(x)
+    )
     y = L.GlobalAveragePooling2D()(L.Conv2D(32, 1, name="c")(h))
     model = pin_producer(keras.Model(x, y), levels=(-50.0, 0.0, 3.0))
-    data = np.random.default_rng(3).normal(size=(16, 6, 6, 16)).astype(
-        "float32")
+    data = np.random.default_rng(3).normal(size=(16, 6, 6, 16)).astype("float32")
     small, row = check_exact(model, data)
     assert row.shortcut_form.startswith("low-rank")
     down = [layer for layer in small.layers if layer.name.endswith("_down")]
@@ -130,30 +143,32 @@ def test_low_rank_shortcut_of_a_transposed_producer():
 
 
 def test_compressed_model_with_transposes_saves_and_reloads(tmp_path):
-    model = two_layer(L.Conv2DTranspose(8, 3, strides=2, padding="same",
-                                        name="p"),
-                      L.Conv2D(5, 1, name="c"), (6, 6, 3),
-                      L.GlobalAveragePooling2D)
+    model = two_layer(
+        L.Conv2DTranspose(8, 3, strides=2, padding="same", name="p"),
+        L.Conv2D(5, 1, name="c"),
+        (6, 6, 3),
+        L.GlobalAveragePooling2D,
+    )
     small, _ = linprune.apply(model, IMAGES, verbose=0)
     path = tmp_path / "small.keras"
     small.save(path)
     again = keras.saving.load_model(path)
-    f.assert_close(again.predict(IMAGES, verbose=0),
-                   model.predict(IMAGES, verbose=0))
+    f.assert_close(again.predict(IMAGES, verbose=0), model.predict(IMAGES, verbose=0))
 
 
 def test_certified_bounds_hold_through_a_transposed_conv():
     from keras_linprune.analysis import analyse
     from keras_linprune.measurement import certify
 
-    model = two_layer(L.Conv2DTranspose(8, 3, strides=2, padding="same",
-                                        name="p"),
-                      L.Conv2D(5, 1, name="c"), (6, 6, 3),
-                      L.GlobalAveragePooling2D)
+    model = two_layer(
+        L.Conv2DTranspose(8, 3, strides=2, padding="same", name="p"),
+        L.Conv2D(5, 1, name="c"),
+        (6, 6, 3),
+        L.GlobalAveragePooling2D,
+    )
     fn = analyse(model).fn
     bounds, _ = certify.propagate(fn, certify.input_box(-1.0, 1.0, fn))
-    x = np.random.default_rng(4).uniform(-1, 1, (64, 6, 6, 3)).astype(
-        "float32")
+    x = np.random.default_rng(4).uniform(-1, 1, (64, 6, 6, 3)).astype("float32")
     layer = fn.get_layer("p")
     low, high = bounds[id(layer.output)]
     y = keras.Model(fn.inputs, layer.output).predict(x, verbose=0)

@@ -4,8 +4,16 @@ import keras
 import numpy as np
 
 
-def mlp(widths=(6, 16, 12, 8, 3), *, style="inline", dropout=False,
-        sequential=False, seed=0, output_activation=None, name="mlp"):
+def mlp(
+    widths=(6, 16, 12, 8, 3),
+    *,
+    style="inline",
+    dropout=False,
+    sequential=False,
+    seed=0,
+    output_activation=None,
+    name="mlp",
+):
     """A Dense/ReLU MLP; `style` is how the ReLU is written.
 
     style: "inline" (`activation="relu"`), "layer" (`ReLU()`), or
@@ -15,17 +23,19 @@ def mlp(widths=(6, 16, 12, 8, 3), *, style="inline", dropout=False,
     layers = [keras.Input((widths[0],))]
     for i, w in enumerate(widths[1:-1]):
         if style == "inline":
-            layers.append(keras.layers.Dense(w, activation="relu",
-                                             name=f"d{i}"))
+            layers.append(keras.layers.Dense(w, activation="relu", name=f"d{i}"))
         else:
             layers.append(keras.layers.Dense(w, name=f"d{i}"))
-            layers.append(keras.layers.ReLU(name=f"relu{i}")
-                          if style == "layer"
-                          else keras.layers.Activation("relu", name=f"act{i}"))
+            layers.append(
+                keras.layers.ReLU(name=f"relu{i}")
+                if style == "layer"
+                else keras.layers.Activation("relu", name=f"act{i}")
+            )
         if dropout:
             layers.append(keras.layers.Dropout(0.3, name=f"drop{i}"))
-    layers.append(keras.layers.Dense(widths[-1], name="out",
-                                     activation=output_activation))
+    layers.append(
+        keras.layers.Dense(widths[-1], name="out", activation=output_activation)
+    )
     if sequential:
         return keras.Sequential(layers, name=name)
     x = layers[0]
@@ -40,7 +50,7 @@ def shape_biases(model, *, on=0.4, dead=0.2, seed=0, scale=0.3):
     (`on`) or never active (`dead`) on inputs of moderate size, by scaling
     kernels down and pushing biases far up or down."""
     rng = np.random.default_rng(seed)
-    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     for layer in dense[:-1]:
         k, b = layer.get_weights()
         u = rng.uniform(size=b.shape)
@@ -56,8 +66,9 @@ def provably_linear(model, seed=0):
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):
             k, b = layer.get_weights()
-            layer.set_weights([np.abs(k), rng.uniform(0.1, 1.0, b.shape)
-                               .astype("float32")])
+            layer.set_weights(
+                [np.abs(k), rng.uniform(0.1, 1.0, b.shape).astype("float32")]
+            )
     return model
 
 
@@ -84,25 +95,36 @@ def pin(model, levels=(-50.0, 3.0, 50.0), seed=0, scale=0.05):
     from `levels` (-50: off, 3: linear for ReLU and ReLU6, 50: on or
     saturated). The last linear layer is left alone."""
     rng = np.random.default_rng(seed)
-    linear = [l for l in _all_layers(model)
-              if isinstance(l, (keras.layers.Dense, keras.layers.Conv1D,
-                                keras.layers.Conv2D, keras.layers.Conv3D))]
+    linear = [
+        layer
+        for layer in _all_layers(model)
+        if isinstance(
+            layer,
+            (
+                keras.layers.Dense,
+                keras.layers.Conv1D,
+                keras.layers.Conv2D,
+                keras.layers.Conv3D,
+            ),
+        )
+    ]
     for layer in linear[:-1]:
         weights = layer.get_weights()
         weights[0] = weights[0] * scale
         if len(weights) > 1:
-            weights[1] = rng.choice(levels, size=weights[1].shape).astype(
-                "float32")
+            weights[1] = rng.choice(levels, size=weights[1].shape).astype("float32")
         layer.set_weights(weights)
     for layer in _all_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([
-                rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
-                rng.choice(levels, size=beta.shape).astype("float32"),
-                (rng.normal(size=mean.shape) * 0.1).astype("float32"),
-                rng.uniform(0.5, 2.0, var.shape).astype("float32"),
-            ])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
+                    rng.choice(levels, size=beta.shape).astype("float32"),
+                    (rng.normal(size=mean.shape) * 0.1).astype("float32"),
+                    rng.uniform(0.5, 2.0, var.shape).astype("float32"),
+                ]
+            )
     return model
 
 
@@ -121,8 +143,10 @@ def compress_exact(model, x, atol=1e-5, **kwargs):
 
     kwargs.setdefault("layer_threshold", 0)
     small, report = linprune.apply(model, x, verbose=0, **kwargs)
-    for a, b in zip(keras.tree.flatten(small.predict(x, verbose=0)),
-                    keras.tree.flatten(model.predict(x, verbose=0))):
+    for a, b in zip(
+        keras.tree.flatten(small.predict(x, verbose=0)),
+        keras.tree.flatten(model.predict(x, verbose=0)),
+    ):
         assert_close(a, b, atol=atol)
     assert small.count_params() == report.attrs["params_after"]
     return small, report

@@ -24,30 +24,35 @@ def private_attributes(path):
     """`obj._name` reads where `obj` is not `self`/`cls` (dunders allowed)."""
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
-                and not node.attr.startswith("__")
-                and not (isinstance(node.value, ast.Name)
-                         and node.value.id in ("self", "cls"))):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and not (
+                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            )
+        ):
             yield node.lineno, node.attr
 
 
 def test_folders_show_the_pipeline():
-    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir()
-               and (p / "__init__.py").exists()}
+    folders = {
+        p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    }
     assert {"core", "graph", "measurement", "plan", "rebuild"} <= folders
     assert (PACKAGE / "report.py").exists()
     assert (PACKAGE / "graph" / "registry.py").exists()
 
 
-@pytest.mark.parametrize("path", SOURCES,
-                         ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_private_attributes_only_behind_the_boundary(path):
     if path == BOUNDARY:
         return
     found = list(private_attributes(path))
     assert not found, (
         f"{path.name} reads private attributes {found}; go through "
-        "graph/keras_internals.py")
+        "graph/keras_internals.py"
+    )
 
 
 def test_the_boundary_test_catches_a_private_read(tmp_path):
@@ -62,22 +67,30 @@ def test_core_and_plan_are_pure_numpy(folder):
         for module in imported_modules(path):
             top = module.split(".")[0]
             assert top not in ("keras", "tensorflow", "jax", "torch"), (
-                f"{path.name} imports {module}")
+                f"{path.name} imports {module}"
+            )
             if top == "keras_linprune":
                 assert module.split(".")[1] in ("core", "plan"), (
-                    f"{path.name} imports {module}")
+                    f"{path.name} imports {module}"
+                )
 
 
 def layer_class_tests(path):
     """`isinstance(x, ...layers...)` and `type(x) is ...layers...` in code."""
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id == "isinstance" and len(node.args) == 2):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+        ):
             target = ast.unparse(node.args[1])
-        elif (isinstance(node, ast.Compare)
-              and isinstance(node.left, ast.Call)
-              and ast.unparse(node.left.func) == "type"):
+        elif (
+            isinstance(node, ast.Compare)
+            and isinstance(node.left, ast.Call)
+            and ast.unparse(node.left.func) == "type"
+        ):
             target = " ".join(ast.unparse(c) for c in node.comparators)
         else:
             continue
@@ -97,7 +110,39 @@ def test_layer_classes_are_tested_only_in_the_registry():
 
 def test_the_layer_class_test_catches_isinstance(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("import keras\n"
-                      "ok = isinstance(x, keras.layers.Dense)\n"
-                      "ok = type(x) is keras.layers.ReLU\n")
+    sample.write_text(
+        "import keras\n"
+        "ok = isinstance(x, keras.layers.Dense)\n"
+        "ok = type(x) is keras.layers.ReLU\n"
+    )
     assert [line for line, _ in layer_class_tests(sample)] == [2, 3]
+
+
+def code_lines(node, lines):
+    """Lines of code of a function: no docstring, comments or blanks."""
+    body = node.body
+    start = body[0].lineno
+    if (
+        isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        start = body[0].end_lineno + 1
+    return sum(
+        1
+        for line in lines[start - 1 : node.end_lineno]
+        if line.strip() and not line.strip().startswith("#")
+    )
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_function_over_60_lines_of_code(path):
+    text = path.read_text()
+    lines = text.splitlines()
+    long = [
+        (node.name, code_lines(node, lines))
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and code_lines(node, lines) > 60
+    ]
+    assert not long, f"{path.name}: split {long}"

@@ -12,8 +12,7 @@ def test_norm_scale_shift_matches_formula():
     v = rng.uniform(0.5, 2, 5)
     x = rng.normal(size=(7, 5))
     scale, shift = algebra.norm_scale_shift(g, b, m, v, 1e-3)
-    np.testing.assert_allclose(x * scale + shift,
-                               g * (x - m) / np.sqrt(v + 1e-3) + b)
+    np.testing.assert_allclose(x * scale + shift, g * (x - m) / np.sqrt(v + 1e-3) + b)
 
 
 def test_absorbing_affines_into_a_kernel():
@@ -49,8 +48,9 @@ def norm_mlp(before_activation=True, center=True, scale=True, seed=0):
     for i, w in enumerate((24, 16)):
         h = keras.layers.Dense(w, name=f"d{i}", use_bias=not before_activation)(h)
         if before_activation:
-            h = keras.layers.BatchNormalization(name=f"bn{i}", center=center,
-                                                scale=scale)(h)
+            h = keras.layers.BatchNormalization(
+                name=f"bn{i}", center=center, scale=scale
+            )(h)
             h = keras.layers.ReLU(name=f"r{i}")(h)
         else:
             h = keras.layers.ReLU(name=f"r{i}")(h)
@@ -71,8 +71,7 @@ def norm_mlp(before_activation=True, center=True, scale=True, seed=0):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization) and center:
             ws = layer.get_weights()
-            ws[1] = rng.choice([-50.0, 0.0, 50.0], ws[1].shape).astype(
-                "float32")
+            ws[1] = rng.choice([-50.0, 0.0, 50.0], ws[1].shape).astype("float32")
             layer.set_weights(ws)
     return model
 
@@ -82,7 +81,7 @@ def test_dense_norm_relu_folds_exactly():
     x = f.data(400)
     small, report = f.compress_exact(model, x)
     assert report.folded.all() and report.linear.sum() > 0
-    names = [l.name for l in small.layers]
+    names = [layer.name for layer in small.layers]
     assert not any(n.startswith("bn") for n in names)
     assert "bn0" not in " ".join(report.attrs["unchanged_layers"])
 
@@ -98,8 +97,9 @@ def test_relu_norm_dense_folds_into_consumer():
     x = f.data(400)
     small, report = f.compress_exact(model, x)
     assert report.folded.all() and report.linear.sum() > 0
-    assert not any(isinstance(l, keras.layers.BatchNormalization)
-                   for l in small.layers)
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in small.layers
+    )
 
 
 def test_norm_feeding_a_model_output_is_left():
@@ -111,6 +111,5 @@ def test_norm_feeding_a_model_output_is_left():
     data = f.data()
     small, report = linprune.apply(model, data, verbose=0)
     assert not report.folded.any()
-    for a, b in zip(small.predict(data, verbose=0),
-                    model.predict(data, verbose=0)):
+    for a, b in zip(small.predict(data, verbose=0), model.predict(data, verbose=0)):
         np.testing.assert_allclose(a, b, atol=1e-5)

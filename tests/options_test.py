@@ -23,8 +23,9 @@ def model():
 
 @pytest.mark.parametrize("fn", [linprune.apply, linprune.measure])
 def test_not_a_keras_model(fn):
-    with pytest.raises(TypeError, match="Expected a Keras 3 `keras.Model`.*"
-                                        "Received: model="):
+    with pytest.raises(
+        TypeError, match="Expected a Keras 3 `keras.Model`.*Received: model="
+    ):
         fn("model.keras", f.data())
 
 
@@ -42,18 +43,22 @@ def test_unbuilt_sequential():
         linprune.apply(m, f.data())
 
 
-@pytest.mark.parametrize("data,match", [
-    (np.zeros((0, 6), "float32"), "at least one row"),
-    (np.zeros((10, 5), "float32"), r"shape \(None, 6\).*Received: data of "
-                                   r"shape \(10, 5\)"),
-    (np.zeros((10, 6, 1), "float32"), "shape"),
-    (np.full((10, 6), np.nan, "float32"), "NaN or Inf"),
-    ("not data", "Expected calibration data to be"),
-    (tf.data.Dataset.from_tensor_slices(np.zeros((0, 6), "float32")),
-     "non-empty"),
-    (tf.data.Dataset.from_tensor_slices(np.zeros((5, 4), "float32")),
-     "shape"),
-])
+@pytest.mark.parametrize(
+    "data,match",
+    [
+        (np.zeros((0, 6), "float32"), "at least one row"),
+        (
+            np.zeros((10, 5), "float32"),
+            r"shape \(None, 6\).*Received: data of "
+            r"shape \(10, 5\)",
+        ),
+        (np.zeros((10, 6, 1), "float32"), "shape"),
+        (np.full((10, 6), np.nan, "float32"), "NaN or Inf"),
+        ("not data", "Expected calibration data to be"),
+        (tf.data.Dataset.from_tensor_slices(np.zeros((0, 6), "float32")), "non-empty"),
+        (tf.data.Dataset.from_tensor_slices(np.zeros((5, 4), "float32")), "shape"),
+    ],
+)
 def test_bad_data(model, data, match):
     with pytest.raises((ValueError, TypeError), match=match):
         linprune.apply(model, data, verbose=0)
@@ -68,35 +73,56 @@ def test_nan_activations_from_a_dataset(model):
 
 
 def test_filtered_dataset_that_yields_nothing(model):
-    ds = tf.data.Dataset.from_tensor_slices(f.data()).filter(
-        lambda x: x[0] > 100).batch(8)
+    ds = (
+        tf.data.Dataset.from_tensor_slices(f.data())
+        .filter(lambda x: x[0] > 100)
+        .batch(8)
+    )
     with pytest.raises(ValueError, match="0 rows"):
         linprune.measure(model, ds, verbose=0)
 
 
-@pytest.mark.parametrize("threshold,err", [
-    (-0.1, ValueError), (1.5, ValueError), (float("nan"), ValueError),
-    (True, TypeError), ("0.9", TypeError), ([0.9], TypeError),
-])
+@pytest.mark.parametrize(
+    "threshold,err",
+    [
+        (-0.1, ValueError),
+        (1.5, ValueError),
+        (float("nan"), ValueError),
+        (True, TypeError),
+        ("0.9", TypeError),
+        ([0.9], TypeError),
+    ],
+)
 def test_bad_threshold(model, threshold, err):
     with pytest.raises(err, match="threshold"):
         linprune.apply(model, f.data(), threshold=threshold)
 
 
-@pytest.mark.parametrize("lt,err", [
-    ("fastest", ValueError), (-1, ValueError), (-0.5, ValueError),
-    (1.5, ValueError), (True, TypeError), ([1], TypeError), (None, TypeError),
-])
+@pytest.mark.parametrize(
+    "lt,err",
+    [
+        ("fastest", ValueError),
+        (-1, ValueError),
+        (-0.5, ValueError),
+        (1.5, ValueError),
+        (True, TypeError),
+        ([1], TypeError),
+        (None, TypeError),
+    ],
+)
 def test_bad_layer_threshold_lists_accepted_forms(model, lt, err):
     with pytest.raises(err, match="'optimal'.*Received: layer_threshold"):
         linprune.apply(model, f.data(), layer_threshold=lt)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(remove_dead=1), "remove_dead"),
-    (dict(batch_size=0), "batch_size"),
-    (dict(verbose=3), "verbose"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(remove_dead=1), "remove_dead"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(verbose=3), "verbose"),
+    ],
+)
 def test_bad_options(model, kwargs, match):
     with pytest.raises((TypeError, ValueError), match=match):
         linprune.apply(model, f.data(), **kwargs)

@@ -28,11 +28,16 @@ def prototype_size(j0, j1):
 @pytest.mark.parametrize("threshold", [1.0, 0.9])
 def test_count_equals_prototype_size(model_and_rates, threshold):
     model, x, stats = model_and_rates
-    j = [int(np.count_nonzero(stats.rates[s] >= threshold))
-         for s in stats.sites]
+    j = [int(np.count_nonzero(stats.rates[s] >= threshold)) for s in stats.sites]
     assert min(j) > 0
-    small, report = linprune.apply(model, stats, threshold=threshold,
-                                   layer_threshold=0, remove_dead=False, shortcut="dense")
+    small, report = linprune.apply(
+        model,
+        stats,
+        threshold=threshold,
+        layer_threshold=0,
+        remove_dead=False,
+        shortcut="dense",
+    )
     assert report["folded"].tolist()[:2] == [True, True]
     assert small.count_params() == prototype_size(*j)
     assert prototype_size(*j) == closed_form(*j, True, True)
@@ -40,27 +45,42 @@ def test_count_equals_prototype_size(model_and_rates, threshold):
 
 def test_output_layer_never_folds(model_and_rates):
     model, x, stats = model_and_rates
-    _, report = linprune.apply(model, stats, threshold=0.0, layer_threshold=0,
-                               remove_dead=False, shortcut="dense")
+    _, report = linprune.apply(
+        model,
+        stats,
+        threshold=0.0,
+        layer_threshold=0,
+        remove_dead=False,
+        shortcut="dense",
+    )
     assert "out" not in report["layer"].tolist()
 
 
 @pytest.mark.parametrize("threshold", [1.0, 0.8, 0.5])
-def test_int_float_string_rules_pick_prototype_sites(model_and_rates,
-                                                     threshold):
+def test_int_float_string_rules_pick_prototype_sites(model_and_rates, threshold):
     model, x, stats = model_and_rates
-    j = {s: int(np.count_nonzero(stats.rates[s] >= threshold))
-         for s in stats.sites}
+    j = {s: int(np.count_nonzero(stats.rates[s] >= threshold)) for s in stats.sites}
     width = {"d0": 16, "d1": 12}
     for rule in [0, 4, 8]:
-        _, r = linprune.apply(model, stats, threshold=threshold,
-                              layer_threshold=rule, remove_dead=False, shortcut="dense")
+        _, r = linprune.apply(
+            model,
+            stats,
+            threshold=threshold,
+            layer_threshold=rule,
+            remove_dead=False,
+            shortcut="dense",
+        )
         assert dict(zip(r.site, r.folded)) == {s: j[s] > rule for s in j}
     for rule in [0.25, 0.5]:
-        _, r = linprune.apply(model, stats, threshold=threshold,
-                              layer_threshold=rule, remove_dead=False, shortcut="dense")
-        assert dict(zip(r.site, r.folded)) == {
-            s: j[s] / width[s] > rule for s in j}
+        _, r = linprune.apply(
+            model,
+            stats,
+            threshold=threshold,
+            layer_threshold=rule,
+            remove_dead=False,
+            shortcut="dense",
+        )
+        assert dict(zip(r.site, r.folded)) == {s: j[s] / width[s] > rule for s in j}
 
 
 def closed_form(j0, j1, fold0, fold1):
@@ -75,32 +95,47 @@ def closed_form(j0, j1, fold0, fold1):
 @pytest.mark.parametrize("threshold", [1.0, 0.8, 0.5, 0.2])
 def test_string_rules_on_exact_counts(model_and_rates, threshold):
     model, x, stats = model_and_rates
-    j0, j1 = (int(np.count_nonzero(stats.rates[s] >= threshold))
-              for s in ("d0", "d1"))
+    j0, j1 = (int(np.count_nonzero(stats.rates[s] >= threshold)) for s in ("d0", "d1"))
     # "sequential": each site in order, if it lowers the count so far.
     fold0 = j0 > 0 and closed_form(j0, j1, True, False) < closed_form(
-        j0, j1, False, False)
+        j0, j1, False, False
+    )
     fold1 = j1 > 0 and closed_form(j0, j1, fold0, True) < closed_form(
-        j0, j1, fold0, False)
-    small, r = linprune.apply(model, stats, threshold=threshold,
-                              layer_threshold="sequential",
-                              remove_dead=False, shortcut="dense")
+        j0, j1, fold0, False
+    )
+    small, r = linprune.apply(
+        model,
+        stats,
+        threshold=threshold,
+        layer_threshold="sequential",
+        remove_dead=False,
+        shortcut="dense",
+    )
     assert r.folded.tolist()[:2] == [fold0, fold1]
     assert small.count_params() == closed_form(j0, j1, fold0, fold1)
     # "optimal" / "best": the smallest count over every choice of sites.
-    options = [(a, b) for a in (False, True) for b in (False, True)
-               if (j0 or not a) and (j1 or not b)]
+    options = [
+        (a, b)
+        for a in (False, True)
+        for b in (False, True)
+        if (j0 or not a) and (j1 or not b)
+    ]
     best = min(closed_form(j0, j1, a, b) for a, b in options)
     for rule in ("optimal", "best"):
-        small, r = linprune.apply(model, stats, threshold=threshold,
-                                  layer_threshold=rule, remove_dead=False,
-                                  shortcut="dense")
+        small, r = linprune.apply(
+            model,
+            stats,
+            threshold=threshold,
+            layer_threshold=rule,
+            remove_dead=False,
+            shortcut="dense",
+        )
         assert small.count_params() == best
 
 
 def test_exact_after_prototype_compression(model_and_rates):
     model, x, stats = model_and_rates
-    small, _ = linprune.apply(model, stats, layer_threshold=0,
-                              remove_dead=False, shortcut="dense")
-    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-5)
+    small, _ = linprune.apply(
+        model, stats, layer_threshold=0, remove_dead=False, shortcut="dense"
+    )
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)

@@ -19,9 +19,10 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_readme_demo_command_uses_declared_extras_and_script():
-    (demo,) = [b.strip() for b in bash_blocks() if "linprune demo" in b
-               and "pip install" in b]
+    (demo,) = [
+        b.strip() for b in bash_blocks() if "linprune demo" in b and "pip install" in b
+    ]
     setup = (ROOT / "setup.py").read_text()
-    for extra in re.search(r'\.\[([a-z,]+)\]', demo).group(1).split(","):
+    for extra in re.search(r"\.\[([a-z,]+)\]", demo).group(1).split(","):
         assert f'"{extra}":' in setup
     assert "linprune=keras_linprune.cli:main" in setup

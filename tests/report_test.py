@@ -27,8 +27,10 @@ def test_report_rows_columns_and_totals():
     # from sources a layer did not read originally.
     kept_last = int(report.units_after.iloc[-1])
     out_own = (kept_last + 1) * 3
-    assert (report.params_after.sum() + report.shortcut_params.sum()
-            + out_own == small.count_params())
+    assert (
+        report.params_after.sum() + report.shortcut_params.sum() + out_own
+        == small.count_params()
+    )
 
 
 def test_summary_text():

@@ -19,12 +19,12 @@ def test_save_and_load_without_custom_objects(tmp_path):
     path = tmp_path / "small.keras"
     small.save(path)
     loaded = keras.saving.load_model(path)  # no custom_objects
-    np.testing.assert_allclose(loaded.predict(x, verbose=0),
-                               small.predict(x, verbose=0), atol=1e-6)
-    f.assert_close(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), small.predict(x, verbose=0), atol=1e-6
+    )
+    f.assert_close(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     builtin = {c for c in dir(keras.layers)}
-    assert all(type(l).__name__ in builtin for l in loaded.layers)
+    assert all(type(layer).__name__ in builtin for layer in loaded.layers)
 
 
 def test_export_saved_model_serving_default(tmp_path):
@@ -48,5 +48,6 @@ def test_tflite_conversion():
     interpreter.allocate_tensors()
     interpreter.set_tensor(inp["index"], x)
     interpreter.invoke()
-    f.assert_close(interpreter.get_tensor(out["index"]),
-                   model.predict(x, verbose=0), atol=1e-4)
+    f.assert_close(
+        interpreter.get_tensor(out["index"]), model.predict(x, verbose=0), atol=1e-4
+    )

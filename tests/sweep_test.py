@@ -12,10 +12,10 @@ from tests import factories as f  # noqa: E402
 
 @pytest.fixture(scope="module")
 def trained():
-    model = f.shape_biases(f.mlp((6, 32, 32, 3), output_activation="softmax"),
-                           on=0.3, dead=0.1)
-    model.compile(loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = f.shape_biases(
+        f.mlp((6, 32, 32, 3), output_activation="softmax"), on=0.3, dead=0.1
+    )
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x = f.data(300)
     y = np.argmax(model.predict(x, verbose=0), axis=1)
     return model, x, y
@@ -24,13 +24,11 @@ def trained():
 def test_sweep_matches_apply_at_each_threshold(trained):
     model, x, y = trained
     thresholds = [1.0, 0.9, 0.5]
-    table = linprune.sweep(model, x, eval_data=(x, y), thresholds=thresholds,
-                           verbose=0)
+    table = linprune.sweep(model, x, eval_data=(x, y), thresholds=thresholds, verbose=0)
     assert table.threshold.tolist() == thresholds
     assert {"loss", "accuracy", "seconds"} <= set(table.columns)
     for _, row in table.iterrows():
-        small, report = linprune.apply(model, x, threshold=row.threshold,
-                                       verbose=0)
+        small, report = linprune.apply(model, x, threshold=row.threshold, verbose=0)
         assert row.total_params == small.count_params()
         assert row.shortcut_params == report.shortcut_params.sum()
         assert row.layer_params + row.shortcut_params == row.total_params
@@ -43,27 +41,33 @@ def test_sweep_with_stats_and_given_metrics(trained):
     model, x, y = trained
     stats = linprune.measure(model, x, verbose=0)
     uncompiled = keras.Model(model.inputs, model.outputs)
-    table = linprune.sweep(uncompiled, stats, eval_data=(x, y),
-                           metrics=["sparse_categorical_accuracy"],
-                           thresholds=[1.0, 0.8])
+    table = linprune.sweep(
+        uncompiled,
+        stats,
+        eval_data=(x, y),
+        metrics=["sparse_categorical_accuracy"],
+        thresholds=[1.0, 0.8],
+    )
     assert "sparse_categorical_accuracy" in table.columns
-    named = linprune.sweep(uncompiled, stats, eval_data=(x, y),
-                           metrics="accuracy", thresholds=[1.0, 0.8])
-    compiled = linprune.sweep(model, stats, eval_data=(x, y),
-                              thresholds=[1.0, 0.8])
+    named = linprune.sweep(
+        uncompiled, stats, eval_data=(x, y), metrics="accuracy", thresholds=[1.0, 0.8]
+    )
+    compiled = linprune.sweep(model, stats, eval_data=(x, y), thresholds=[1.0, 0.8])
     np.testing.assert_allclose(named.accuracy, compiled.accuracy)
-    sizes = linprune.sweep(uncompiled, stats, thresholds=np.arange(0.5, 1.01,
-                                                                    0.25))
+    sizes = linprune.sweep(uncompiled, stats, thresholds=np.arange(0.5, 1.01, 0.25))
     assert len(sizes) == 3 and "accuracy" not in sizes.columns
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(thresholds=[]), "at least one threshold"),
-    (dict(thresholds=[1.2]), "threshold"),
-    (dict(thresholds="abc"), "thresholds"),
-    (dict(metrics=["accuracy"]), "eval_data"),
-    (dict(eval_data="use y", metrics=["no_such_metric"]), "metric names"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(thresholds=[]), "at least one threshold"),
+        (dict(thresholds=[1.2]), "threshold"),
+        (dict(thresholds="abc"), "thresholds"),
+        (dict(metrics=["accuracy"]), "eval_data"),
+        (dict(eval_data="use y", metrics=["no_such_metric"]), "metric names"),
+    ],
+)
 def test_bad_sweep_arguments(trained, kwargs, match):
     model, x, y = trained
     if kwargs.get("eval_data") == "use y":
@@ -81,18 +85,17 @@ def test_uncompiled_model_needs_metrics(trained):
 
 def test_plots(trained):
     model, x, y = trained
-    table = linprune.sweep(model, x, eval_data=(x, y), thresholds=[1.0, 0.6],
-                           verbose=0)
+    table = linprune.sweep(model, x, eval_data=(x, y), thresholds=[1.0, 0.6], verbose=0)
     ax = linprune.plot.weights_vs_threshold(table)
-    assert [l.get_label() for l in ax.get_lines()][:3] == [
-        "layer weights", "shortcut weights", "total"]
-    np.testing.assert_array_equal(ax.get_lines()[2].get_ydata(),
-                                  table.total_params)
+    assert [layer.get_label() for layer in ax.get_lines()][:3] == [
+        "layer weights",
+        "shortcut weights",
+        "total",
+    ]
+    np.testing.assert_array_equal(ax.get_lines()[2].get_ydata(), table.total_params)
     ax = linprune.plot.metric_vs_threshold(table, "accuracy")
-    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(),
-                                  table.accuracy)
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), table.accuracy)
     ax = linprune.plot.metric_vs_weights(table, "accuracy")
-    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(),
-                                  table.total_params)
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), table.total_params)
     with pytest.raises(ValueError, match="metric column"):
         linprune.plot.metric_vs_threshold(table, "f1")

@@ -8,6 +8,7 @@ TUTORIALS = sorted(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.name)
 def test_tutorial_runs(path, capsys):
     runpy.run_path(str(path), run_name="__main__")

@@ -11,8 +11,7 @@ from tests import factories as f
 
 def compress(name, **kwargs):
     model = f.pin(zoo.BUILDERS[name]())
-    small, report = f.compress_exact(model, zoo.inputs_for(model, 200),
-                                     **kwargs)
+    small, report = f.compress_exact(model, zoo.inputs_for(model, 200), **kwargs)
     return model, small, report
 
 
@@ -27,6 +26,7 @@ def rows(report):
     return report.set_index("site")
 
 
+@pytest.mark.slow
 def test_zoo_expectations():
     _, small, r = compress("residual_mlp")
     assert rows(r).loc["block0_up"].folded
@@ -49,8 +49,9 @@ def test_zoo_expectations():
     assert "mha (MultiHeadAttention)" in r.attrs["unchanged_layers"]
     _, small, r = compress("dense_bn_relu")
     assert r.folded.all()
-    assert not any(isinstance(l, keras.layers.BatchNormalization)
-                   for l in small.layers)
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in small.layers
+    )
 
 
 def test_model_without_any_linear_op_is_copied():
@@ -60,20 +61,21 @@ def test_model_without_any_linear_op_is_copied():
     data = zoo.inputs_for(model, 10)
     small, report = linprune.apply(model, data, verbose=0)
     assert len(report) == 0 and "nothing was folded" in report.attrs["note"]
-    np.testing.assert_allclose(small.predict(data, verbose=0),
-                               model.predict(data, verbose=0))
+    np.testing.assert_allclose(
+        small.predict(data, verbose=0), model.predict(data, verbose=0)
+    )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["MobileNetV2", "ResNet50"])
 def test_keras_applications_graphs(name):
     # Real architectures (random weights: nothing is downloaded) run through
     # the whole pipeline and stay exact on the calibration data.
     kwargs = dict(alpha=0.35) if name == "MobileNetV2" else {}
     model = getattr(keras.applications, name)(
-        weights=None, input_shape=(32, 32, 3), classes=10, **kwargs)
-    x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype(
-        "float32")
-    small, report = f.compress_exact(model, x, atol=1e-4,
-                                     layer_threshold="optimal")
+        weights=None, input_shape=(32, 32, 3), classes=10, **kwargs
+    )
+    x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    small, report = f.compress_exact(model, x, atol=1e-4, layer_threshold="optimal")
     assert len(report) > 10
     assert report.reason[~report.folded].str.len().gt(0).all()

@@ -23,11 +23,17 @@ from keras_linprune.plan import decisions
 from keras_linprune.rebuild import rebuild
 
 
-def prune_by_activation(model: keras.Model, data: Any, *,
-                        quantile: float = 0.05, rounds: int = 1,
-                        fit_data: Any = None, epochs_per_round: int = 0,
-                        batch_size: int | None = None, verbose: int = 0,
-                        ) -> tuple[keras.Model, pd.DataFrame]:
+def prune_by_activation(
+    model: keras.Model,
+    data: Any,
+    *,
+    quantile: float = 0.05,
+    rounds: int = 1,
+    fit_data: Any = None,
+    epochs_per_round: int = 0,
+    batch_size: int | None = None,
+    verbose: int = 0,
+) -> tuple[keras.Model, pd.DataFrame]:
     """Removes the least active neurons, round by round.
 
     Args:
@@ -57,30 +63,33 @@ def prune_by_activation(model: keras.Model, data: Any, *,
     ```
     """
     options_lib.check_model(model)
-    options_lib.check_prune(model, quantile, rounds, fit_data,
-                            epochs_per_round)
+    options_lib.check_prune(model, quantile, rounds, fit_data, epochs_per_round)
     batch_size = options_lib.check_batch_size(batch_size)
     history = []
     current = model
     for r in range(1, rounds + 1):
         analysis = analyse(current)
-        stats = counting.count_sites(analysis, data, batch_size=batch_size,
-                                     verbose=verbose)
+        stats = counting.count_sites(
+            analysis, data, batch_size=batch_size, verbose=verbose
+        )
         rates = stats.rates
         if not rates:
             break
-        cutoff = float(np.quantile(np.concatenate(list(rates.values())),
-                                   quantile))
+        cutoff = float(np.quantile(np.concatenate(list(rates.values())), quantile))
         remove = {k: np.flatnonzero(v <= cutoff) for k, v in rates.items()}
-        plan = decisions.removal_plan(analysis.spec, remove,
-                                      dict(quantile=quantile, round=r))
+        plan = decisions.removal_plan(
+            analysis.spec, remove, dict(quantile=quantile, round=r)
+        )
         current, _ = rebuild(analysis, plan)
         if epochs_per_round:
             x, y = fit_data
             current.fit(x, y, epochs=epochs_per_round, verbose=verbose)
-        history.append(dict(
-            round=r, rate_cutoff=cutoff,
-            removed=int(sum(d.constant.size
-                            for d in plan.decisions.values())),
-            params=current.count_params()))
+        history.append(
+            dict(
+                round=r,
+                rate_cutoff=cutoff,
+                removed=int(sum(d.constant.size for d in plan.decisions.values())),
+                params=current.count_params(),
+            )
+        )
     return current, pd.DataFrame(history)

@@ -63,8 +63,19 @@ class Affine:
         return count + (0 if self.bias is None else self.bias.size)
 
 
-def fold_site(producer, consumers, site, *, keep, linear=(), slope=1.0,
-              offset=0.0, constant=(), value=0.0, fitted=None):
+def fold_site(
+    producer,
+    consumers,
+    site,
+    *,
+    keep,
+    linear=(),
+    slope=1.0,
+    offset=0.0,
+    constant=(),
+    value=0.0,
+    fitted=None,
+):
     """Folds the affine neurons of one site into its consumers.
 
     Every producer neuron is in exactly one of three sets:
@@ -133,8 +144,7 @@ def linear_part(producer, linear, slope, offset):
     return Affine(terms, bias, dict(producer.geometry))
 
 
-def _fold_into(producer, consumer, site, keep, linear, part, constant,
-               value):
+def _fold_into(producer, consumer, site, keep, linear, part, constant, value):
     w_site = consumer.terms[site]  # (*taps, n_P, out)
     terms, geometry = {}, {}
     if keep.size:
@@ -156,8 +166,7 @@ def _fold_into(producer, consumer, site, keep, linear, part, constant,
         for key, matrix in part.terms.items():
             shortcut = matrix @ w_linear
             incoming = producer.geometry.get(key)
-            if key in terms and _signature(geometry.get(key)) != _signature(
-                    incoming):
+            if key in terms and _signature(geometry.get(key)) != _signature(incoming):
                 key = term_key(source_of(key), _signature(incoming))
             if key in terms:
                 terms[key] = terms[key] + shortcut

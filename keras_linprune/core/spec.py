@@ -91,7 +91,8 @@ class LinearSpec:
         the normalization layers it absorbs."""
         had_bias = self.use_bias if self.had_bias is None else self.had_bias
         return self.units * (self.taps * self.in_width + int(had_bias)) + (
-            self.absorbed_params)
+            self.absorbed_params
+        )
 
 
 @dataclasses.dataclass(frozen=True)

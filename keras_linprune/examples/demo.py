@@ -52,13 +52,21 @@ def run(thresholds=(1.0, 0.99, 0.95), epochs=10, seed=0, out=print):
     start = time.perf_counter()
     x_tr, y_tr, x_te, y_te = load_digits_split(seed)
     model = build_mlp(x_tr.shape[1], 10, seed=seed)
-    out(f"Training {model.name} on scikit-learn digits "
-        f"({len(x_tr)} train / {len(x_te)} test rows, {epochs} epochs)...")
+    out(
+        f"Training {model.name} on scikit-learn digits "
+        f"({len(x_tr)} train / {len(x_te)} test rows, {epochs} epochs)..."
+    )
     model.fit(x_tr, y_tr, epochs=epochs, batch_size=32, verbose=0)
     base_acc = model.evaluate(x_te, y_te, verbose=0)[1]
     stats = linprune.measure(model, x_tr, verbose=0)
-    rows = [dict(threshold="original", params=model.count_params(),
-                 accuracy=base_acc, max_abs_diff=0.0)]
+    rows = [
+        dict(
+            threshold="original",
+            params=model.count_params(),
+            accuracy=base_acc,
+            max_abs_diff=0.0,
+        )
+    ]
     reference = model.predict(x_tr, verbose=0)
     for t in thresholds:
         small, report = linprune.apply(model, stats, threshold=t)
@@ -66,14 +74,24 @@ def run(thresholds=(1.0, 0.99, 0.95), epochs=10, seed=0, out=print):
         out(linprune.summary(report))
         acc = small.evaluate(x_te, y_te, verbose=0)[1]
         diff = float(np.abs(small.predict(x_tr, verbose=0) - reference).max())
-        rows.append(dict(threshold=t, params=small.count_params(),
-                         accuracy=acc, max_abs_diff=diff))
+        rows.append(
+            dict(
+                threshold=t,
+                params=small.count_params(),
+                accuracy=acc,
+                max_abs_diff=diff,
+            )
+        )
     out("")
-    out(f"{'threshold':>10} {'params':>9} {'size':>7} {'test acc':>9} "
-        f"{'max|diff| calib':>16}")
+    out(
+        f"{'threshold':>10} {'params':>9} {'size':>7} {'test acc':>9} "
+        f"{'max|diff| calib':>16}"
+    )
     for r in rows:
         size = r["params"] / rows[0]["params"]
-        out(f"{r['threshold']!s:>10} {r['params']:>9,} {size:>7.1%} "
-            f"{r['accuracy']:>9.4f} {r['max_abs_diff']:>16.2e}")
+        out(
+            f"{r['threshold']!s:>10} {r['params']:>9,} {size:>7.1%} "
+            f"{r['accuracy']:>9.4f} {r['max_abs_diff']:>16.2e}"
+        )
     out(f"\nDone in {time.perf_counter() - start:.1f} s.")
     return rows

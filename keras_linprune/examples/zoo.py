@@ -47,23 +47,31 @@ def multi_io(seed=0):
     keras.utils.set_random_seed(seed)
     a = keras.Input((8,), name="a")
     b = keras.Input((5,), name="b")
-    h = L.Concatenate()([L.Dense(16, activation="relu", name="enc_a")(a),
-                         L.Dense(16, activation="relu", name="enc_b")(b)])
+    h = L.Concatenate()(
+        [
+            L.Dense(16, activation="relu", name="enc_a")(a),
+            L.Dense(16, activation="relu", name="enc_b")(b),
+        ]
+    )
     h = L.Dense(32, activation="relu", name="joint")(h)
     out1 = L.Dense(3, activation="softmax", name="label")(h)
     out2 = L.Dense(1, name="score")(h)
-    return keras.Model({"a": a, "b": b}, {"label": out1, "score": out2},
-                       name="multi_io")
+    return keras.Model(
+        {"a": a, "b": b}, {"label": out1, "score": out2}, name="multi_io"
+    )
 
 
 def nested(seed=0):
     """A Sequential block used as a layer inside a functional model."""
     keras.utils.set_random_seed(seed)
-    block = keras.Sequential([
-        keras.Input((24,)),
-        L.Dense(48, activation="relu", name="up"),
-        L.Dense(24, name="down"),
-    ], name="block")
+    block = keras.Sequential(
+        [
+            keras.Input((24,)),
+            L.Dense(48, activation="relu", name="up"),
+            L.Dense(24, name="down"),
+        ],
+        name="block",
+    )
     x = keras.Input((10,), name="x")
     h = L.Dense(24, activation="relu", name="stem")(x)
     return keras.Model(x, L.Dense(2, name="out")(block(h)), name="nested")
@@ -85,9 +93,11 @@ def activation_mlp(kind="leaky_relu", seed=0):
     keras.utils.set_random_seed(seed)
     x = keras.Input((10,), name="x")
     h = x
-    make = {"leaky_relu": lambda name: L.LeakyReLU(0.1, name=name),
-            "prelu": lambda name: L.PReLU(name=name),
-            "relu6": lambda name: L.ReLU(max_value=6.0, name=name)}[kind]
+    make = {
+        "leaky_relu": lambda name: L.LeakyReLU(0.1, name=name),
+        "prelu": lambda name: L.PReLU(name=name),
+        "relu6": lambda name: L.ReLU(max_value=6.0, name=name),
+    }[kind]
     for i, w in enumerate((64, 64, 32)):
         h = L.Dense(w, name=f"d{i}")(h)
         h = make(f"act{i}")(h)
@@ -110,12 +120,12 @@ def small_cnn(padding="same", strides=1, seed=0):
     """Conv2D 3x3 -> ReLU -> Conv2D 1x1 -> ReLU -> pooling -> Dense."""
     keras.utils.set_random_seed(seed)
     x = keras.Input((12, 12, 3), name="image")
-    h = L.Conv2D(32, 3, strides=strides, padding=padding,
-                 activation="relu", name="conv3x3")(x)
+    h = L.Conv2D(
+        32, 3, strides=strides, padding=padding, activation="relu", name="conv3x3"
+    )(x)
     h = L.Conv2D(16, 1, activation="relu", name="conv1x1")(h)
     h = L.GlobalAveragePooling2D()(h)
-    return keras.Model(x, L.Dense(4, name="out")(h),
-                       name=f"cnn_{padding}_s{strides}")
+    return keras.Model(x, L.Dense(4, name="out")(h), name=f"cnn_{padding}_s{strides}")
 
 
 def inverted_residual(seed=0):

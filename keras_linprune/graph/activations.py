@@ -25,11 +25,14 @@ def _hard_silu(name, on_output):
     # output, h == 0 could also be z == 0 and h is not monotone, so only
     # the identity piece (h >= 3 exactly when z >= 3) is used.
     if on_output:
-        return Activation(name, (Piece(3.0, INF, 1.0, 0.0),), 0,
-                          partition=False)
-    return Activation(name, (Piece(-INF, -3.0, 0.0, 0.0),
-                             Piece(3.0, INF, 1.0, 0.0)),
-                      1, partition=False, monotone=False)
+        return Activation(name, (Piece(3.0, INF, 1.0, 0.0),), 0, partition=False)
+    return Activation(
+        name,
+        (Piece(-INF, -3.0, 0.0, 0.0), Piece(3.0, INF, 1.0, 0.0)),
+        1,
+        partition=False,
+        monotone=False,
+    )
 
 
 def _named(name, on_output=False):
@@ -40,17 +43,20 @@ def _named(name, on_output=False):
     if name == "leaky_relu":
         return Activation("leaky_relu", relu_pieces(negative_slope=0.2), 1)
     if name == "hard_sigmoid":
-        return Activation("hard_sigmoid", (
-            Piece(-INF, -3.0, 0.0, 0.0),
-            Piece(-3.0, 3.0, 1.0 / 6.0, 0.5),
-            Piece(3.0, INF, 0.0, 1.0),
-        ), 1)
+        return Activation(
+            "hard_sigmoid",
+            (
+                Piece(-INF, -3.0, 0.0, 0.0),
+                Piece(-3.0, 3.0, 1.0 / 6.0, 0.5),
+                Piece(3.0, INF, 0.0, 1.0),
+            ),
+            1,
+        )
     if name in ("hard_silu", "hard_swish"):
         return _hard_silu(name, on_output)
     if name == "elu":
         # Smooth for z < 0; the identity piece z > 0 is exact.
-        return Activation("elu", (Piece(0.0, INF, 1.0, 0.0),), 0,
-                          partition=False)
+        return Activation("elu", (Piece(0.0, INF, 1.0, 0.0),), 0, partition=False)
     return None
 
 
@@ -65,9 +71,22 @@ _FUNCTIONS = {
 
 #: Activation functions that are non-decreasing (bounds map to bounds).
 MONOTONE_FUNCTIONS = frozenset(
-    keras.activations.get(name) for name in (
-        "linear", "relu", "relu6", "leaky_relu", "hard_sigmoid", "elu",
-        "selu", "sigmoid", "tanh", "softplus", "softsign", "exponential"))
+    keras.activations.get(name)
+    for name in (
+        "linear",
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "hard_sigmoid",
+        "elu",
+        "selu",
+        "sigmoid",
+        "tanh",
+        "softplus",
+        "softsign",
+        "exponential",
+    )
+)
 
 #: The identity activation of linear layers.
 LINEAR = keras.activations.linear

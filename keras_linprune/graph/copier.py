@@ -60,8 +60,11 @@ def _fresh_copy(layer, name):
     """
     if type(layer) is keras.layers.Lambda:
         return keras.layers.Lambda(
-            layer.function, output_shape=internals.lambda_output_shape(layer),
-            mask=layer.mask, arguments=layer.arguments, name=name,
+            layer.function,
+            output_shape=internals.lambda_output_shape(layer),
+            mask=layer.mask,
+            arguments=layer.arguments,
+            name=name,
         )
     try:
         config = layer.get_config()

@@ -15,9 +15,11 @@ from keras_linprune.graph.copier import LayerCopier
 
 
 def _inlinable(layer, calls):
-    return (isinstance(layer, keras.Model) and calls == 1
-            and (isinstance(layer, keras.Sequential)
-                 or internals.is_functional(layer)))
+    return (
+        isinstance(layer, keras.Model)
+        and calls == 1
+        and (isinstance(layer, keras.Sequential) or internals.is_functional(layer))
+    )
 
 
 def flatten(fn):
@@ -29,12 +31,12 @@ def flatten(fn):
     Example:
 
     >>> import keras
-    >>> block = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)],
-    ...                          name="block")
+    >>> dense = keras.layers.Dense(4, name="d")
+    >>> block = keras.Sequential([keras.Input((4,)), dense], name="block")
     >>> x = keras.Input((4,))
     >>> flat = flatten(keras.Model(x, block(x)))
     >>> [layer.name for layer in flat.layers[1:]]
-    ['block.dense']
+    ['block.d']
     """
     nodes = nodes_lib.ordered_nodes(fn)
     calls = nodes_lib.call_counts(nodes)
@@ -65,7 +67,6 @@ def _inline_model(node, tensors, copier, prefix):
     for t, new in zip(inner.inputs, given):
         tensors[id(t)] = new
     inner_nodes = nodes_lib.ordered_nodes(inner)
-    _inline(inner_nodes, nodes_lib.call_counts(inner_nodes), tensors, copier,
-            prefix)
+    _inline(inner_nodes, nodes_lib.call_counts(inner_nodes), tensors, copier, prefix)
     for t, inner_out in zip(node.outputs, keras.tree.flatten(inner.outputs)):
         tensors[id(t)] = tensors[id(inner_out)]

@@ -87,8 +87,9 @@ def new_inputs(fn):
     tensors = {}
     for t in fn.inputs:
         layer, _, _ = internals.tensor_history(t)
-        tensors[id(t)] = keras.Input(batch_shape=t.shape, dtype=t.dtype,
-                                     sparse=t.sparse, name=layer.name)
+        tensors[id(t)] = keras.Input(
+            batch_shape=t.shape, dtype=t.dtype, sparse=t.sparse, name=layer.name
+        )
     return tensors
 
 

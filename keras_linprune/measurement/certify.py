@@ -52,8 +52,7 @@ def input_box(data_min, data_max, fn):
                 f"Expected box bounds broadcastable to the input shape "
                 f"{shape}. Received: shapes {np.shape(lo)} and {np.shape(hi)}"
             ) from None
-        if np.any(lo > hi) or not (np.all(np.isfinite(lo))
-                                   and np.all(np.isfinite(hi))):
+        if np.any(lo > hi) or not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
             raise ValueError(
                 "Expected finite box bounds with low <= high. Received: "
                 f"low={np.min(lo)}..{np.max(lo)}, high={np.min(hi)}.."
@@ -106,10 +105,8 @@ def piece_indicators(found, bounds, pre):
                 lo = hi = np.full(site.width, np.nan)
             axis = binding.channel_axis
             ch = axis - 1 if axis > 0 else lo.ndim - 1
-            lows.append(np.moveaxis(lo, ch, -1).reshape(-1, site.width)
-                        .min(axis=0))
-            highs.append(np.moveaxis(hi, ch, -1).reshape(-1, site.width)
-                         .max(axis=0))
+            lows.append(np.moveaxis(lo, ch, -1).reshape(-1, site.width).min(axis=0))
+            highs.append(np.moveaxis(hi, ch, -1).reshape(-1, site.width).max(axis=0))
         lo, hi = np.min(lows, axis=0), np.max(highs, axis=0)
         pieces = site.activation.pieces
         rates = np.zeros((len(pieces), site.width))
@@ -119,8 +116,7 @@ def piece_indicators(found, bounds, pre):
             if prev is not None and np.isfinite(piece.lo):
                 # Closed at the left end too where the function is
                 # continuous there (both pieces agree at the boundary).
-                agree = np.isclose(prev.value_at(piece.lo),
-                                   piece.value_at(piece.lo))
+                agree = np.isclose(prev.value_at(piece.lo), piece.value_at(piece.lo))
                 starts = starts | (agree & (lo >= piece.lo))
             inside = starts & (hi <= piece.hi)
             rates[i, inside] = 1.0
@@ -167,15 +163,21 @@ def certified_stats(fn, found, data, box, batch_size):
         if not isinstance(box, (tuple, list)) or len(box) != 2:
             raise ValueError(
                 "Expected `input_box` to be a pair (low, high). Received: "
-                f"input_box={box!r}")
+                f"input_box={box!r}"
+            )
         bounds_in = input_box(*box, fn)
         source = "input_box"
     bounds, pre = propagate(fn, bounds_in)
     rates = piece_indicators(found, bounds, pre)
     counts = {k: r.astype(np.int64) for k, r in rates.items()}
     stats = ActivationStats(
-        counts, {k: 1 for k in counts}, 0, "certified", fn.name,
-        {s.name: s.activation.principal for s in found.spec.sites})
+        counts,
+        {k: 1 for k in counts},
+        0,
+        "certified",
+        fn.name,
+        {s.name: s.activation.principal for s in found.spec.sites},
+    )
     return stats, source
 
 
@@ -186,8 +188,8 @@ def _data_box(fn, data, batch_size):
         flat = [np.asarray(a) for a in keras.tree.flatten(batch)]
         mins = [a.min(axis=0) for a in flat]
         maxs = [a.max(axis=0) for a in flat]
-        lows = mins if lows is None else [np.minimum(a, b)
-                                          for a, b in zip(lows, mins)]
-        highs = maxs if highs is None else [np.maximum(a, b)
-                                            for a, b in zip(highs, maxs)]
+        lows = mins if lows is None else [np.minimum(a, b) for a, b in zip(lows, mins)]
+        highs = (
+            maxs if highs is None else [np.maximum(a, b) for a, b in zip(highs, maxs)]
+        )
     return input_box(lows, highs, fn)

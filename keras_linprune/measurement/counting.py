@@ -44,16 +44,19 @@ def count_sites(analysis, data, *, batch_size, verbose):
         binding = found.bindings[s.name]
         keys.append(s.name)
         for measured in binding.measured:  # one per call of the producer
-            probes.append((measured, binding.on_output, s.activation,
-                           binding.channel_axis))
+            probes.append(
+                (measured, binding.on_output, s.activation, binding.channel_axis)
+            )
             owner.append(s.name)
     counter = _counter_for(fn, tuple(keys), probes)
-    rows, per_call, per_call_obs, nonfinite = counter.run(calibration,
-                                                          verbose)
+    rows, per_call, per_call_obs, nonfinite = counter.run(calibration, verbose)
     _check_counts(rows, owner, nonfinite)
     pieces, observations = _per_site(keys, owner, per_call, per_call_obs)
     return ActivationStats(
-        pieces, observations, rows, analysis.fingerprint,
+        pieces,
+        observations,
+        rows,
+        analysis.fingerprint,
         analysis.model.name,
         {s.name: s.activation.principal for s in found.spec.sites},
     )
@@ -140,8 +143,7 @@ class _SiteCounter:
     def __init__(self, fn, probes):
         self.probes = probes
         self.n = len(probes)
-        self.shapes = [(len(a.pieces), int(t.shape[axis]))
-                       for t, _, a, axis in probes]
+        self.shapes = [(len(a.pieces), int(t.shape[axis])) for t, _, a, axis in probes]
         tensors = [t for t, _, _, _ in probes]
         self.probe = keras.Model(fn.inputs, tensors) if tensors else None
         # One trace for every batch size: the batch axis is left open, and
@@ -155,9 +157,11 @@ class _SiteCounter:
         )
         batch = keras.tree.map_structure(
             lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype),
-            internals.inputs_structure(fn))
-        self.step = tf.function(self._step, autograph=False,
-                                input_signature=(totals, batch))
+            internals.inputs_structure(fn),
+        )
+        self.step = tf.function(
+            self._step, autograph=False, input_signature=(totals, batch)
+        )
 
     def batch_counts(self, x):
         """Counts of one batch: rows, per-piece counts, observations,
@@ -187,8 +191,11 @@ class _SiteCounter:
                 for m in masks
             ]
             if skip is not None:
-                rest = n_obs - tf.add_n(rows_of) if rows_of else (
-                    tf.fill([flat.shape[-1]], n_obs))
+                rest = (
+                    n_obs - tf.add_n(rows_of)
+                    if rows_of
+                    else (tf.fill([flat.shape[-1]], n_obs))
+                )
                 rows_of.insert(skip, rest)
             counts.append(tf.stack(rows_of))
             observations.append(n_obs)
@@ -221,5 +228,9 @@ class _SiteCounter:
         rows, counts, observations, nonfinite = tf.nest.map_structure(
             lambda t: t.numpy(), totals
         )
-        return (int(rows), list(counts), [int(o) for o in observations],
-                [int(n) for n in nonfinite])
+        return (
+            int(rows),
+            list(counts),
+            [int(o) for o in observations],
+            [int(n) for n in nonfinite],
+        )

@@ -76,9 +76,7 @@ class Calibration:
     # Arrays --------------------------------------------------------------
     def _init_arrays(self, data):
         arrays = self._align(data)
-        arrays = [
-            np.asarray(a, dtype=t.dtype) for a, t in zip(arrays, self._inputs)
-        ]
+        arrays = [np.asarray(a, dtype=t.dtype) for a, t in zip(arrays, self._inputs)]
         rows = {a.shape[0] if a.ndim else 0 for a in arrays}
         for a, t in zip(arrays, self._inputs):
             self._check_shape(a.shape, t, batched=True)
@@ -90,8 +88,7 @@ class Calibration:
         self.rows = rows.pop()
         if self.rows == 0:
             raise ValueError(
-                "Expected calibration data with at least one row. "
-                "Received: 0 rows"
+                "Expected calibration data with at least one row. Received: 0 rows"
             )
         for a, t in zip(arrays, self._inputs):
             if a.dtype.kind == "f" and not np.isfinite(a).all():
@@ -105,7 +102,7 @@ class Calibration:
 
         def iterate():
             for start in range(0, self.rows, bs):
-                yield self._pack([a[start:start + bs] for a in arrays])
+                yield self._pack([a[start : start + bs] for a in arrays])
 
         self._iterate = iterate
 
@@ -147,8 +144,7 @@ class Calibration:
         expected = tuple(tensor.shape)
         got = tuple(shape) if batched else (None,) + tuple(shape)
         ok = len(got) == len(expected) and all(
-            e is None or g is None or e == g
-            for e, g in zip(expected[1:], got[1:])
+            e is None or g is None or e == g for e, g in zip(expected[1:], got[1:])
         )
         if not ok:
             raise ValueError(
@@ -177,10 +173,9 @@ class Calibration:
         def iterate():
             for element in ds:
                 x = keras.utils.unpack_x_y_sample_weight(element)[0]
-                yield self._pack([
-                    tf.cast(a, t.dtype)
-                    for a, t in zip(self._align(x), self._inputs)
-                ])
+                yield self._pack(
+                    [tf.cast(a, t.dtype) for a, t in zip(self._align(x), self._inputs)]
+                )
 
         self._iterate = iterate
 

@@ -9,9 +9,20 @@ import keras
 import numpy as np
 
 #: Substrings of metric names where lower is better.
-_LOWER_IS_BETTER = ("loss", "error", "crossentropy", "hinge", "divergence",
-                    "mse", "mae", "mape", "msle", "logcosh", "poisson",
-                    "huber")
+_LOWER_IS_BETTER = (
+    "loss",
+    "error",
+    "crossentropy",
+    "hinge",
+    "divergence",
+    "mse",
+    "mae",
+    "mape",
+    "msle",
+    "logcosh",
+    "poisson",
+    "huber",
+)
 
 
 def lower_is_better(name):
@@ -30,12 +41,14 @@ def evaluate(model, eval_data, metrics):
     if y is None:
         result = model.evaluate(x, verbose=0, return_dict=True)
     else:
-        result = model.evaluate(x, y, sample_weight=w, verbose=0,
-                                return_dict=True)
+        result = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
     if metrics is not None:
         result.pop("loss", None)
-    return {k: float(v) for k, v in result.items()
-            if isinstance(v, numbers.Number) or np.ndim(v) == 0}
+    return {
+        k: float(v)
+        for k, v in result.items()
+        if isinstance(v, numbers.Number) or np.ndim(v) == 0
+    }
 
 
 def _zero_loss(y_true, y_pred):

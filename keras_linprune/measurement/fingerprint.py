@@ -23,7 +23,6 @@ def fingerprint(fn, spec):
     for w in fn.weights:
         value = np.asarray(keras.ops.convert_to_numpy(w))
         flat = value.reshape(-1)
-        h.update(f"{w.path}|{value.shape}|{flat.sum(dtype=np.float64)!r};"
-                 .encode())
+        h.update(f"{w.path}|{value.shape}|{flat.sum(dtype=np.float64)!r};".encode())
         h.update(np.ascontiguousarray(flat[::61]).data)
     return h.hexdigest()

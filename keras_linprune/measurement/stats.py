@@ -39,8 +39,9 @@ class ActivationStats:
     [[0, 4, 2], [4, 0, 2]]
     """
 
-    def __init__(self, counts, observations, rows, fingerprint, model_name,
-                 principal=None):
+    def __init__(
+        self, counts, observations, rows, fingerprint, model_name, principal=None
+    ):
         self.observations = {
             k: int(v) if np.ndim(v) == 0 else np.asarray(v, np.int64)
             for k, v in observations.items()
@@ -81,8 +82,9 @@ class ActivationStats:
     def rates(self):
         """Mapping from site key to per-neuron rates (principal piece, over
         all calls)."""
-        return {k: c / max(self.total_observations(k), 1)
-                for k, c in self.counts.items()}
+        return {
+            k: c / max(self.total_observations(k), 1) for k, c in self.counts.items()
+        }
 
     @property
     def piece_rates(self):
@@ -92,37 +94,39 @@ class ActivationStats:
         out = {}
         for k, c in self.piece_counts.items():
             obs = np.maximum(np.asarray(self.observations[k]), 1)
-            out[k] = (c / obs[:, None, None]).min(axis=0) if c.ndim == 3 \
-                else c / obs
+            out[k] = (c / obs[:, None, None]).min(axis=0) if c.ndim == 3 else c / obs
         return out
 
     def to_dataframe(self):
         """Long format: one row per neuron (site, neuron, rate, count)."""
         frames = [
-            pd.DataFrame({
-                "site": site,
-                "neuron": np.arange(c.size),
-                "rate": c / max(self.total_observations(site), 1),
-                "count": c,
-            })
+            pd.DataFrame(
+                {
+                    "site": site,
+                    "neuron": np.arange(c.size),
+                    "rate": c / max(self.total_observations(site), 1),
+                    "count": c,
+                }
+            )
             for site, c in self.counts.items()
         ]
         if not frames:
-            return pd.DataFrame(
-                {"site": [], "neuron": [], "rate": [], "count": []}
-            )
+            return pd.DataFrame({"site": [], "neuron": [], "rate": [], "count": []})
         return pd.concat(frames, ignore_index=True)
 
     def save(self, path):
         """Writes the statistics to a `.npz` file."""
         arrays = {f"counts/{k}": v for k, v in self.piece_counts.items()}
-        arrays.update({f"observations/{k}": np.asarray(v, np.int64)
-                       for k, v in self.observations.items()})
+        arrays.update(
+            {
+                f"observations/{k}": np.asarray(v, np.int64)
+                for k, v in self.observations.items()
+            }
+        )
         np.savez(
             path,
             sites=np.array(self.sites, dtype=str),
-            principal=np.array([self.principal[k] for k in self.sites],
-                               np.int64),
+            principal=np.array([self.principal[k] for k in self.sites], np.int64),
             rows=self.rows,
             fingerprint=self.fingerprint,
             model_name=self.model_name,
@@ -137,9 +141,14 @@ class ActivationStats:
             counts = {s: f[f"counts/{s}"] for s in sites}
             observations = {s: f[f"observations/{s}"] for s in sites}
             principal = dict(zip(sites, f["principal"].tolist()))
-            return cls(counts, observations, int(f["rows"]),
-                       str(f["fingerprint"]), str(f["model_name"]),
-                       principal)
+            return cls(
+                counts,
+                observations,
+                int(f["rows"]),
+                str(f["fingerprint"]),
+                str(f["model_name"]),
+                principal,
+            )
 
     def __repr__(self):
         return (

@@ -79,9 +79,14 @@ class SiteDecision:
 
     def fold_arguments(self):
         """Keyword arguments of `algebra.fold_site` for this decision."""
-        return dict(keep=self.keep, linear=self.linear, slope=self.slope,
-                    offset=self.offset, constant=self.constant,
-                    value=self.value)
+        return dict(
+            keep=self.keep,
+            linear=self.linear,
+            slope=self.slope,
+            offset=self.offset,
+            constant=self.constant,
+            value=self.value,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +119,12 @@ SHORTCUT_FORMS = ("auto", "dense")
 
 
 def make_plan(
-    spec, rates, *, threshold=1.0, layer_threshold="optimal", remove_dead=True,
+    spec,
+    rates,
+    *,
+    threshold=1.0,
+    layer_threshold="optimal",
+    remove_dead=True,
     shortcut="auto",
 ):
     """Decides every site and counts the parameters of the result.
@@ -145,13 +155,11 @@ def make_plan(
     rates = {s.name: piece_rates(s, rates[s.name]) for s in spec.sites}
     base = {}
     for site in spec.sites:
-        base[site.name] = _base_decision(
-            site, rates[site.name], threshold, remove_dead
-        )
+        base[site.name] = _base_decision(site, rates[site.name], threshold, remove_dead)
     folded = {
-        site.name: _with_linear(site, base[site.name], rates[site.name],
-                                threshold)
-        for site in spec.sites if base[site.name].candidates
+        site.name: _with_linear(site, base[site.name], rates[site.name], threshold)
+        for site in spec.sites
+        if base[site.name].candidates
     }
 
     def count(subset):
@@ -206,8 +214,7 @@ def _base_decision(site, rates, threshold, remove_dead):
     value = np.zeros(site.width)
     if remove_dead:
         for i, piece in enumerate(pieces):
-            if piece.is_constant and (
-                    site.nonzero_constants or piece.offset == 0):
+            if piece.is_constant and (site.nonzero_constants or piece.offset == 0):
                 always = (rates[i] >= 1.0) & ~is_constant
                 is_constant |= always
                 value[always] = piece.offset
@@ -225,8 +232,16 @@ def _base_decision(site, rates, threshold, remove_dead):
         reason, candidates = site.linear_block, 0
     empty = np.array([], np.int64)
     return SiteDecision(
-        site.name, empty, np.zeros(0), np.zeros(0), constant, value[constant],
-        keep, candidates, False, reason,
+        site.name,
+        empty,
+        np.zeros(0),
+        np.zeros(0),
+        constant,
+        value[constant],
+        keep,
+        candidates,
+        False,
+        reason,
     )
 
 
@@ -252,16 +267,20 @@ def _with_linear(site, base, rates, threshold):
         slope[i] = s[j] if s.ndim else s
         offset[i] = piece.offset
     keep = np.setdiff1d(base.keep, linear)
-    return dataclasses.replace(base, linear=linear, slope=slope,
-                               offset=offset, keep=keep, folded=True)
+    return dataclasses.replace(
+        base, linear=linear, slope=slope, offset=offset, keep=keep, folded=True
+    )
 
 
 def _choose(spec, base, candidates, rule, count):
     """The set of site keys whose linear neurons fold under `rule`."""
     if isinstance(rule, str):
-        search = {"optimal": selection.optimal, "best": selection.optimal,
-                  "greedy": selection.greedy,
-                  "sequential": selection.sequential}[rule]
+        search = {
+            "optimal": selection.optimal,
+            "best": selection.optimal,
+            "greedy": selection.greedy,
+            "sequential": selection.sequential,
+        }[rule]
         return set(search(candidates, count))
     widths = {s.name: s.width for s in spec.sites}
     if isinstance(rule, numbers.Integral):
@@ -278,10 +297,7 @@ def _why_not(site, base, rule, count, chosen):
             f"count by {delta:+,d}"
         )
     if isinstance(rule, numbers.Integral):
-        return (
-            f"below layer threshold: {n} linear neurons, needs more than "
-            f"{rule}"
-        )
+        return f"below layer threshold: {n} linear neurons, needs more than {rule}"
     fraction = n / site.width
     return (
         f"below layer threshold: {n}/{site.width} = {fraction:.3g} linear, "
@@ -309,8 +325,22 @@ def removal_plan(spec, remove, options=None):
             drop = drop[1:]
         keep = np.setdiff1d(np.arange(site.width), drop)
         decisions[site.name] = SiteDecision(
-            site.name, empty, np.zeros(0), np.zeros(0), drop,
-            np.zeros(drop.size), keep, 0, False, "pruned by activation")
+            site.name,
+            empty,
+            np.zeros(0),
+            np.zeros(0),
+            drop,
+            np.zeros(drop.size),
+            keep,
+            0,
+            False,
+            "pruned by activation",
+        )
     layout = layout_of(spec, decisions)
-    return Plan(spec, decisions, layout, total_params(spec, decisions, layout),
-                dict(options or {}))
+    return Plan(
+        spec,
+        decisions,
+        layout,
+        total_params(spec, decisions, layout),
+        dict(options or {}),
+    )

@@ -41,10 +41,7 @@ def total_params(spec, decisions, layout):
     per_channel = sum(
         s.channel_params * decisions[s.name].keep.size for s in spec.sites
     )
-    return (
-        spec.fixed_params + per_channel
-        + sum(n.params for n in layout.values())
-    )
+    return spec.fixed_params + per_channel + sum(n.params for n in layout.values())
 
 
 def layout_of(spec, decisions, shortcut="dense"):
@@ -59,9 +56,12 @@ def layout_of(spec, decisions, shortcut="dense"):
     that many channels is smaller than the full matrix is factored.
     """
     terms, biased, units, widths = _propagate(spec, decisions)
-    return {name: _node_layout(spec.linears[name], terms[name],
-                               biased[name], units[name], widths, shortcut)
-            for name in spec.linears}
+    return {
+        name: _node_layout(
+            spec.linears[name], terms[name], biased[name], units[name], widths, shortcut
+        )
+        for name in spec.linears
+    }
 
 
 def _propagate(spec, decisions):
@@ -72,18 +72,19 @@ def _propagate(spec, decisions):
         rank bound or None for an original term, geometry signature)`;
         whether it has a bias; its units; and the width of every source.
     """
-    terms = {name: {key: (lin.taps, None, lin.geometry)
-                    for key, _ in lin.inputs}
-             for name, lin in spec.linears.items()}
+    terms = {
+        name: {key: (lin.taps, None, lin.geometry) for key, _ in lin.inputs}
+        for name, lin in spec.linears.items()
+    }
     biased = {name: lin.use_bias for name, lin in spec.linears.items()}
     units = {name: lin.units for name, lin in spec.linears.items()}
-    widths = {key: width for lin in spec.linears.values()
-              for key, width in lin.inputs}
+    widths = {key: width for lin in spec.linears.values() for key, width in lin.inputs}
     for site in spec.sites:
         d = decisions[site.name]
         for consumer in site.consumers:
             terms[consumer] = _fold_terms(
-                terms[consumer], terms[site.producer], site.name, d)
+                terms[consumer], terms[site.producer], site.name, d
+            )
             if d.linear.size:
                 biased[consumer] |= biased[site.producer] or d.moves_offset
             biased[consumer] |= d.moves_value
@@ -120,7 +121,7 @@ def _node_layout(lin, terms, biased, n, widths, shortcut):
     is smaller."""
     own = {key for key, _ in lin.inputs}
     total, shortcuts, ranks = 0, 0, {}
-    for key, (taps, rank, _) in (terms.items() if n else ()):
+    for key, (taps, rank, _) in terms.items() if n else ():
         rows = taps * widths[source_of(key)]
         size = rows * n
         if shortcut == "auto" and rank is not None:

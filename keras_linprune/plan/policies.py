@@ -51,8 +51,7 @@ class FixedThreshold:
     threshold: float = 1.0
 
     def plan(self, spec, rates, **options):
-        plan = decisions_lib.make_plan(spec, rates, threshold=self.threshold,
-                                       **options)
+        plan = decisions_lib.make_plan(spec, rates, threshold=self.threshold, **options)
         return plan, {}
 
 
@@ -80,8 +79,7 @@ class SizeTarget:
         budget = self.budget(spec)
         smallest = None
         for t in candidate_thresholds(spec, rates):
-            plan = decisions_lib.make_plan(spec, rates, threshold=t,
-                                           **options)
+            plan = decisions_lib.make_plan(spec, rates, threshold=t, **options)
             if plan.params <= budget:
                 return plan, self.notes()
             if smallest is None or plan.params < smallest.params:
@@ -111,18 +109,14 @@ class StepSearch:
 
     def plan(self, spec, rates, **options):
         first = spec.sites[0].producer if spec.sites else None
-        original = spec.total_params - (
-            spec.linears[first].params if first else 0)
+        original = spec.total_params - (spec.linears[first].params if first else 0)
         k, smallest = 0, None
         while True:
             t = max(0.0, round(1.0 - k * self.step, 12))
-            plan = decisions_lib.make_plan(spec, rates, threshold=t,
-                                           **options)
-            counted = plan.params - (plan.layout[first].params if first
-                                     else 0)
+            plan = decisions_lib.make_plan(spec, rates, threshold=t, **options)
+            counted = plan.params - (plan.layout[first].params if first else 0)
             if counted <= self.fraction * original:
-                return plan, {"target_size": self.fraction,
-                              "target_step": self.step}
+                return plan, {"target_size": self.fraction, "target_step": self.step}
             if smallest is None or counted < smallest[0]:
                 smallest = (counted, t)
             if t == 0.0:
@@ -163,8 +157,7 @@ class MetricGuard:
     score: object
 
     def passes(self, value):
-        drop = value - self.baseline if self.lower_is_better \
-            else self.baseline - value
+        drop = value - self.baseline if self.lower_is_better else self.baseline - value
         return drop <= self.max_drop
 
     def plan(self, spec, rates, **options):
@@ -174,7 +167,8 @@ class MetricGuard:
         def probe(i):
             if i not in tried:
                 plan = decisions_lib.make_plan(
-                    spec, rates, threshold=candidates[i], **options)
+                    spec, rates, threshold=candidates[i], **options
+                )
                 tried[i] = (plan, self.score(plan))
             return tried[i]
 
@@ -188,10 +182,13 @@ class MetricGuard:
             else:
                 hi = mid
         probe(lo)
-        passing = [(p.params, i) for i, (p, v) in tried.items()
-                   if self.passes(v)]
+        passing = [(p.params, i) for i, (p, v) in tried.items() if self.passes(v)]
         best = min(passing)[1] if passing else 0  # 0: even 1.0 fails
         plan, value = tried[best]
-        return plan, dict(metric=self.metric, metric_before=self.baseline,
-                          metric_after=value, max_metric_drop=self.max_drop,
-                          guard_evaluations=len(tried))
+        return plan, dict(
+            metric=self.metric,
+            metric_before=self.baseline,
+            metric_after=value,
+            max_metric_drop=self.max_drop,
+            guard_evaluations=len(tried),
+        )

@@ -45,8 +45,9 @@ class GraphEmitter:
         self.tensors = nodes_lib.new_inputs(fn)  # id(original) -> new
         self.copier = LayerCopier()
         layers = {layer.name: layer for layer in fn.operations}
-        self.linear = LinearEmitter(self.spec, affines, plan.layout, layers,
-                                    Names(layers))
+        self.linear = LinearEmitter(
+            self.spec, affines, plan.layout, layers, Names(layers)
+        )
         self.narrowed = _narrowed_channels(analysis, plan)
 
     def run(self, fn):
@@ -72,8 +73,7 @@ class GraphEmitter:
         weights = None
         if layer.name in self.narrowed:
             keep, axis = self.narrowed[layer.name]
-            weights = registry.kind_of(layer).narrow_weights(layer, keep,
-                                                             axis)
+            weights = registry.kind_of(layer).narrow_weights(layer, keep, axis)
         return self.copier.call(node, self.tensors, weights=weights)
 
     def _emit_linear(self, layer, node):
@@ -88,8 +88,7 @@ class GraphEmitter:
             else:  # what this term's source reads at this call
                 original = self.env[id(node)][source_of(key)]
             inputs[key] = self.tensors[id(original)]
-        return self.linear.emit(layer, inputs,
-                                id(node.outputs[0]) in self.outputs)
+        return self.linear.emit(layer, inputs, id(node.outputs[0]) in self.outputs)
 
 
 def _narrowed_channels(analysis, plan):
@@ -99,5 +98,7 @@ def _narrowed_channels(analysis, plan):
     for key, binding in analysis.found.bindings.items():
         if binding.activation_layer is not None:
             narrowed[binding.activation_layer.name] = (
-                plan.decisions[key].keep, binding.channel_axis)
+                plan.decisions[key].keep,
+                binding.channel_axis,
+            )
     return narrowed

@@ -66,8 +66,9 @@ def fit(analysis, plan, data, *, batch_size=None, ridge=1e-6, verbose=0):
                 index[id(t)] = len(tensors)
                 tensors.append(t)
     probe = keras.Model(fn.inputs, tensors)
-    sums = _accumulate(probe, problems, index, data_lib.Calibration(
-        data, fn, batch_size), verbose)
+    sums = _accumulate(
+        probe, problems, index, data_lib.Calibration(data, fn, batch_size), verbose
+    )
     fitted = {}
     for p, (a, b) in zip(problems, sums):
         fitted[p.site] = _solve(p, a, b, ridge, found)
@@ -93,14 +94,19 @@ def _problems(found, plan):
         keys = list(layout.sources)
         sources = [source_of(k) for k in keys]
         columns = [
-            plan.decisions[k].keep if k in plan.decisions else None
-            for k in sources
+            plan.decisions[k].keep if k in plan.decisions else None for k in sources
         ]
-        problems.append(_Problem(
-            site.name, keys, [env[k] for k in sources], columns,
-            binding.tensor[0], d.linear,
-            intercept=layout.use_bias or d.moves_offset,
-        ))
+        problems.append(
+            _Problem(
+                site.name,
+                keys,
+                [env[k] for k in sources],
+                columns,
+                binding.tensor[0],
+                d.linear,
+                intercept=layout.use_bias or d.moves_offset,
+            )
+        )
     return problems, skipped
 
 
@@ -122,18 +128,25 @@ def _accumulate(probe, problems, index, calibration, verbose):
                 f = tf.concat([f, tf.ones_like(f[:, :1])], axis=-1)
             y = tf.gather(outs[index[id(p.target)]], p.linear, axis=-1)
             y = tf.cast(tf.reshape(y, [-1, y.shape[-1]]), tf.float64)
-            result.append((tf.matmul(f, f, transpose_a=True),
-                           tf.matmul(f, y, transpose_a=True)))
+            result.append(
+                (tf.matmul(f, f, transpose_a=True), tf.matmul(f, y, transpose_a=True))
+            )
         return result
 
     step = tf.function(batch_sums, autograph=False, reduce_retracing=True)
     totals = None
-    bar = keras.utils.Progbar(calibration.num_batches, verbose=verbose,
-                              unit_name="batch") if verbose else None
+    bar = (
+        keras.utils.Progbar(calibration.num_batches, verbose=verbose, unit_name="batch")
+        if verbose
+        else None
+    )
     for i, x in enumerate(calibration, start=1):
         sums = step(x)
-        totals = sums if totals is None else [
-            (a + da, b + db) for (a, b), (da, db) in zip(totals, sums)]
+        totals = (
+            sums
+            if totals is None
+            else [(a + da, b + db) for (a, b), (da, db) in zip(totals, sums)]
+        )
         if bar is not None:
             bar.update(i)
     return [(a.numpy(), b.numpy()) for a, b in totals]
@@ -148,7 +161,7 @@ def _solve(p, a, b, ridge, found):
     terms, start = {}, 0
     for key, t, cols in zip(p.keys, p.tensors, p.columns):
         width = int(t.shape[-1]) if cols is None else len(cols)
-        terms[key] = w[start:start + width]
+        terms[key] = w[start : start + width]
         start += width
     bias = w[-1] if p.intercept else None
     return algebra.Affine(terms, bias)

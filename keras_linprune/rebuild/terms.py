@@ -51,9 +51,10 @@ class LinearEmitter:
         main = self.spec.linears[layer.name].source
         keys = sorted(affine.terms, key=lambda k: k != main)
         single = len(keys) == 1
-        parts = [self._term(layer, affine, i, key, inputs[key], single,
-                            is_output)
-                 for i, key in enumerate(keys)]
+        parts = [
+            self._term(layer, affine, i, key, inputs[key], single, is_output)
+            for i, key in enumerate(keys)
+        ]
         if single:
             return parts[0]
         return self._sum(layer, parts, is_output)
@@ -63,8 +64,7 @@ class LinearEmitter:
         emitted = self._emitted.get((layer.name, key))
         fresh = emitted is None
         if fresh:
-            emitted = self._make_term(layer, affine, i, key, single,
-                                      is_output)
+            emitted = self._make_term(layer, affine, i, key, single, is_output)
             self._emitted[(layer.name, key)] = emitted
         for new in emitted:
             x = new(x)
@@ -81,8 +81,11 @@ class LinearEmitter:
             add_name = self.names.claim(base)
         out = keras.layers.Add(name=add_name)(parts)
         if not final_is_add:
-            act_name = (self.names.claim(base) if is_output
-                        else self.names.unique(f"{base}_activation"))
+            act_name = (
+                self.names.claim(base)
+                if is_output
+                else self.names.unique(f"{base}_activation")
+            )
             out = keras.layers.Activation(activation, name=act_name)(out)
         return out
 
@@ -103,30 +106,35 @@ class LinearEmitter:
         kind = registry.linear_kind(geometry)
         use_bias = i == 0 and affine.bias is not None
         name = self._term_name(layer, i, key, single, is_output)
-        act = layer.get_config()["activation"] if i == 0 and single \
-            else "linear"
+        act = layer.get_config()["activation"] if i == 0 and single else "linear"
         rank = self.layout[layer.name].ranks.get(key)
         if rank is not None:
-            down = kind.make_like(geometry, rank, use_bias=False,
-                                  name=self.names.unique(f"{name}_down"))
-            up = kind.make_pointwise(geometry, affine.units,
-                                     use_bias=use_bias, name=name,
-                                     activation=act)
+            down = kind.make_like(
+                geometry, rank, use_bias=False, name=self.names.unique(f"{name}_down")
+            )
+            up = kind.make_pointwise(
+                geometry, affine.units, use_bias=use_bias, name=name, activation=act
+            )
             return (down, up)
-        return (kind.make_like(geometry, affine.units, use_bias=use_bias,
-                               name=name, activation=act,
-                               keep_config=i == 0 and geometry is layer),)
+        return (
+            kind.make_like(
+                geometry,
+                affine.units,
+                use_bias=use_bias,
+                name=name,
+                activation=act,
+                keep_config=i == 0 and geometry is layer,
+            ),
+        )
 
     def _set_term_weights(self, layer, emitted, affine, i, key):
         bias = affine.bias if i == 0 else None
         rank = self.layout[layer.name].ranks.get(key)
         if rank is not None:
             down, up = emitted
-            down_kernel, up_kernel = algebra.low_rank_factors(
-                affine.terms[key], rank)
+            down_kernel, up_kernel = algebra.low_rank_factors(affine.terms[key], rank)
             registry.linear_kind(down).set_weights(down, down_kernel)
             registry.linear_kind(up).set_weights(up, up_kernel, bias)
         else:
             (only,) = emitted
-            registry.linear_kind(only).set_weights(only, affine.terms[key],
-                                                   bias)
+            registry.linear_kind(only).set_weights(only, affine.terms[key], bias)

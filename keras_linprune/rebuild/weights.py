@@ -25,16 +25,19 @@ def initial_affines(analysis):
         bias = algebra_bias(layer)
         for norm in reversed(lin.pre_norms):
             kernel, bias = algebra.absorb_input_affine(
-                kernel, bias, *_norm_affine(layers[norm]))
+                kernel, bias, *_norm_affine(layers[norm])
+            )
         if lin.post_norm is not None:
             kernel, bias = algebra.absorb_output_affine(
-                kernel, bias, *_norm_affine(layers[lin.post_norm]))
+                kernel, bias, *_norm_affine(layers[lin.post_norm])
+            )
         terms, start = {}, 0
         for key, width in lin.inputs:  # rows of each concatenated part
-            terms[key] = kernel[..., start:start + width, :]
+            terms[key] = kernel[..., start : start + width, :]
             start += width
         affines[name] = algebra.Affine(
-            terms, bias, {key: (name, lin.geometry) for key in terms})
+            terms, bias, {key: (name, lin.geometry) for key in terms}
+        )
     return affines
 
 

@@ -26,13 +26,16 @@ def test_fold_equals_original_where_folded_neurons_are_active():
     w_p, b_p, w_c, b_c = random_site(rng)
     linear, dead, keep = [0, 3], [5], [1, 2, 4, 6]
     b_p[linear] = 100.0  # always active
-    b_p[dead] = -100.0   # never active
+    b_p[dead] = -100.0  # never active
     x = rng.normal(size=(50, 5))
     expected = relu(x @ w_p + b_p) @ w_c + b_c
 
     p, (c,) = algebra.fold_site(
-        algebra.Affine({"x": w_p}, b_p), [algebra.Affine({"h": w_c}, b_c)],
-        "h", linear=linear, keep=keep,
+        algebra.Affine({"x": w_p}, b_p),
+        [algebra.Affine({"h": w_c}, b_c)],
+        "h",
+        linear=linear,
+        keep=keep,
     )
     h = relu(evaluate(p, {"x": x}))
     got = evaluate(c, {"x": x, "h": h})
@@ -46,8 +49,11 @@ def test_every_neuron_folded_keeps_biases():
     rng = np.random.default_rng(1)
     w_p, b_p, w_c, b_c = random_site(rng)
     p, (c,) = algebra.fold_site(
-        algebra.Affine({"x": w_p}, b_p), [algebra.Affine({"h": w_c}, b_c)],
-        "h", linear=range(7), keep=[],
+        algebra.Affine({"x": w_p}, b_p),
+        [algebra.Affine({"h": w_c}, b_c)],
+        "h",
+        linear=range(7),
+        keep=[],
     )
     assert p is None and list(c.terms) == ["x"]
     x = rng.normal(size=(3, 5))
@@ -74,14 +80,14 @@ def test_chain_of_three_folds_composes_and_merges_shared_sources():
     affines = [algebra.Affine({k: w}, b) for k, w, b in zip(keys, ws, bs)]
     for i, j in enumerate(linear):
         keep = np.setdiff1d(np.arange(sizes[i + 1]), j)
-        p, (c,) = algebra.fold_site(affines[i], [affines[i + 1]], keys[i + 1],
-                                    linear=j, keep=keep)
+        p, (c,) = algebra.fold_site(
+            affines[i], [affines[i + 1]], keys[i + 1], linear=j, keep=keep
+        )
         affines[i], affines[i + 1] = p, c
     acts = {"x": x}
     for i, a in enumerate(affines[:-1]):
         acts[keys[i + 1]] = relu(evaluate(a, acts))
-    np.testing.assert_allclose(evaluate(affines[-1], acts), expected,
-                               atol=1e-8)
+    np.testing.assert_allclose(evaluate(affines[-1], acts), expected, atol=1e-8)
     # The last layer reads h2 (kept part) plus one merged matrix per source.
     assert list(affines[-1].terms) == ["h2", "h1", "h0", "x"]
 
@@ -95,28 +101,36 @@ def test_fold_into_two_consumers_gives_each_its_shortcut():
     p, (c, d) = algebra.fold_site(
         algebra.Affine({"x": w_p}, b_p),
         [algebra.Affine({"h": w_c}, b_c), algebra.Affine({"h": w_d}, None)],
-        "h", linear=[1, 4], keep=keep,
+        "h",
+        linear=[1, 4],
+        keep=keep,
     )
     x = rng.normal(size=(20, 5))
     h = relu(evaluate(p, {"x": x}))
     full = relu(x @ w_p + b_p)
-    np.testing.assert_allclose(evaluate(c, {"x": x, "h": h}),
-                               full @ w_c + b_c, atol=1e-9)
-    np.testing.assert_allclose(evaluate(d, {"x": x, "h": h}), full @ w_d,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        evaluate(c, {"x": x, "h": h}), full @ w_c + b_c, atol=1e-9
+    )
+    np.testing.assert_allclose(evaluate(d, {"x": x, "h": h}), full @ w_d, atol=1e-9)
     assert d.bias is not None  # gained the folded producer bias
 
 
 def test_no_bias_anywhere_stays_bias_free():
     rng = np.random.default_rng(4)
     w_p, _, w_c, _ = random_site(rng)
-    _, (c,) = algebra.fold_site(algebra.Affine({"x": w_p}), [
-        algebra.Affine({"h": w_c})], "h", linear=[0], keep=[1, 2, 3, 4, 5, 6])
+    _, (c,) = algebra.fold_site(
+        algebra.Affine({"x": w_p}),
+        [algebra.Affine({"h": w_c})],
+        "h",
+        linear=[0],
+        keep=[1, 2, 3, 4, 5, 6],
+    )
     assert c.bias is None
 
 
-@pytest.mark.parametrize("n_linear,n_in,n_out", [(0, 3, 3), (5, 10, 2),
-                                                 (64, 784, 1024)])
+@pytest.mark.parametrize(
+    "n_linear,n_in,n_out", [(0, 3, 3), (5, 10, 2), (64, 784, 1024)]
+)
 def test_prototype_saving_matches_parameter_difference(n_linear, n_in, n_out):
     width = 70
     before = (n_in + 1) * width + (width + 1) * n_out
@@ -125,14 +139,17 @@ def test_prototype_saving_matches_parameter_difference(n_linear, n_in, n_out):
     assert algebra.prototype_saving(n_linear, n_in, n_out) == before - after
 
 
-@pytest.mark.parametrize("shape,rank", [((30, 20), 4), ((3, 3, 8, 12), 5),
-                                        ((10, 10), 10)])
+@pytest.mark.parametrize(
+    "shape,rank", [((30, 20), 4), ((3, 3, 8, 12), 5), ((10, 10), 10)]
+)
 def test_low_rank_factors_reproduce_a_low_rank_kernel(shape, rank):
     rng = np.random.default_rng(0)
     rows = int(np.prod(shape[:-1]))
-    kernel = (rng.normal(size=(rows, rank)) @ rng.normal(
-        size=(rank, shape[-1]))).reshape(shape)
+    kernel = (
+        rng.normal(size=(rows, rank)) @ rng.normal(size=(rank, shape[-1]))
+    ).reshape(shape)
     down, up = algebra.low_rank_factors(kernel, rank)
     assert down.shape == (*shape[:-1], rank) and up.shape == (rank, shape[-1])
     np.testing.assert_allclose(
-        down.reshape(rows, rank) @ up, kernel.reshape(rows, -1), atol=1e-9)
+        down.reshape(rows, rank) @ up, kernel.reshape(rows, -1), atol=1e-9
+    )

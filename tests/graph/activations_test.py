@@ -22,19 +22,25 @@ def pieces_agree(act, fn, z=Z, units=1):
     return covered
 
 
-@pytest.mark.parametrize("name", ["relu", "relu6", "leaky_relu",
-                                  "hard_sigmoid", "hard_silu", "elu"])
+@pytest.mark.parametrize(
+    "name", ["relu", "relu6", "leaky_relu", "hard_sigmoid", "hard_silu", "elu"]
+)
 def test_function_pieces_match_keras(name):
     act = activations.describe_function(name)
     covered = pieces_agree(act, keras.activations.get(name))
     assert (covered == Z.size) == act.partition
 
 
-@pytest.mark.parametrize("kwargs", [
-    {}, dict(max_value=4.0), dict(negative_slope=0.1),
-    dict(threshold=0.5), dict(max_value=4.0, negative_slope=0.1,
-                              threshold=0.5),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        dict(max_value=4.0),
+        dict(negative_slope=0.1),
+        dict(threshold=0.5),
+        dict(max_value=4.0, negative_slope=0.1, threshold=0.5),
+    ],
+)
 def test_relu_layer_pieces_match_keras(kwargs):
     layer = keras.layers.ReLU(**kwargs)
     assert pieces_agree(registry.kind_of(layer).describe(layer, 1), layer) == Z.size
@@ -54,8 +60,7 @@ def test_leaky_and_prelu_layer_pieces():
 def test_prelu_with_per_position_slopes_is_refused():
     prelu = keras.layers.PReLU()
     prelu.build((None, 4, 3))
-    prelu.set_weights([np.random.default_rng(0).normal(size=(4, 3))
-                       .astype("float32")])
+    prelu.set_weights([np.random.default_rng(0).normal(size=(4, 3)).astype("float32")])
     assert "vary across positions" in registry.kind_of(prelu).describe(prelu, 3)
 
 
@@ -66,8 +71,9 @@ def test_smooth_activation_is_a_reason():
 def shaped(model, levels, seed=0, scale=0.05):
     """Hidden biases drawn from `levels`: pins neurons inside pieces."""
     rng = np.random.default_rng(seed)
-    for layer in [l for l in model.layers
-                  if isinstance(l, keras.layers.Dense)][:-1]:
+    for layer in [
+        layer for layer in model.layers if isinstance(layer, keras.layers.Dense)
+    ][:-1]:
         k, b = layer.get_weights()
         b = rng.choice(levels, size=b.shape) + rng.normal(size=b.shape) * 0.3
         if rng.uniform() < 2:  # keep a few neurons that cross pieces
@@ -91,21 +97,33 @@ def act_mlp(make_activation, inline=None, widths=(6, 24, 20, 3)):
 
 CASES = {
     "relu6_inline": (None, "relu6", [-50.0, 3.0, 50.0]),
-    "relu6_layer": (lambda n: keras.layers.ReLU(max_value=6.0, name=n), None,
-                    [-50.0, 3.0, 50.0]),
-    "relu_params": (lambda n: keras.layers.ReLU(
-        max_value=4.0, negative_slope=0.1, threshold=0.5, name=n), None,
-        [-50.0, 2.0, 50.0]),
+    "relu6_layer": (
+        lambda n: keras.layers.ReLU(max_value=6.0, name=n),
+        None,
+        [-50.0, 3.0, 50.0],
+    ),
+    "relu_params": (
+        lambda n: keras.layers.ReLU(
+            max_value=4.0, negative_slope=0.1, threshold=0.5, name=n
+        ),
+        None,
+        [-50.0, 2.0, 50.0],
+    ),
     "leaky_inline": (None, "leaky_relu", [-50.0, 50.0]),
-    "leaky_layer": (lambda n: keras.layers.LeakyReLU(0.3, name=n), None,
-                    [-50.0, 50.0]),
-    "prelu": (lambda n: keras.layers.PReLU(
-        alpha_initializer=keras.initializers.RandomUniform(-0.5, 0.5),
-        name=n), None, [-50.0, 50.0]),
+    "leaky_layer": (lambda n: keras.layers.LeakyReLU(0.3, name=n), None, [-50.0, 50.0]),
+    "prelu": (
+        lambda n: keras.layers.PReLU(
+            alpha_initializer=keras.initializers.RandomUniform(-0.5, 0.5), name=n
+        ),
+        None,
+        [-50.0, 50.0],
+    ),
     "hard_sigmoid_inline": (None, "hard_sigmoid", [-50.0, 0.0, 50.0]),
-    "hard_silu_layer": (lambda n: keras.layers.Activation("hard_silu",
-                                                          name=n), None,
-                        [-50.0, 50.0]),
+    "hard_silu_layer": (
+        lambda n: keras.layers.Activation("hard_silu", name=n),
+        None,
+        [-50.0, 50.0],
+    ),
     "elu_inline": (None, "elu", [-50.0, 50.0]),
 }
 
@@ -116,13 +134,11 @@ def test_piecewise_linear_sites_fold_exactly(case):
     model = shaped(act_mlp(make, inline), levels)
     x = f.data(400)
     small, report = linprune.apply(model, x, layer_threshold=0, verbose=0)
-    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-5)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     assert report.folded.all(), report
     assert report.linear.sum() > 0
     assert small.count_params() == report.attrs["params_after"]
-    if 50.0 in levels and case.startswith(("relu6", "hard_sigmoid",
-                                            "relu_params")):
+    if 50.0 in levels and case.startswith(("relu6", "hard_sigmoid", "relu_params")):
         assert report.constant.sum() > 0  # saturated neurons, non-zero value
 
 
@@ -132,5 +148,6 @@ def test_smooth_activation_layer_is_named_and_left():
     small, report = linprune.apply(model, x, verbose=0)
     assert not report.folded.any()
     assert report.reason.str.contains("'gelu' is not piecewise linear").all()
-    np.testing.assert_allclose(small.predict(x, verbose=0),
-                               model.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )

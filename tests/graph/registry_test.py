@@ -12,19 +12,29 @@ L = keras.layers
 def built(layer, shape):
     layer.build(shape)
     rng = np.random.default_rng(0)
-    layer.set_weights([rng.normal(size=w.shape).astype("float32")
-                       for w in layer.weights])
+    layer.set_weights(
+        [rng.normal(size=w.shape).astype("float32") for w in layer.weights]
+    )
     return layer
 
 
-@pytest.mark.parametrize("layer,role", [
-    (L.Dense(2), "linear"), (L.Conv2D(2, 3), "linear"),
-    (L.Conv2DTranspose(2, 3), "linear"), (L.BatchNormalization(), "norm"),
-    (L.ReLU(), "activation"), (L.Dropout(0.5), "identity"),
-    (L.MaxPooling2D(), "channel_pass"), (L.Concatenate(), "concatenate"),
-    (L.Add(), "add"), (L.Flatten(), "structural"),
-    (L.LayerNormalization(), "opaque"), (L.LSTM(2), "opaque"),
-])
+@pytest.mark.parametrize(
+    "layer,role",
+    [
+        (L.Dense(2), "linear"),
+        (L.Conv2D(2, 3), "linear"),
+        (L.Conv2DTranspose(2, 3), "linear"),
+        (L.BatchNormalization(), "norm"),
+        (L.ReLU(), "activation"),
+        (L.Dropout(0.5), "identity"),
+        (L.MaxPooling2D(), "channel_pass"),
+        (L.Concatenate(), "concatenate"),
+        (L.Add(), "add"),
+        (L.Flatten(), "structural"),
+        (L.LayerNormalization(), "opaque"),
+        (L.LSTM(2), "opaque"),
+    ],
+)
 def test_roles(layer, role):
     assert registry.kind_of(layer).role == role
 
@@ -42,13 +52,16 @@ def test_grouped_convs_are_not_rewritten():
     assert registry.linear_kind(L.Conv2D(4, 3)) is not None
 
 
-@pytest.mark.parametrize("layer,shape", [
-    (L.Dense(3), (None, 4)),
-    (L.Conv1D(3, 2), (None, 5, 4)),
-    (L.Conv2D(3, 1), (None, 5, 5, 4)),
-    (L.Conv2DTranspose(3, 2, strides=2), (None, 5, 5, 4)),
-    (L.Conv3DTranspose(3, 1), (None, 3, 3, 3, 4)),
-])
+@pytest.mark.parametrize(
+    "layer,shape",
+    [
+        (L.Dense(3), (None, 4)),
+        (L.Conv1D(3, 2), (None, 5, 4)),
+        (L.Conv2D(3, 1), (None, 5, 5, 4)),
+        (L.Conv2DTranspose(3, 2, strides=2), (None, 5, 5, 4)),
+        (L.Conv3DTranspose(3, 1), (None, 3, 3, 3, 4)),
+    ],
+)
 def test_kernel_layout_round_trip(layer, shape):
     layer = built(layer, shape)
     kind = registry.linear_kind(layer)
@@ -67,28 +80,40 @@ def test_transposed_kernel_swaps_in_and_out():
     np.testing.assert_array_equal(kernel[1, 0, 3, 2], stored[1, 0, 2, 3])
 
 
-@pytest.mark.parametrize("layer,exact", [
-    (L.Dense(2), True),
-    (L.Conv2D(2, 1), True),
-    (L.Conv2D(2, 3, padding="valid"), True),
-    (L.Conv2D(2, 3, padding="same"), False),
-    (L.Conv2DTranspose(2, 1), True),
-    (L.Conv2DTranspose(2, 3, padding="valid"), False),
-    (L.Conv2DTranspose(2, 2, strides=2), False),
-])
+@pytest.mark.parametrize(
+    "layer,exact",
+    [
+        (L.Dense(2), True),
+        (L.Conv2D(2, 1), True),
+        (L.Conv2D(2, 3, padding="valid"), True),
+        (L.Conv2D(2, 3, padding="same"), False),
+        (L.Conv2DTranspose(2, 1), True),
+        (L.Conv2DTranspose(2, 3, padding="valid"), False),
+        (L.Conv2DTranspose(2, 2, strides=2), False),
+    ],
+)
 def test_exact_on_constants(layer, exact):
     assert registry.linear_kind(layer).exact_on_constants(layer) is exact
 
 
 def test_shortcut_keeps_the_geometry_and_drops_regularizers():
-    layer = L.Conv2DTranspose(8, 3, strides=2, padding="same",
-                              output_padding=1,
-                              kernel_regularizer="l2", name="p")
+    layer = L.Conv2DTranspose(
+        8,
+        3,
+        strides=2,
+        padding="same",
+        output_padding=1,
+        kernel_regularizer="l2",
+        name="p",
+    )
     kind = registry.linear_kind(layer)
     shortcut = kind.make_like(layer, 5, use_bias=False, name="s")
     assert isinstance(shortcut, L.Conv2DTranspose)
     assert (shortcut.filters, shortcut.strides, shortcut.output_padding) == (
-        5, (2, 2), (1, 1))
+        5,
+        (2, 2),
+        (1, 1),
+    )
     assert shortcut.kernel_regularizer is None and not shortcut.use_bias
     up = kind.make_pointwise(layer, 7, use_bias=True, name="u")
     assert isinstance(up, L.Conv2D) and up.kernel_size == (1, 1)

@@ -21,11 +21,16 @@ def only_rejection(found):
 
 
 def test_dense_relu_dense():
-    found = sites_of(lambda x: L.Dense(2, name="c")(
-        L.Dense(8, activation="relu", name="p")(x)))
+    found = sites_of(
+        lambda x: L.Dense(2, name="c")(L.Dense(8, activation="relu", name="p")(x))
+    )
     (site,) = found.spec.sites
     assert (site.name, site.producer, site.consumers, site.width) == (
-        "p", "p", ("c",), 8)
+        "p",
+        "p",
+        ("c",),
+        8,
+    )
     p, c = found.spec.linears["p"], found.spec.linears["c"]
     assert (p.source, p.in_width, p.units) == ("x", 4, 8)
     assert (c.source, c.in_width, c.units) == ("p", 8, 2)
@@ -47,17 +52,31 @@ def test_activation_layer_norm_and_dropout_on_the_way():
     assert not found.bindings["act"].on_output
 
 
-@pytest.mark.parametrize("net,reason", [
-    (lambda x: L.Dense(8, activation="relu", name="p")(x),
-     "its activation is a model output"),
-    (lambda x: L.Dense(2)(L.Dense(8, activation="gelu", name="p")(x)),
-     "not piecewise linear"),
-    (lambda x: L.Dense(2)(L.LayerNormalization(name="ln")(
-        L.Dense(8, activation="relu", name="p")(x))),
-     "consumer 'ln' (LayerNormalization) is not a Dense or Conv layer"),
-    (lambda x: L.Activation("relu")(L.Dense(8, name="p")(x)),
-     "its activation is a model output"),
-])
+@pytest.mark.parametrize(
+    "net,reason",
+    [
+        (
+            lambda x: L.Dense(8, activation="relu", name="p")(x),
+            "its activation is a model output",
+        ),
+        (
+            lambda x: L.Dense(2)(L.Dense(8, activation="gelu", name="p")(x)),
+            "not piecewise linear",
+        ),
+        (
+            lambda x: L.Dense(2)(
+                L.LayerNormalization(name="ln")(
+                    L.Dense(8, activation="relu", name="p")(x)
+                )
+            ),
+            "consumer 'ln' (LayerNormalization) is not a Dense or Conv layer",
+        ),
+        (
+            lambda x: L.Activation("relu")(L.Dense(8, name="p")(x)),
+            "its activation is a model output",
+        ),
+    ],
+)
 def test_rejections_say_why(net, reason):
     assert reason in only_rejection(sites_of(net))
 
@@ -72,8 +91,9 @@ def test_spatial_consumer_blocks_linear_folds():
     assert not site.nonzero_constants  # padded: only dead channels go
 
 
-@pytest.mark.parametrize("between,constants", [
-    (L.MaxPooling2D, True), (L.ZeroPadding2D, False)])
+@pytest.mark.parametrize(
+    "between,constants", [(L.MaxPooling2D, True), (L.ZeroPadding2D, False)]
+)
 def test_pooling_and_padding_pass_dead_channels(between, constants):
     def net(x):
         h = L.ReLU(name="r")(L.Conv2D(8, 1, name="p")(x))
@@ -110,6 +130,5 @@ def test_shared_producer_is_one_site_over_its_calls():
 
 
 def test_unknown_layers_are_listed_as_unchanged():
-    found = sites_of(lambda x: L.LayerNormalization(name="ln")(
-        L.Dense(3, name="d")(x)))
+    found = sites_of(lambda x: L.LayerNormalization(name="ln")(L.Dense(3, name="d")(x)))
     assert found.unchanged == (("ln", "LayerNormalization"),)

@@ -31,8 +31,7 @@ def test_certified_fold_is_exact_on_random_points_of_the_box():
     assert report.certified.any() and report.attrs["certified"]
     assert report.linear.sum() > 0 and report.dead.sum() > 0
     x = box_points(-1.0, 1.0, (6,))
-    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-5)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     assert small.count_params() < model.count_params()
 
 
@@ -42,16 +41,16 @@ def test_certify_from_calibration_min_max():
     small, report = linprune.apply(model, x, certify=True)
     assert report.attrs["input_box"] == "calibration min/max"
     fresh = box_points(x.min(axis=0), x.max(axis=0), (6,), seed=3)
-    f.assert_close(small.predict(fresh, verbose=0),
-                   model.predict(fresh, verbose=0), atol=1e-5)
+    f.assert_close(
+        small.predict(fresh, verbose=0), model.predict(fresh, verbose=0), atol=1e-5
+    )
 
 
 def test_certified_neurons_are_a_subset_of_measured_ones():
     model = pinned_mlp()
     x = box_points(-1.0, 1.0, (6,), n=2000)
     _, measured = linprune.apply(model, x, layer_threshold=0, verbose=0)
-    _, proven = linprune.apply(model, None, input_box=(-1.0, 1.0),
-                               layer_threshold=0)
+    _, proven = linprune.apply(model, None, input_box=(-1.0, 1.0), layer_threshold=0)
     assert (proven.linear <= measured.linear).all()
     assert (proven.dead <= measured.dead).all()
 
@@ -65,14 +64,18 @@ def test_conv_and_norm_bounds():
     h = keras.layers.Conv2D(4, 1, name="c1")(h)
     model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(h))
     bn = model.get_layer("bn")
-    bn.set_weights([np.ones(8, "float32"),
-                    np.array([30, -30] * 4, "float32"),
-                    np.zeros(8, "float32"), np.ones(8, "float32")])
+    bn.set_weights(
+        [
+            np.ones(8, "float32"),
+            np.array([30, -30] * 4, "float32"),
+            np.zeros(8, "float32"),
+            np.ones(8, "float32"),
+        ]
+    )
     small, report = linprune.apply(model, None, input_box=(0.0, 1.0))
     assert report.linear.iloc[0] == 4 and report.dead.iloc[0] == 4
     x = box_points(0.0, 1.0, (6, 6, 2), n=50)
-    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-4)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
 
 
 def test_interval_bounds_contain_every_activation():
@@ -95,13 +98,16 @@ def test_prototype_check_is_a_special_case():
     assert report.linear.tolist() == [16, 24]
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(input_box=(1.0, 0.0)), "low <= high"),
-    (dict(input_box=(np.zeros(3), 1.0)), "broadcastable"),
-    (dict(input_box=(0.0,)), "pair"),
-    (dict(certify=True), "input_box` or the calibration data"),
-    (dict(input_box=(0.0, 1.0), threshold=0.9), "certify` alone"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(input_box=(1.0, 0.0)), "low <= high"),
+        (dict(input_box=(np.zeros(3), 1.0)), "broadcastable"),
+        (dict(input_box=(0.0,)), "pair"),
+        (dict(certify=True), "input_box` or the calibration data"),
+        (dict(input_box=(0.0, 1.0), threshold=0.9), "certify` alone"),
+    ],
+)
 def test_bad_certify_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         linprune.apply(pinned_mlp(), None, **kwargs)

@@ -10,8 +10,7 @@ from tests import factories as f
 
 def reference_counts(model, x, names):
     """Counts computed directly from each activation layer's output."""
-    probe = keras.Model(model.inputs,
-                        [model.get_layer(n).output for n in names])
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
     outs = probe.predict(x, verbose=0)
     return [np.count_nonzero(o > 0, axis=0) for o in outs]
 
@@ -22,8 +21,7 @@ def test_counts_match_a_direct_computation():
     stats = linprune.measure(model, x, batch_size=64, verbose=0)
     assert stats.sites == ("relu0", "relu1", "relu2")
     assert stats.rows == 1000
-    for name, want in zip(stats.sites,
-                          reference_counts(model, x, stats.sites)):
+    for name, want in zip(stats.sites, reference_counts(model, x, stats.sites)):
         np.testing.assert_array_equal(stats.counts[name], want)
         assert stats.counts[name].dtype == np.int64
         np.testing.assert_allclose(stats.rates[name], want / 1000)
@@ -42,9 +40,17 @@ class Batches(keras.utils.PyDataset):
         return self.x[s], self.y[s]
 
 
-@pytest.mark.parametrize("kind", ["numpy", "dataframe", "dataset_batched_xy",
-                                  "dataset_unbatched", "dataset_xyw",
-                                  "pydataset"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "numpy",
+        "dataframe",
+        "dataset_batched_xy",
+        "dataset_unbatched",
+        "dataset_xyw",
+        "pydataset",
+    ],
+)
 def test_every_data_type_gives_the_same_counts(kind):
     model = f.shape_biases(f.mlp(), on=0.2, dead=0.2)
     x = f.data(300)
@@ -52,8 +58,7 @@ def test_every_data_type_gives_the_same_counts(kind):
     data = {
         "numpy": x,
         "dataframe": pd.DataFrame(x),
-        "dataset_batched_xy": tf.data.Dataset.from_tensor_slices((x, y))
-        .batch(32),
+        "dataset_batched_xy": tf.data.Dataset.from_tensor_slices((x, y)).batch(32),
         "dataset_unbatched": tf.data.Dataset.from_tensor_slices(x),
         "dataset_xyw": tf.data.Dataset.from_tensor_slices((x, y, y)).batch(7),
         "pydataset": Batches(x, y, 50),
@@ -68,13 +73,13 @@ def test_every_data_type_gives_the_same_counts(kind):
 def test_multi_input_model_with_list_and_dict():
     a, b = keras.Input((3,), name="a"), keras.Input((4,), name="b")
     h = keras.layers.Dense(10, activation="relu", name="h")(
-        keras.layers.Concatenate()([a, b]))
+        keras.layers.Concatenate()([a, b])
+    )
     model = keras.Model({"a": a, "b": b}, keras.layers.Dense(2)(h))
     xa, xb = f.data(100, 3), f.data(100, 4, seed=2)
     s1 = linprune.measure(model, {"a": xa, "b": xb}, verbose=0)
     probe = keras.Model(model.inputs, model.get_layer("h").output)
-    want = np.count_nonzero(
-        probe.predict({"a": xa, "b": xb}, verbose=0) > 0, axis=0)
+    want = np.count_nonzero(probe.predict({"a": xa, "b": xb}, verbose=0) > 0, axis=0)
     np.testing.assert_array_equal(s1.counts["h"], want)
 
 

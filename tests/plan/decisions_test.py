@@ -3,9 +3,9 @@ import itertools
 import numpy as np
 import pytest
 
+from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
 from keras_linprune.plan import decisions as plan_lib
 from keras_linprune.plan import layout as layout_lib
-from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
 
 
 def chain_spec(widths):
@@ -24,16 +24,20 @@ def chain_spec(widths):
 def rates_with(width, n_linear, n_dead=0):
     r = np.full(width, 0.5)
     r[:n_linear] = 1.0
-    r[n_linear:n_linear + n_dead] = 0.0
+    r[n_linear : n_linear + n_dead] = 0.0
     return r
 
 
 def test_single_site_count_is_closed_form():
     spec = chain_spec([10, 20, 3])
     for n in [0, 1, 5, 20]:
-        p = plan_lib.make_plan(spec, {"d0": rates_with(20, n)},
-                               layer_threshold=0, remove_dead=False,
-                               shortcut="dense")
+        p = plan_lib.make_plan(
+            spec,
+            {"d0": rates_with(20, n)},
+            layer_threshold=0,
+            remove_dead=False,
+            shortcut="dense",
+        )
         saving = n * (10 + 3 + 1) - 10 * 3 if n else 0
         assert p.params == spec.total_params - saving
 
@@ -57,13 +61,15 @@ def test_chain_count_is_closed_form():
     spec = chain_spec([8, 12, 10, 4])
     j0, j1 = 5, 3
     p = plan_lib.make_plan(
-        spec, {"d0": rates_with(12, j0), "d1": rates_with(10, j1)},
-        layer_threshold=0, shortcut="dense",
+        spec,
+        {"d0": rates_with(12, j0), "d1": rates_with(10, j1)},
+        layer_threshold=0,
+        shortcut="dense",
     )
     k0, k1 = 12 - j0, 10 - j1
     expected = (
-        (8 + 1) * k0           # d0 keeps k0 units
-        + (k0 + 8 + 1) * k1    # d1 reads h0 (k0) and x (8), keeps k1
+        (8 + 1) * k0  # d0 keeps k0 units
+        + (k0 + 8 + 1) * k1  # d1 reads h0 (k0) and x (8), keeps k1
         + (k1 + k0 + 8 + 1) * 4  # d2 reads h1, h0 and x
     )
     assert p.params == expected
@@ -73,8 +79,10 @@ def test_chain_count_is_closed_form():
 def test_fully_folded_middle_layer_disappears():
     spec = chain_spec([8, 12, 10, 4])
     p = plan_lib.make_plan(
-        spec, {"d0": rates_with(12, 12), "d1": rates_with(10, 2)},
-        layer_threshold=0, shortcut="dense",
+        spec,
+        {"d0": rates_with(12, 12), "d1": rates_with(10, 2)},
+        layer_threshold=0,
+        shortcut="dense",
     )
     assert p.layout["d0"].units == 0
     assert p.layout["d1"].sources == ("x",)
@@ -90,18 +98,17 @@ def brute_force_counts(spec, rates):
         decisions = {}
         for site in spec.sites:
             one = GraphSpec(spec.linears, spec.sites, (), spec.total_params)
-            p = plan_lib.make_plan(one, rates, layer_threshold=lt[site.name],
-                                   shortcut="dense")
+            p = plan_lib.make_plan(
+                one, rates, layer_threshold=lt[site.name], shortcut="dense"
+            )
             decisions[site.name] = p.decisions[site.name]
         out[mask] = spec.fixed_params + sum(
-            n.params for n in layout_lib.layout_of(spec, decisions,
-                                                 "dense").values()
+            n.params for n in layout_lib.layout_of(spec, decisions, "dense").values()
         )
     return out
 
 
-@pytest.mark.parametrize("int_rule,float_rule", [(0, 0.0), (3, 0.25),
-                                                 (10, 0.5)])
+@pytest.mark.parametrize("int_rule,float_rule", [(0, 0.0), (3, 0.25), (10, 0.5)])
 def test_int_and_float_layer_thresholds(int_rule, float_rule):
     spec = chain_spec([8, 12, 16, 10, 4])
     n_linear = {"d0": 2, "d1": 8, "d2": 6}
@@ -111,8 +118,7 @@ def test_int_and_float_layer_thresholds(int_rule, float_rule):
     for site in spec.sites:
         n = n_linear[site.name]
         assert p_int.decisions[site.name].folded == (n > int_rule)
-        assert p_float.decisions[site.name].folded == (
-            n / site.width > float_rule)
+        assert p_float.decisions[site.name].folded == (n / site.width > float_rule)
         if not p_int.decisions[site.name].folded:
             assert "below layer threshold" in p_int.decisions[site.name].reason
 
@@ -133,8 +139,10 @@ def test_string_layer_threshold_folds_only_when_count_drops():
 def method_chain_rates(threshold_share=0.8, seed=0):
     spec = chain_spec([30, 64, 128, 128, 256, 256, 1])
     rng = np.random.default_rng(seed)
-    rates = {s.name: np.where(rng.uniform(size=s.width) < threshold_share,
-                              1.0, 0.5) for s in spec.sites}
+    rates = {
+        s.name: np.where(rng.uniform(size=s.width) < threshold_share, 1.0, 0.5)
+        for s in spec.sites
+    }
     return spec, rates
 
 
@@ -145,8 +153,7 @@ def test_optimal_is_the_best_subset(share):
     spec, rates = method_chain_rates(share)
     counts = brute_force_counts(spec, rates)
     for rule in ("optimal", "best"):
-        p = plan_lib.make_plan(spec, rates, layer_threshold=rule,
-                               shortcut="dense")
+        p = plan_lib.make_plan(spec, rates, layer_threshold=rule, shortcut="dense")
         chosen = tuple(p.decisions[s.name].folded for s in spec.sites)
         assert p.params == counts[chosen] == min(counts.values())
 
@@ -162,21 +169,20 @@ def test_greedy_and_sequential_rules(share):
 
     chosen = set()  # the prototype's seq_compression, written out
     while True:
-        options = {n: count(chosen) - count(chosen | {n})
-                   for n in names if n not in chosen}
+        options = {
+            n: count(chosen) - count(chosen | {n}) for n in names if n not in chosen
+        }
         best = max(options, key=options.get, default=None)
         if best is None or options[best] <= 0:
             break
         chosen.add(best)
-    p = plan_lib.make_plan(spec, rates, layer_threshold="greedy",
-                           shortcut="dense")
+    p = plan_lib.make_plan(spec, rates, layer_threshold="greedy", shortcut="dense")
     assert {k for k, d in p.decisions.items() if d.folded} == chosen
     in_order = set()
     for n in names:
         if count(in_order | {n}) < count(in_order):
             in_order.add(n)
-    p = plan_lib.make_plan(spec, rates, layer_threshold="sequential",
-                           shortcut="dense")
+    p = plan_lib.make_plan(spec, rates, layer_threshold="sequential", shortcut="dense")
     assert {k for k, d in p.decisions.items() if d.folded} == in_order
 
 
@@ -187,8 +193,9 @@ def test_local_search_beyond_the_exhaustive_limit(monkeypatch):
     exact = plan_lib.make_plan(spec, rates, shortcut="dense")
     monkeypatch.setattr(selection, "EXHAUSTIVE_LIMIT", 2)
     local = plan_lib.make_plan(spec, rates, shortcut="dense")
-    sequential = plan_lib.make_plan(spec, rates, layer_threshold="sequential",
-                                    shortcut="dense")
+    sequential = plan_lib.make_plan(
+        spec, rates, layer_threshold="sequential", shortcut="dense"
+    )
     assert exact.params <= local.params <= sequential.params
 
 
@@ -198,8 +205,9 @@ def test_rates_below_threshold_are_not_linear():
     p = plan_lib.make_plan(spec, {"d0": r}, threshold=0.95, layer_threshold=0)
     assert p.decisions["d0"].linear.tolist() == [0, 1, 2, 5]
     assert p.decisions["d0"].dead.tolist() == [4]
-    p = plan_lib.make_plan(spec, {"d0": r}, threshold=0.0, layer_threshold=0,
-                           remove_dead=False)
+    p = plan_lib.make_plan(
+        spec, {"d0": r}, threshold=0.0, layer_threshold=0, remove_dead=False
+    )
     assert p.decisions["d0"].linear.tolist() == [0, 1, 2, 3, 4, 5]
 
 
@@ -207,8 +215,7 @@ def test_auto_shortcut_factors_when_smaller():
     # 100 -> 64 -> 50: folding 5 neurons, the 100x50 shortcut has rank <= 5.
     spec = chain_spec([100, 64, 50])
     rates = {"d0": rates_with(64, 5)}
-    dense = plan_lib.make_plan(spec, rates, layer_threshold=0,
-                               shortcut="dense")
+    dense = plan_lib.make_plan(spec, rates, layer_threshold=0, shortcut="dense")
     auto = plan_lib.make_plan(spec, rates, layer_threshold=0)
     assert dense.params - auto.params == 100 * 50 - 5 * (100 + 50)
     assert auto.layout["d1"].ranks == {"x": 5}
@@ -216,8 +223,9 @@ def test_auto_shortcut_factors_when_smaller():
     none = plan_lib.make_plan(spec, {"d0": rates_with(64, 0)})
     assert none.params - auto.params >= 5
     # A small shortcut stays a full matrix.
-    small = plan_lib.make_plan(chain_spec([4, 64, 3]),
-                               {"d0": rates_with(64, 5)}, layer_threshold=0)
+    small = plan_lib.make_plan(
+        chain_spec([4, 64, 3]), {"d0": rates_with(64, 5)}, layer_threshold=0
+    )
     assert small.layout["d1"].ranks == {}
 
 
@@ -231,7 +239,10 @@ def test_auto_shortcut_rank_bound_in_chains():
     k0, k1 = 58, 60
     expected = (
         101 * k0
-        + (k0 + 1) * k1 + 6 * (100 + k1)
-        + (k1 + 1) * 50 + 4 * (k0 + 50) + 4 * (100 + 50)
+        + (k0 + 1) * k1
+        + 6 * (100 + k1)
+        + (k1 + 1) * 50
+        + 4 * (k0 + 50)
+        + 4 * (100 + 50)
     )
     assert p.params == expected

@@ -10,8 +10,7 @@ from tests.plan.decisions_test import chain_spec
 
 def spread_rates(spec, seed=0):
     rng = np.random.default_rng(seed)
-    return {s.name: np.round(rng.uniform(0.3, 1.0, s.width), 2)
-            for s in spec.sites}
+    return {s.name: np.round(rng.uniform(0.3, 1.0, s.width), 2) for s in spec.sites}
 
 
 def test_target_picks_the_highest_threshold_that_fits():
@@ -29,35 +28,39 @@ def test_target_picks_the_highest_threshold_that_fits():
 
 def test_candidate_thresholds_are_the_distinct_rates():
     spec = chain_spec([4, 3, 2])
-    cands = policies.candidate_thresholds(spec, {"d0": np.array([0.5, 0.9,
-                                                                0.5])})
+    cands = policies.candidate_thresholds(spec, {"d0": np.array([0.5, 0.9, 0.5])})
     assert cands == [1.0, 0.9, 0.5]
 
 
 def test_unreachable_target_reports_the_smallest_size():
     spec = chain_spec([4, 64, 3])
-    with pytest.raises(ValueError, match=r"smallest model folding can reach "
-                                         r"has [\d,]+ parameters"):
+    with pytest.raises(
+        ValueError,
+        match=r"smallest model folding can reach "
+        r"has [\d,]+ parameters",
+    ):
         policies.SizeTarget(params=10).plan(spec, {"d0": np.full(64, 0.5)})
 
 
 def test_prototype_fixed_size_search():
     spec = chain_spec([100, 64, 64, 50])
     rates = spread_rates(spec)
-    plan, _ = policies.StepSearch(0.7, 0.05).plan(spec, rates,
-                                                  shortcut="dense")
+    plan, _ = policies.StepSearch(0.7, 0.05).plan(spec, rates, shortcut="dense")
     t = plan.options["threshold"]
     assert t == pytest.approx(round(t / 0.05) * 0.05)  # on the step grid
     first = spec.linears["d0"]
     without_first = plan.params - plan.layout["d0"].params
     assert without_first <= 0.7 * (spec.total_params - first.params)
-    higher = plan_lib.make_plan(spec, rates, threshold=round(t + 0.05, 12),
-                                shortcut="dense")
-    assert (higher.params - higher.layout["d0"].params
-            > 0.7 * (spec.total_params - first.params))
+    higher = plan_lib.make_plan(
+        spec, rates, threshold=round(t + 0.05, 12), shortcut="dense"
+    )
+    assert higher.params - higher.layout["d0"].params > 0.7 * (
+        spec.total_params - first.params
+    )
     with pytest.raises(ValueError, match="stepping the threshold by 0.1"):
-        policies.StepSearch(0.01, 0.1).plan(chain_spec([4, 64, 3]),
-                                            {"d0": np.full(64, 0.5)})
+        policies.StepSearch(0.01, 0.1).plan(
+            chain_spec([4, 64, 3]), {"d0": np.full(64, 0.5)}
+        )
 
 
 def test_apply_with_target_size():
@@ -67,77 +70,95 @@ def test_apply_with_target_size():
     assert small.count_params() <= 0.5 * model.count_params()
     assert report.attrs["target_size"] == 0.5
     assert report.attrs["threshold"] <= 1.0
-    small2, _ = linprune.apply(model, x, target_params=small.count_params(),
-                               verbose=0)
+    small2, _ = linprune.apply(model, x, target_params=small.count_params(), verbose=0)
     assert small2.count_params() == small.count_params()
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(target_size=0.0), "target_size"),
-    (dict(target_size=1.5), "target_size"),
-    (dict(target_size=True), "target_size"),
-    (dict(target_params=0), "target_params"),
-    (dict(target_size=0.5, target_params=10), "one of"),
-    (dict(target_size=0.5, threshold=0.9), "either `threshold` or a size"),
-    (dict(target_step=0.05), "only together with"),
-    (dict(target_size=0.5, target_step=1.5), "target_step"),
-    (dict(target_params=100, target_step=0.05), "with `target_size`"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(target_size=0.0), "target_size"),
+        (dict(target_size=1.5), "target_size"),
+        (dict(target_size=True), "target_size"),
+        (dict(target_params=0), "target_params"),
+        (dict(target_size=0.5, target_params=10), "one of"),
+        (dict(target_size=0.5, threshold=0.9), "either `threshold` or a size"),
+        (dict(target_step=0.05), "only together with"),
+        (dict(target_size=0.5, target_step=1.5), "target_step"),
+        (dict(target_params=100, target_step=0.05), "with `target_size`"),
+    ],
+)
 def test_bad_targets(kwargs, match):
     with pytest.raises(ValueError, match=match):
         linprune.apply(f.mlp(), f.data(), **kwargs)
 
 
 def guard_model():
-    model = f.shape_biases(f.mlp((20, 64, 64, 3),
-                                 output_activation="softmax"),
-                           on=0.3, dead=0.1, scale=0.6)
+    model = f.shape_biases(
+        f.mlp((20, 64, 64, 3), output_activation="softmax"), on=0.3, dead=0.1, scale=0.6
+    )
     x = f.data(400, 20)
     y = np.argmax(model.predict(x, verbose=0), axis=1)
     return model, x, y
 
 
+@pytest.mark.slow
 def test_metric_guard_keeps_accuracy_within_the_margin():
     model, x, y = guard_model()
     x_eval, y_eval = x[:200], y[:200]
     for drop in (0.0, 0.05, 0.2):
-        small, report = linprune.apply(model, x, max_metric_drop=drop,
-                                       eval_data=(x_eval, y_eval),
-                                       metric="accuracy", verbose=0)
-        small.compile(loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        acc = small.evaluate(x_eval, y_eval, verbose=0,
-                             return_dict=True)["accuracy"]
+        small, report = linprune.apply(
+            model,
+            x,
+            max_metric_drop=drop,
+            eval_data=(x_eval, y_eval),
+            metric="accuracy",
+            verbose=0,
+        )
+        small.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        acc = small.evaluate(x_eval, y_eval, verbose=0, return_dict=True)["accuracy"]
         assert report.attrs["metric_before"] == pytest.approx(1.0)
         assert acc == pytest.approx(report.attrs["metric_after"])
         assert 1.0 - acc <= drop + 1e-9
         assert small.count_params() == report.attrs["params_after"]
     # A looser guard never gives a bigger model here.
-    sizes = [linprune.apply(model, x, max_metric_drop=d,
-                            eval_data=(x_eval, y_eval), verbose=0)[0]
-             .count_params() for d in (0.0, 0.5)]
+    sizes = [
+        linprune.apply(
+            model, x, max_metric_drop=d, eval_data=(x_eval, y_eval), verbose=0
+        )[0].count_params()
+        for d in (0.0, 0.5)
+    ]
     assert sizes[1] <= sizes[0]
 
 
 def test_metric_guard_with_a_loss_metric():
     model, x, y = guard_model()
     onehot = np.eye(3)[y]
-    small, report = linprune.apply(model, x, max_metric_drop=0.01,
-                                   eval_data=(x, onehot), metric="mse",
-                                   verbose=0)
+    small, report = linprune.apply(
+        model, x, max_metric_drop=0.01, eval_data=(x, onehot), metric="mse", verbose=0
+    )
     assert report.attrs["metric_after"] <= report.attrs["metric_before"] + 0.01
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(max_metric_drop=0.1), "eval_data"),
-    (dict(max_metric_drop=-0.1, eval_data="xy"), "max_metric_drop"),
-    (dict(max_metric_drop=0.1, eval_data="xy", threshold=0.9),
-     "one way of choosing"),
-    (dict(max_metric_drop=0.1, eval_data="xy", target_size=0.5),
-     "one way of choosing"),
-    (dict(max_metric_drop=0.1, eval_data="xy", metric="no_such_metric"),
-     "metric names"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(max_metric_drop=0.1), "eval_data"),
+        (dict(max_metric_drop=-0.1, eval_data="xy"), "max_metric_drop"),
+        (
+            dict(max_metric_drop=0.1, eval_data="xy", threshold=0.9),
+            "one way of choosing",
+        ),
+        (
+            dict(max_metric_drop=0.1, eval_data="xy", target_size=0.5),
+            "one way of choosing",
+        ),
+        (
+            dict(max_metric_drop=0.1, eval_data="xy", metric="no_such_metric"),
+            "metric names",
+        ),
+    ],
+)
 def test_bad_guard_arguments(kwargs, match):
     model, x, y = guard_model()
     if kwargs.get("eval_data") == "xy":

@@ -34,8 +34,9 @@ def test_nothing_folded_is_an_identical_independent_copy():
     plan = plan_for(analysis, {"p": np.full(6, 0.5)})
     small, reused = rebuild(analysis, plan)
     assert reused == ()
-    assert [(l.name, type(l)) for l in small.layers] == [
-        (l.name, type(l)) for l in model.layers]
+    assert [(layer.name, type(layer)) for layer in small.layers] == [
+        (layer.name, type(layer)) for layer in model.layers
+    ]
     for a, b in zip(small.layers, model.layers):
         assert a is not b
         for wa, wb in zip(a.weights, b.weights):
@@ -51,17 +52,18 @@ def test_linear_neurons_move_onto_a_shortcut():
     rates[linear] = 1.0
     analysis = analyse(model)
     small, _ = rebuild(analysis, plan_for(analysis, {"p": rates}))
-    names = [l.name for l in small.layers]
+    names = [layer.name for layer in small.layers]
     assert "c_shortcut_x" in names and "c_add" not in names  # output
-    np.testing.assert_allclose(small.get_layer("p").get_weights()[0],
-                               wp[:, keep])
+    np.testing.assert_allclose(small.get_layer("p").get_weights()[0], wp[:, keep])
     main = small.get_layer("c_linear").get_weights()
     np.testing.assert_allclose(main[0], wc[keep], rtol=1e-6)
-    np.testing.assert_allclose(main[1], bc + bp[linear] @ wc[linear],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        main[1], bc + bp[linear] @ wc[linear], rtol=1e-5, atol=1e-6
+    )
     (shortcut,) = small.get_layer("c_shortcut_x").get_weights()
-    np.testing.assert_allclose(shortcut, wp[:, linear] @ wc[linear],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        shortcut, wp[:, linear] @ wc[linear], rtol=1e-5, atol=1e-6
+    )
     assert small.output_names == model.output_names == ["c"]
     assert isinstance(small.get_layer("c"), L.Add)
 
@@ -72,13 +74,11 @@ def test_dead_neurons_vanish_and_a_fully_folded_producer_disappears():
     analysis = analyse(model)
     rates = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 1.0])
     small, _ = rebuild(analysis, plan_for(analysis, {"p": rates}))
-    assert [l.name for l in small.layers] == ["x", "c"]
+    assert [layer.name for layer in small.layers] == ["x", "c"]
     linear = [0, 1, 2, 5]
     kernel, bias = small.get_layer("c").get_weights()
-    np.testing.assert_allclose(kernel, wp[:, linear] @ wc[linear],
-                               rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(bias, bc + bp[linear] @ wc[linear],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kernel, wp[:, linear] @ wc[linear], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bias, bc + bp[linear] @ wc[linear], rtol=1e-5, atol=1e-6)
 
 
 def test_prelu_slopes_follow_the_kept_channels():
@@ -92,8 +92,9 @@ def test_prelu_slopes_follow_the_kept_channels():
     rates = np.zeros((2, 5)) + 0.5  # (off piece, on piece)
     rates[:, 1] = [1.0, 0.0]  # channel 1: always in PReLU's sloped piece
     small, _ = rebuild(analysis, plan_for(analysis, {"act": rates}))
-    np.testing.assert_allclose(small.get_layer("act").get_weights()[0],
-                               alpha[[0, 2, 3, 4]])
+    np.testing.assert_allclose(
+        small.get_layer("act").get_weights()[0], alpha[[0, 2, 3, 4]]
+    )
 
 
 def test_names_never_clash():

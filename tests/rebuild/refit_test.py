@@ -13,8 +13,7 @@ def model_and_data(seed=0):
     rng = np.random.default_rng(seed)
     for layer in model.layers[1:-1]:
         k, b = layer.get_weights()
-        layer.set_weights([k, rng.uniform(0.5, 2.5, b.shape).astype(
-            "float32")])
+        layer.set_weights([k, rng.uniform(0.5, 2.5, b.shape).astype("float32")])
     return model, f.data(600, 8, seed=seed + 1)
 
 
@@ -25,25 +24,28 @@ def errors(small, model, x):
 def test_refit_equals_plain_fold_at_threshold_one():
     model, x = model_and_data()
     plain, r1 = linprune.apply(model, x, layer_threshold=0, verbose=0)
-    fitted, r2 = linprune.apply(model, x, layer_threshold=0, refit=True,
-                                ridge=0.0, verbose=0)
+    fitted, r2 = linprune.apply(
+        model, x, layer_threshold=0, refit=True, ridge=0.0, verbose=0
+    )
     assert r2.attrs["refit"] and r1.linear.sum() > 0
     assert fitted.count_params() == plain.count_params()
-    f.assert_close(fitted.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-4)
+    f.assert_close(fitted.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
 
 
 @pytest.mark.parametrize("threshold", [0.9, 0.7])
 def test_refit_is_more_accurate_below_one(threshold):
     model, x = model_and_data()
-    plain, r1 = linprune.apply(model, x, threshold=threshold,
-                               layer_threshold=0, verbose=0)
-    fitted, r2 = linprune.apply(model, x, threshold=threshold,
-                                layer_threshold=0, refit=True, verbose=0)
+    plain, r1 = linprune.apply(
+        model, x, threshold=threshold, layer_threshold=0, verbose=0
+    )
+    fitted, r2 = linprune.apply(
+        model, x, threshold=threshold, layer_threshold=0, refit=True, verbose=0
+    )
     assert fitted.count_params() == plain.count_params()
     assert r1.linear.sum() == r2.linear.sum() > 0
     assert (errors(fitted, model, x) ** 2).mean() < (
-        errors(plain, model, x) ** 2).mean()
+        errors(plain, model, x) ** 2
+    ).mean()
 
 
 def test_refit_skips_convolutions_and_says_so():
@@ -56,11 +58,9 @@ def test_refit_skips_convolutions_and_says_so():
         k, b = layer.get_weights()
         layer.set_weights([k * 0.05, np.full_like(b, 5.0)])
     x = np.random.default_rng(0).normal(size=(32, 6, 6, 2)).astype("float32")
-    small, report = linprune.apply(model, x, layer_threshold=0, refit=True,
-                                   verbose=0)
+    small, report = linprune.apply(model, x, layer_threshold=0, refit=True, verbose=0)
     assert report.attrs["refit_skipped"] == {"c0": "convolution"}
-    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-5)
+    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
 
 
 def test_refit_needs_data_and_a_valid_ridge():
@@ -85,16 +85,16 @@ def test_refit_through_a_concatenate_with_the_input():
     for name in ("a", "b"):
         layer = model.get_layer(name)
         k, b = layer.get_weights()
-        layer.set_weights([k, rng.uniform(0.5, 2.5, b.shape).astype(
-            "float32")])
+        layer.set_weights([k, rng.uniform(0.5, 2.5, b.shape).astype("float32")])
     x = f.data(500, 8)
-    exact, _ = linprune.apply(model, x, layer_threshold=0, refit=True,
-                              ridge=0.0, verbose=0)
-    f.assert_close(exact.predict(x, verbose=0), model.predict(x, verbose=0),
-                   atol=1e-4)
-    plain, _ = linprune.apply(model, x, threshold=0.8, layer_threshold=0,
-                              verbose=0)
-    fitted, _ = linprune.apply(model, x, threshold=0.8, layer_threshold=0,
-                               refit=True, verbose=0)
+    exact, _ = linprune.apply(
+        model, x, layer_threshold=0, refit=True, ridge=0.0, verbose=0
+    )
+    f.assert_close(exact.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
+    plain, _ = linprune.apply(model, x, threshold=0.8, layer_threshold=0, verbose=0)
+    fitted, _ = linprune.apply(
+        model, x, threshold=0.8, layer_threshold=0, refit=True, verbose=0
+    )
     assert (errors(fitted, model, x) ** 2).mean() < (
-        errors(plain, model, x) ** 2).mean()
+        errors(plain, model, x) ** 2
+    ).mean()

@@ -28,8 +28,7 @@ class ActivationKind(LayerKind):
             units: Number of channels it is applied to.
             channel_axis: Axis of the channels in its input (-1 or 1).
         """
-        return (f"layer '{layer.name}' ({type(layer).__name__}) is not "
-                "supported")
+        return f"layer '{layer.name}' ({type(layer).__name__}) is not supported"
 
     def narrow_weights(self, layer, keep, channel_axis):
         """The layer's weights for the channels `keep` only."""
@@ -49,8 +48,9 @@ class ReLUKind(ActivationKind):
             float(layer.threshold or 0.0),
         )
         principal = 1 if len(pieces) > 1 else 0
-        return Activation("ReLU", pieces, principal,
-                          monotone=(layer.negative_slope or 0) >= 0)
+        return Activation(
+            "ReLU", pieces, principal, monotone=(layer.negative_slope or 0) >= 0
+        )
 
     def interval(self, layer, node, bounds, pre):
         if (layer.negative_slope or 0) < 0:
@@ -60,9 +60,12 @@ class ReLUKind(ActivationKind):
 
 class LeakyReLUKind(ReLUKind):
     def describe(self, layer, units, channel_axis=-1):
-        return Activation("LeakyReLU",
-                          relu_pieces(float(layer.negative_slope)), 1,
-                          monotone=layer.negative_slope >= 0)
+        return Activation(
+            "LeakyReLU",
+            relu_pieces(float(layer.negative_slope)),
+            1,
+            monotone=layer.negative_slope >= 0,
+        )
 
 
 def _weight_axis(channel_axis):
@@ -78,12 +81,17 @@ class PReLUKind(ActivationKind):
         alpha = np.moveaxis(alpha, _weight_axis(channel_axis), -1)
         per_channel = alpha.reshape(-1, alpha.shape[-1])
         if alpha.shape[-1] != units or np.any(per_channel != per_channel[0]):
-            return (f"PReLU '{layer.name}' has slopes that vary across "
-                    "positions, not per channel")
+            return (
+                f"PReLU '{layer.name}' has slopes that vary across "
+                "positions, not per channel"
+            )
         slopes = per_channel[0].astype(np.float64)
-        return Activation("PReLU", (
-            Piece(-INF, 0.0, slopes, 0.0), Piece(0.0, INF, 1.0, 0.0)),
-            1, monotone=bool(np.all(slopes >= 0)))
+        return Activation(
+            "PReLU",
+            (Piece(-INF, 0.0, slopes, 0.0), Piece(0.0, INF, 1.0, 0.0)),
+            1,
+            monotone=bool(np.all(slopes >= 0)),
+        )
 
     def narrow_weights(self, layer, keep, channel_axis):
         axis = _weight_axis(channel_axis)
@@ -97,12 +105,10 @@ class PReLUKind(ActivationKind):
 
 class ELUKind(ActivationKind):
     def describe(self, layer, units, channel_axis=-1):
-        return Activation("ELU", (Piece(0.0, INF, 1.0, 0.0),), 0,
-                          partition=False)
+        return Activation("ELU", (Piece(0.0, INF, 1.0, 0.0),), 0, partition=False)
 
     def interval(self, layer, node, bounds, pre):
-        return monotone_bounds(layer, *bounds[0]) if layer.alpha >= 0 \
-            else None
+        return monotone_bounds(layer, *bounds[0]) if layer.alpha >= 0 else None
 
 
 class FunctionKind(ActivationKind):

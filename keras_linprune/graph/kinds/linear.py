@@ -17,8 +17,9 @@ from keras_linprune.graph.kinds.base import LayerKind, affine_bounds, to_numpy
 
 def _plain(layer):
     """Not quantized and without LoRA: the kernel is the weight."""
-    return (getattr(layer, "quantization_mode", None) is None
-            and not getattr(layer, "lora_enabled", False))
+    return getattr(layer, "quantization_mode", None) is None and not getattr(
+        layer, "lora_enabled", False
+    )
 
 
 class DenseKind(LayerKind):
@@ -71,14 +72,16 @@ class DenseKind(LayerKind):
         weights = [self._to_layer_layout(layer, kernel)]
         if bias is not None:
             weights.append(bias)
-        layer.set_weights([np.asarray(w, dtype=v.dtype)
-                           for w, v in zip(weights, layer.weights)])
+        layer.set_weights(
+            [np.asarray(w, dtype=v.dtype) for w, v in zip(weights, layer.weights)]
+        )
 
     def _to_layer_layout(self, layer, kernel):
         return np.reshape(kernel, layer.kernel.shape)
 
-    def make_like(self, layer, units, *, use_bias, name, activation="linear",
-                  keep_config=False):
+    def make_like(
+        self, layer, units, *, use_bias, name, activation="linear", keep_config=False
+    ):
         """A new layer with `layer`'s geometry and `units` output channels.
 
         With `keep_config`, every other setting (initializers,
@@ -91,23 +94,37 @@ class DenseKind(LayerKind):
                 if key.endswith(("_regularizer", "_constraint")):
                     config[key] = None
             config["activity_regularizer"] = None
-        config.update({self.width_key: units, "use_bias": use_bias,
-                       "name": name, "activation": activation})
+        config.update(
+            {
+                self.width_key: units,
+                "use_bias": use_bias,
+                "name": name,
+                "activation": activation,
+            }
+        )
         return type(layer).from_config(config)
 
-    def make_pointwise(self, layer, units, *, use_bias, name,
-                       activation="linear"):
+    def make_pointwise(self, layer, units, *, use_bias, name, activation="linear"):
         """A channel-mixing layer to follow a `make_like` layer (the second
         half of a low-rank pair)."""
-        return keras.layers.Dense(units, use_bias=use_bias, name=name,
-                                  activation=activation,
-                                  dtype=layer.dtype_policy)
+        return keras.layers.Dense(
+            units,
+            use_bias=use_bias,
+            name=name,
+            activation=activation,
+            dtype=layer.dtype_policy,
+        )
 
     def interval(self, layer, node, bounds, pre):
         low, high = bounds[0]
         bias = to_numpy(layer.bias) if layer.use_bias else None
-        z = affine_bounds(low, high, to_numpy(layer.kernel), bias,
-                          lambda x, k: self._apply(layer, x, k))
+        z = affine_bounds(
+            low,
+            high,
+            to_numpy(layer.kernel),
+            bias,
+            lambda x, k: self._apply(layer, x, k),
+        )
         pre[id(node)] = z
         return activations.bounds_through(layer.activation, *z)
 
@@ -131,17 +148,20 @@ class ConvKind(DenseKind):
         return math.prod(layer.kernel_size)
 
     def is_pointwise(self, layer):
-        return (all(k == 1 for k in layer.kernel_size)
-                and all(s == 1 for s in layer.strides))
+        return all(k == 1 for k in layer.kernel_size) and all(
+            s == 1 for s in layer.strides
+        )
 
     def exact_on_constants(self, layer):
         # Zero padding would see the constant only inside the image.
         return self.is_pointwise(layer) or layer.padding == "valid"
 
     def geometry(self, layer):
-        return (f"{type(layer).__name__}:k{layer.kernel_size}:"
-                f"s{layer.strides}:{layer.padding}:d{layer.dilation_rate}:"
-                f"{layer.data_format}")
+        return (
+            f"{type(layer).__name__}:k{layer.kernel_size}:"
+            f"s{layer.strides}:{layer.padding}:d{layer.dilation_rate}:"
+            f"{layer.data_format}"
+        )
 
     def kernel_text(self, layer):
         size = "x".join(str(k) for k in layer.kernel_size)
@@ -149,21 +169,29 @@ class ConvKind(DenseKind):
 
     def kernel(self, layer):
         kernel = to_numpy(layer.kernel)
-        return kernel.reshape(kernel.shape[-2:]) if self.taps(layer) == 1 \
-            else kernel
+        return kernel.reshape(kernel.shape[-2:]) if self.taps(layer) == 1 else kernel
 
-    def make_pointwise(self, layer, units, *, use_bias, name,
-                       activation="linear"):
+    def make_pointwise(self, layer, units, *, use_bias, name, activation="linear"):
         conv = _POINTWISE[len(layer.kernel_size)]
-        return conv(units, 1, use_bias=use_bias, name=name,
-                    activation=activation, data_format=layer.data_format,
-                    dtype=layer.dtype_policy)
+        return conv(
+            units,
+            1,
+            use_bias=use_bias,
+            name=name,
+            activation=activation,
+            data_format=layer.data_format,
+            dtype=layer.dtype_policy,
+        )
 
     def _apply(self, layer, x, kernel):
         out = keras.ops.conv(
-            np.asarray(x, np.float32)[None], np.asarray(kernel, np.float32),
-            strides=layer.strides, padding=layer.padding,
-            data_format=layer.data_format, dilation_rate=layer.dilation_rate)
+            np.asarray(x, np.float32)[None],
+            np.asarray(kernel, np.float32),
+            strides=layer.strides,
+            padding=layer.padding,
+            data_format=layer.data_format,
+            dilation_rate=layer.dilation_rate,
+        )
         return to_numpy(out)[0]
 
 
@@ -185,8 +213,7 @@ class ConvTransposeKind(ConvKind):
 
     def kernel(self, layer):
         kernel = np.swapaxes(to_numpy(layer.kernel), -1, -2)
-        return kernel.reshape(kernel.shape[-2:]) if self.taps(layer) == 1 \
-            else kernel
+        return kernel.reshape(kernel.shape[-2:]) if self.taps(layer) == 1 else kernel
 
     def _to_layer_layout(self, layer, kernel):
         shape = layer.kernel.shape
@@ -195,15 +222,18 @@ class ConvTransposeKind(ConvKind):
 
     def _apply(self, layer, x, kernel):
         out = keras.ops.conv_transpose(
-            np.asarray(x, np.float32)[None], np.asarray(kernel, np.float32),
-            strides=layer.strides, padding=layer.padding,
+            np.asarray(x, np.float32)[None],
+            np.asarray(kernel, np.float32),
+            strides=layer.strides,
+            padding=layer.padding,
             output_padding=layer.output_padding,
-            data_format=layer.data_format, dilation_rate=layer.dilation_rate)
+            data_format=layer.data_format,
+            dilation_rate=layer.dilation_rate,
+        )
         return to_numpy(out)[0]
 
 
-_POINTWISE = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D,
-              3: keras.layers.Conv3D}
+_POINTWISE = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}
 
 DENSE = DenseKind()
 CONV = ConvKind()

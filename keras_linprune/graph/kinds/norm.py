@@ -29,7 +29,8 @@ class BatchNormKind(LayerKind):
         return algebra.norm_scale_shift(
             to_numpy(layer.gamma) if layer.scale else None,
             to_numpy(layer.beta) if layer.center else None,
-            to_numpy(layer.moving_mean), to_numpy(layer.moving_variance),
+            to_numpy(layer.moving_mean),
+            to_numpy(layer.moving_variance),
             layer.epsilon,
         )
 

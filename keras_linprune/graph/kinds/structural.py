@@ -62,8 +62,10 @@ class ConcatenateKind(LayerKind):
 
     def interval(self, layer, node, bounds, pre):
         axis = layer.axis if layer.axis < 0 else layer.axis - 1
-        return (np.concatenate([b[0] for b in bounds], axis=axis),
-                np.concatenate([b[1] for b in bounds], axis=axis))
+        return (
+            np.concatenate([b[0] for b in bounds], axis=axis),
+            np.concatenate([b[1] for b in bounds], axis=axis),
+        )
 
 
 class AddKind(LayerKind):

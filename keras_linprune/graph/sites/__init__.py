@@ -19,11 +19,9 @@ import dataclasses
 from keras_linprune.core.spec import GraphSpec
 from keras_linprune.graph import nodes as nodes_lib
 from keras_linprune.graph import registry
-from keras_linprune.graph.sites.activation import (calls_problem,
-                                                   match_activation)
+from keras_linprune.graph.sites.activation import calls_problem, match_activation
 from keras_linprune.graph.sites.collector import SiteBinding, SiteCollector
-from keras_linprune.graph.sites.consumers import (lockstep_problem,
-                                                  walk_consumers)
+from keras_linprune.graph.sites.consumers import lockstep_problem, walk_consumers
 from keras_linprune.graph.sites.index import GraphIndex
 
 __all__ = ["FoundSites", "SiteBinding", "find_sites"]

@@ -2,9 +2,8 @@
 
 import dataclasses
 
-from keras_linprune.graph import activations
+from keras_linprune.graph import activations, registry
 from keras_linprune.graph import keras_internals as internals
-from keras_linprune.graph import registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,13 +43,14 @@ def match_activation(index, node):
     if layer.activation is not activations.LINEAR:
         act = activations.describe_function(layer.activation, on_output=True)
         if not isinstance(act, str) and not act.monotone:
-            act = (f"activation '{act.name}' cannot be measured on its "
-                   "output; use an activation layer")
+            act = (
+                f"activation '{act.name}' cannot be measured on its "
+                "output; use an activation layer"
+            )
         return ActivationMatch(out, out, None, act)
     norm = None
     reader = index.single_reader(out)
-    if reader is not None and _is_foldable_norm(index, reader.operation,
-                                                axis):
+    if reader is not None and _is_foldable_norm(index, reader.operation, axis):
         norm = reader.operation
         out = reader.outputs[0]
         reader = index.single_reader(out)
@@ -60,14 +60,14 @@ def match_activation(index, node):
     if act_kind.role != "activation":
         return None
     act = act_kind.describe(reader.operation, units, axis)
-    return ActivationMatch(reader.outputs[0], out, reader.operation, act,
-                           norm)
+    return ActivationMatch(reader.outputs[0], out, reader.operation, act, norm)
 
 
 def _is_foldable_norm(index, layer, axis):
     kind = registry.kind_of(layer)
     return kind.role == "norm" and kind.foldable(
-        layer, index.calls_of_layer(layer), axis)
+        layer, index.calls_of_layer(layer), axis
+    )
 
 
 def calls_problem(index, layer, matches):
@@ -79,17 +79,20 @@ def calls_problem(index, layer, matches):
     """
     for i, m in enumerate(matches):
         if m is None:
-            return (f"layer '{layer.name}' is shared and its call {i} is "
-                    "not followed by an activation")
+            return (
+                f"layer '{layer.name}' is shared and its call {i} is "
+                "not followed by an activation"
+            )
         if isinstance(m.activation, str):
             return m.activation
         if id(m.output) in index.outputs:
             return "its activation is a model output"
         if len(matches) > 1 and m.norm is not None:
-            return (f"normalization '{m.norm.name}' follows a shared layer "
-                    "(one per call site cannot be folded into it)")
-    return _activation_layers_problem(index, layer,
-                                      [m.layer for m in matches])
+            return (
+                f"normalization '{m.norm.name}' follows a shared layer "
+                "(one per call site cannot be folded into it)"
+            )
+    return _activation_layers_problem(index, layer, [m.layer for m in matches])
 
 
 def _activation_layers_problem(index, layer, act_layers):
@@ -98,15 +101,21 @@ def _activation_layers_problem(index, layer, act_layers):
     same = all(a is act_layers[0] for a in act_layers)
     if same and act_layers[0] is not None:
         if index.calls_of_layer(act_layers[0]) != len(act_layers):
-            return (f"activation layer '{act_layers[0].name}' is shared "
-                    "with other layers")
+            return (
+                f"activation layer '{act_layers[0].name}' is shared with other layers"
+            )
     elif not same:
         configs = {_config_without_name(a) for a in act_layers}
         weighted = any(a is not None and a.weights for a in act_layers)
-        if len(configs) > 1 or weighted or any(
-                index.calls_of_layer(a) > 1 for a in act_layers if a):
-            return (f"layer '{layer.name}' is shared and its call sites "
-                    "use different activations")
+        if (
+            len(configs) > 1
+            or weighted
+            or any(index.calls_of_layer(a) > 1 for a in act_layers if a)
+        ):
+            return (
+                f"layer '{layer.name}' is shared and its call sites "
+                "use different activations"
+            )
     return None
 
 

@@ -72,19 +72,28 @@ class SiteCollector:
         if first.layer is not None and first.layer.count_params():
             channel_params = first.layer.count_params() // width
         consumers = [self.index.layers[n] for n in names]
-        via = [v for w in walks for c, _ in w.consumers
-               for v in w.via.get(id(c), ())]
-        self.sites.append(SiteSpec(
-            key, layer.name, tuple(names), width, first.activation,
-            channel_params, _linear_block(consumers, via),
-            all(registry.linear_kind(c).exact_on_constants(c)
-                for c in consumers)
-            and all(registry.kind_of(v).keeps_constants for v in via),
-        ))
+        via = [v for w in walks for c, _ in w.consumers for v in w.via.get(id(c), ())]
+        self.sites.append(
+            SiteSpec(
+                key,
+                layer.name,
+                tuple(names),
+                width,
+                first.activation,
+                channel_params,
+                _linear_block(consumers, via),
+                all(registry.linear_kind(c).exact_on_constants(c) for c in consumers)
+                and all(registry.kind_of(v).keeps_constants for v in via),
+            )
+        )
         self.bindings[key] = SiteBinding(
             tuple(m.output for m in matches),
-            tuple(m.measured for m in matches), first.layer is None, layer,
-            first.layer, kind.channel_axis(layer), tuple(nodes),
+            tuple(m.measured for m in matches),
+            first.layer is None,
+            layer,
+            first.layer,
+            kind.channel_axis(layer),
+            tuple(nodes),
         )
 
     def _add_consumers(self, key, nodes, matches, walks):
@@ -97,10 +106,16 @@ class SiteCollector:
                 self.add_linear([consumer], source=key, pre_norms=norms)
                 # The site's key reads the consumer's own input when it
                 # passes through pooling or padding (not the activation).
-                reads = (consumer.input_tensors[0]
-                         if id(consumer) in walk.via else match.output)
-                self.env[id(consumer)] = {**self.env.get(id(consumer), {}),
-                                          **self.env[id(node)], key: reads}
+                reads = (
+                    consumer.input_tensors[0]
+                    if id(consumer) in walk.via
+                    else match.output
+                )
+                self.env[id(consumer)] = {
+                    **self.env.get(id(consumer), {}),
+                    **self.env[id(node)],
+                    key: reads,
+                }
                 if consumer.operation.name not in names:
                     names.append(consumer.operation.name)
             self.canonical[id(match.output)] = key
@@ -122,7 +137,8 @@ class SiteCollector:
         if layer.name in self.linears:
             old = self.linears[layer.name]
             self.linears[layer.name] = dataclasses.replace(
-                old, post_norm=post_norm or old.post_norm,
+                old,
+                post_norm=post_norm or old.post_norm,
                 use_bias=old.use_bias or post_norm is not None,
                 absorbed_params=old.absorbed_params + absorbed,
             )
@@ -132,11 +148,17 @@ class SiteCollector:
             source = self._source_of(nodes, tensor)
         kind = registry.linear_kind(layer)
         self.linears[layer.name] = LinearSpec(
-            layer.name, source, int(tensor.shape[kind.channel_axis(layer)]),
+            layer.name,
+            source,
+            int(tensor.shape[kind.channel_axis(layer)]),
             kind.out_channels(layer),
             bool(layer.use_bias) or bool(pre_norms) or post_norm is not None,
-            tuple(pre_norms), post_norm, absorbed, bool(layer.use_bias),
-            kind.taps(layer), geometry=kind.geometry(layer),
+            tuple(pre_norms),
+            post_norm,
+            absorbed,
+            bool(layer.use_bias),
+            kind.taps(layer),
+            geometry=kind.geometry(layer),
         )
 
     def _absorb(self, norm_names):
@@ -154,8 +176,11 @@ class SiteCollector:
         source = self.canonical.get(id(tensor))
         if source is None:
             layer = nodes[0].operation
-            source = (nodes_lib.tensor_key(tensor) if len(nodes) == 1
-                      else f"{layer.name}_input")
+            source = (
+                nodes_lib.tensor_key(tensor)
+                if len(nodes) == 1
+                else f"{layer.name}_input"
+            )
             for node in nodes:
                 self.env[id(node)] = {source: node.input_tensors[0]}
         return source
@@ -177,7 +202,8 @@ class SiteCollector:
                 parts.append((key, int(t.shape[concat.operation.axis])))
                 env[key] = t
             self.linears[name] = dataclasses.replace(
-                lin, source=parts[0][0], parts=tuple(parts))
+                lin, source=parts[0][0], parts=tuple(parts)
+            )
             self.env[id(node)] = {**env, **self.env.get(id(node), {})}
             self.bypassed.add(concat.operation.name)
 
@@ -187,9 +213,13 @@ def _linear_block(consumers, via):
     for c in consumers:
         kind = registry.linear_kind(c)
         if not kind.is_pointwise(c):
-            return (f"consumer '{c.name}' has a {kind.kernel_text(c)}: only "
-                    "constant channels are removed")
+            return (
+                f"consumer '{c.name}' has a {kind.kernel_text(c)}: only "
+                "constant channels are removed"
+            )
     if via:
-        return (f"'{via[0].name}' ({type(via[0]).__name__}) sits before "
-                "the consumers: only constant channels are removed")
+        return (
+            f"'{via[0].name}' ({type(via[0]).__name__}) sits before "
+            "the consumers: only constant channels are removed"
+        )
     return ""

@@ -39,11 +39,12 @@ def consumer_problem(layer, axis, norms):
     if kind is None:
         return f"consumer '{layer.name}' ({name}) is not a Dense or Conv layer"
     if kind.channel_axis(layer) != axis:
-        return (f"consumer '{layer.name}' ({name}) does not read the "
-                "channel axis")
+        return f"consumer '{layer.name}' ({name}) does not read the channel axis"
     if norms and not kind.exact_on_constants(layer):
-        return (f"normalization '{norms[-1]}' cannot be folded into the "
-                f"padded kernel of consumer '{layer.name}'")
+        return (
+            f"normalization '{norms[-1]}' cannot be folded into the "
+            f"padded kernel of consumer '{layer.name}'"
+        )
     return ""
 
 
@@ -55,8 +56,7 @@ def walk_consumers(index, tensor, axis):
     while frontier and not walk.problem:
         t, norms, via = frontier.pop(0)
         for node in index.readers.get(id(t), []):
-            walk.problem = _step(index, walk, frontier, node, axis, norms,
-                                 via)
+            walk.problem = _step(index, walk, frontier, node, axis, norms, via)
             if walk.problem:
                 break
     if not walk.problem and not walk.consumers:
@@ -75,14 +75,14 @@ def _step(index, walk, frontier, node, axis, norms, via):
         frontier.append((out, norms, via + (layer,)))
         return ""
     is_norm = kind.role == "norm" and kind.foldable(
-        layer, index.calls_of_layer(layer), axis)
+        layer, index.calls_of_layer(layer), axis
+    )
     if kind.role == "identity" or is_norm:
         if id(out) in index.outputs:
             return "its activation is a model output"
         if not via:  # still the activation's value
             walk.identities.append(out)
-        frontier.append((out, norms + (layer.name,) if is_norm else norms,
-                         via))
+        frontier.append((out, norms + (layer.name,) if is_norm else norms, via))
         return ""
     if kind.role == "concatenate":
         if via:
@@ -108,11 +108,11 @@ def _through_concat(index, walk, node, axis, norms):
     out = node.outputs[0]
     rank = len(out.shape)
     if index.calls_of_layer(layer) > 1 or layer.axis % rank != axis % rank:
-        return (f"consumer '{layer.name}' (Concatenate) is shared or does "
-                "not join channels")
+        return (
+            f"consumer '{layer.name}' (Concatenate) is shared or does not join channels"
+        )
     if norms:
-        return (f"normalization '{norms[-1]}' sits before '{layer.name}' "
-                "(Concatenate)")
+        return f"normalization '{norms[-1]}' sits before '{layer.name}' (Concatenate)"
     if id(out) in index.outputs:
         return "its activation reaches a model output"
     readers = index.readers.get(id(out), [])
@@ -121,8 +121,9 @@ def _through_concat(index, walk, node, axis, norms):
     for reader in readers:
         problem = consumer_problem(reader.operation, axis, ())
         if not problem and index.calls_of_layer(reader.operation) > 1:
-            problem = (f"consumer '{reader.operation.name}' is shared and "
-                       "reads a Concatenate")
+            problem = (
+                f"consumer '{reader.operation.name}' is shared and reads a Concatenate"
+            )
         if problem:
             return f"{problem} (after '{layer.name}', a Concatenate)"
     for reader in readers:
@@ -138,15 +139,18 @@ def lockstep_problem(index, layer, walks):
     per_call = [[c for c, _ in w.consumers] for w in walks]
     nodes = {id(c) for call in per_call for c in call}
     if len(nodes) < sum(len({id(c) for c in call}) for call in per_call):
-        return (f"a consumer reads several calls of shared layer "
-                f"'{layer.name}' (through a Concatenate)")
+        return (
+            f"a consumer reads several calls of shared layer "
+            f"'{layer.name}' (through a Concatenate)"
+        )
     for walk in walks:
         for consumer, norms in walk.consumers:
             other = index.calls_of[id(consumer.operation)]
             if any(id(n) not in nodes for n in other):
-                return (f"consumer '{consumer.operation.name}' is shared "
-                        f"with inputs other than '{layer.name}'")
+                return (
+                    f"consumer '{consumer.operation.name}' is shared "
+                    f"with inputs other than '{layer.name}'"
+                )
             if norms and (len(walks) > 1 or len(other) > 1):
-                return (f"normalization '{norms[-1]}' sits between shared "
-                        "layers")
+                return f"normalization '{norms[-1]}' sits between shared layers"
     return None
