@@ -4,7 +4,7 @@ The paper's 784-1024-1024-512-512-256-256-10 MLP, trained for one epoch on
 scikit-learn's digits upsampled to 28x28 (so that rates are realistic),
 10,000 calibration rows, evaluation on the digits. The prototype's sweep
 re-measured the rates at every threshold (198 s for 20 thresholds on this
-MLP, METHOD.md 5). Writes `benchmarks/results/sweep_speed.json`.
+MLP, docs/method.md section 10). Writes `benchmarks/results/sweep_speed.json`.
 
 Usage:
     python benchmarks/sweep_speed.py [--rows 10000]

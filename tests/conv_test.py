@@ -209,7 +209,7 @@ def test_low_rank_conv_shortcut():
 
 
 def test_conv_fold_count_is_closed_form():
-    # METHOD.md 7: saving = |J| (taps*in_P + out_C + 1) - taps*in_P*out_C.
+    # docs/method.md, 5: saving = |J| (taps*in_P + out_C + 1) - taps*in_P*out_C.
     model = pin_channels(
         cnn(
             keras.layers.Conv2D(16, 3, padding="same", name="c0"),

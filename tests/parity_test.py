@@ -1,4 +1,4 @@
-"""Prototype semantics on Sequential Dense/ReLU MLPs (METHOD.md section 5)."""
+"""Prototype semantics on Sequential Dense/ReLU MLPs (docs/method.md, section 10)."""
 
 import numpy as np
 import pytest

@@ -45,7 +45,7 @@ def test_fold_equals_original_where_folded_neurons_are_active():
 
 
 def test_every_neuron_folded_keeps_biases():
-    # The prototype loses the consumer bias in this case (METHOD.md 5).
+    # The prototype loses the consumer bias in this case (docs/method.md, 10).
     rng = np.random.default_rng(1)
     w_p, b_p, w_c, b_c = random_site(rng)
     p, (c,) = algebra.fold_site(

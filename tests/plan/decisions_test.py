@@ -148,7 +148,7 @@ def method_chain_rates(threshold_share=0.8, seed=0):
 
 @pytest.mark.parametrize("share", [0.3, 0.6, 0.8, 0.95])
 def test_optimal_is_the_best_subset(share):
-    # METHOD.md 5: the prototype's estimate skips chained sites that pay
+    # docs/method.md, 10: the prototype's estimate skips chained sites that pay
     # off; the exact optimum over site subsets is what "optimal" returns.
     spec, rates = method_chain_rates(share)
     counts = brute_force_counts(spec, rates)
