@@ -13,6 +13,12 @@ linprune.plot.metric_vs_weights(table, "accuracy")
 ```
 """
 
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
 
 def _axes(ax):
     if ax is not None:
@@ -35,7 +41,7 @@ def _column(table, metric):
     return table[metric]
 
 
-def weights_vs_threshold(table, ax=None):
+def weights_vs_threshold(table: pd.DataFrame, ax: Any = None) -> Any:
     """Layer, shortcut and total parameters against the threshold."""
     ax = _axes(ax)
     for column, label in (
@@ -53,7 +59,7 @@ def weights_vs_threshold(table, ax=None):
     return ax
 
 
-def metric_vs_threshold(table, metric, ax=None):
+def metric_vs_threshold(table: pd.DataFrame, metric: str, ax: Any = None) -> Any:
     """A metric of the compressed model against the threshold."""
     ax = _axes(ax)
     ax.plot(table["threshold"], _column(table, metric), marker="o", label="compressed")
@@ -66,7 +72,7 @@ def metric_vs_threshold(table, metric, ax=None):
     return ax
 
 
-def metric_vs_weights(table, metric, ax=None):
+def metric_vs_weights(table: pd.DataFrame, metric: str, ax: Any = None) -> Any:
     """A metric against the total parameter count."""
     ax = _axes(ax)
     ax.plot(table["total_params"], _column(table, metric), marker="o")

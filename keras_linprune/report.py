@@ -163,7 +163,7 @@ def _shortcut_form(plan, site):
     return forms.pop() if forms else ""
 
 
-def summary(report):
+def summary(report: pd.DataFrame) -> str:
     """A human-readable summary of a report, like `model.summary()`.
 
     Example:
@@ -237,10 +237,10 @@ class ReportAccessor:
         self._frame = frame
 
     @property
-    def totals(self):
+    def totals(self) -> dict:
         """Dict of totals: params before/after, ratio, saved, options."""
         return dict(self._frame.attrs)
 
-    def summary(self):
+    def summary(self) -> str:
         """The text of `keras_linprune.summary(report)`."""
         return summary(self._frame)

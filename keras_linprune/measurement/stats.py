@@ -1,5 +1,9 @@
 """Activation statistics: per-site, per-neuron, per-piece counts."""
 
+from __future__ import annotations
+
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -59,17 +63,17 @@ class ActivationStats:
         self.fingerprint = fingerprint
         self.model_name = model_name
 
-    def total_observations(self, site):
+    def total_observations(self, site: str) -> int:
         """Observations per neuron, over every call of the site's layer."""
         return int(np.sum(self.observations[site]))
 
     @property
-    def sites(self):
+    def sites(self) -> tuple[str, ...]:
         """Site keys, in graph order."""
         return tuple(self.piece_counts)
 
     @property
-    def counts(self):
+    def counts(self) -> dict[str, np.ndarray]:
         """Mapping from site key to int64 counts of the principal piece
         (summed over the calls of a shared layer)."""
         out = {}
@@ -79,7 +83,7 @@ class ActivationStats:
         return out
 
     @property
-    def rates(self):
+    def rates(self) -> dict[str, np.ndarray]:
         """Mapping from site key to per-neuron rates (principal piece, over
         all calls)."""
         return {
@@ -87,7 +91,7 @@ class ActivationStats:
         }
 
     @property
-    def piece_rates(self):
+    def piece_rates(self) -> dict[str, np.ndarray]:
         """Mapping from site key to `(pieces, width)` rates. For a shared
         layer, the smallest rate over its calls: a neuron counts as in a
         piece only as far as every call site puts it there."""
@@ -97,7 +101,7 @@ class ActivationStats:
             out[k] = (c / obs[:, None, None]).min(axis=0) if c.ndim == 3 else c / obs
         return out
 
-    def to_dataframe(self):
+    def to_dataframe(self) -> pd.DataFrame:
         """Long format: one row per neuron (site, neuron, rate, count)."""
         frames = [
             pd.DataFrame(
@@ -114,7 +118,7 @@ class ActivationStats:
             return pd.DataFrame({"site": [], "neuron": [], "rate": [], "count": []})
         return pd.concat(frames, ignore_index=True)
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> None:
         """Writes the statistics to a `.npz` file."""
         arrays = {f"counts/{k}": v for k, v in self.piece_counts.items()}
         arrays.update(
@@ -134,7 +138,7 @@ class ActivationStats:
         )
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike) -> ActivationStats:
         """Reads statistics written by `save`."""
         with np.load(path, allow_pickle=False) as f:
             sites = [str(s) for s in f["sites"]]
