@@ -168,8 +168,11 @@ class ConvKind(DenseKind):
         return f"{size} kernel with strides {layer.strides}"
 
     def kernel(self, layer):
-        kernel = to_numpy(layer.kernel)
+        kernel = self._to_algebra_layout(to_numpy(layer.kernel))
         return kernel.reshape(kernel.shape[-2:]) if self.taps(layer) == 1 else kernel
+
+    def _to_algebra_layout(self, kernel):
+        return kernel
 
     def make_pointwise(self, layer, units, *, use_bias, name, activation="linear"):
         conv = _POINTWISE[len(layer.kernel_size)]
@@ -184,15 +187,22 @@ class ConvKind(DenseKind):
         )
 
     def _apply(self, layer, x, kernel):
-        out = keras.ops.conv(
+        op, extra = self._op(layer)
+        out = op(
             np.asarray(x, np.float32)[None],
             np.asarray(kernel, np.float32),
             strides=layer.strides,
             padding=layer.padding,
             data_format=layer.data_format,
             dilation_rate=layer.dilation_rate,
+            **extra,
         )
         return to_numpy(out)[0]
+
+    def _op(self, layer):
+        """The `keras.ops` function applying the kernel, and its extra
+        arguments."""
+        return keras.ops.conv, {}
 
 
 class ConvTransposeKind(ConvKind):
@@ -211,26 +221,16 @@ class ConvTransposeKind(ConvKind):
     def geometry(self, layer):
         return f"{super().geometry(layer)}:o{layer.output_padding}"
 
-    def kernel(self, layer):
-        kernel = np.swapaxes(to_numpy(layer.kernel), -1, -2)
-        return kernel.reshape(kernel.shape[-2:]) if self.taps(layer) == 1 else kernel
+    def _to_algebra_layout(self, kernel):
+        return np.swapaxes(kernel, -1, -2)
 
     def _to_layer_layout(self, layer, kernel):
         shape = layer.kernel.shape
         kernel = np.reshape(kernel, (*shape[:-2], shape[-1], shape[-2]))
         return np.swapaxes(kernel, -1, -2)
 
-    def _apply(self, layer, x, kernel):
-        out = keras.ops.conv_transpose(
-            np.asarray(x, np.float32)[None],
-            np.asarray(kernel, np.float32),
-            strides=layer.strides,
-            padding=layer.padding,
-            output_padding=layer.output_padding,
-            data_format=layer.data_format,
-            dilation_rate=layer.dilation_rate,
-        )
-        return to_numpy(out)[0]
+    def _op(self, layer):
+        return keras.ops.conv_transpose, {"output_padding": layer.output_padding}
 
 
 _POINTWISE = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}
