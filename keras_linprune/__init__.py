@@ -21,6 +21,7 @@ _EXPORTS = {
     "prune_by_activation": "keras_linprune.baselines.prune",
     "summary": "keras_linprune.report",
     "ActivationStats": "keras_linprune.measurement.stats",
+    "StatsFileError": "keras_linprune.files.stats_file",
 }
 
 __all__ = [*_EXPORTS, "plot", "__version__"]

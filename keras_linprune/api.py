@@ -28,6 +28,7 @@ def measure(
     data: Any,
     *,
     batch_size: int | None = None,
+    steps: int | None = None,
     verbose: str | int = "auto",
 ) -> ActivationStats:
     """Counts how often each neuron of each fold site is active.
@@ -39,6 +40,8 @@ def measure(
             or not; `x`, `(x, y)` or `(x, y, w)` elements) or a
             `keras.utils.PyDataset`. Labels are ignored.
         batch_size: Rows per batch for unbatched data (default 1024).
+        steps: Number of batches to read (default: all); required for an
+            infinite dataset, as in `model.predict`.
         verbose: `"auto"` or 1 shows a progress bar, 0 is silent.
 
     Returns:
@@ -48,8 +51,14 @@ def measure(
     Raises:
         TypeError: If `model` is not a Keras model or `data` has an
             unsupported type.
-        ValueError: If the model is subclassed, the data is empty or has
-            the wrong shape, or activations are NaN/Inf.
+        ValueError: If the model is subclassed, the data is empty,
+            infinite without `steps`, of the wrong shape or dtype, or has
+            NaN/Inf values (inputs or activations).
+
+    Warns:
+        CalibrationWarning: When the data cannot support the decisions
+            (identical rows, too few observations per neuron); the same
+            text is in `stats.warnings` and in every report made from them.
 
     Example:
 
@@ -61,9 +70,10 @@ def measure(
     """
     options_lib.check_model(model)
     batch_size = options_lib.check_batch_size(batch_size)
+    steps = options_lib.check_steps(steps)
     verbose = options_lib.check_verbose(verbose)
     return counting.count_sites(
-        analyse(model), data, batch_size=batch_size, verbose=verbose
+        analyse(model), data, batch_size=batch_size, verbose=verbose, steps=steps
     )
 
 
@@ -86,6 +96,7 @@ def apply(
     certify: bool = False,
     input_box: Any = None,
     batch_size: int | None = None,
+    steps: int | None = None,
     verbose: str | int = "auto",
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Compresses `model` by folding linear neurons and removing dead ones.
@@ -154,6 +165,8 @@ def apply(
             input shape (a list of pairs' parts per input for several
             inputs). Implies `certify=True`.
         batch_size: Rows per batch when measuring unbatched data.
+        steps: Batches to read per pass over the data (default: all);
+            required for an infinite dataset.
         verbose: Progress bar while measuring: `"auto"`/1 on, 0 off.
 
     Returns:
@@ -195,6 +208,7 @@ def apply(
         certify=certify,
         input_box=input_box,
         batch_size=batch_size,
+        steps=steps,
         verbose=verbose,
     )
     opts.check_against(model, data_or_stats)
@@ -210,7 +224,12 @@ def statistics(analysis, data, opts):
     notes for the report."""
     if opts.certify:
         stats, source = certify_lib.certified_stats(
-            analysis.fn, analysis.found, data, opts.input_box, opts.batch_size
+            analysis.fn,
+            analysis.found,
+            data,
+            opts.input_box,
+            opts.batch_size,
+            opts.steps,
         )
         return stats, dict(certified=True, input_box=source)
     if isinstance(data, ActivationStats):
@@ -221,9 +240,14 @@ def statistics(analysis, data, opts):
                 "`linprune.measure(model, data)`. Received: stats of model "
                 f"{data.model_name!r} for model {analysis.model.name!r}"
             )
+        data.check_matches(analysis.spec)
         return data, {}
     stats = counting.count_sites(
-        analysis, data, batch_size=opts.batch_size, verbose=opts.verbose
+        analysis,
+        data,
+        batch_size=opts.batch_size,
+        verbose=opts.verbose,
+        steps=opts.steps,
     )
     return stats, {}
 
@@ -266,6 +290,8 @@ def compress(
     )
     report["certified"] = report.folded & opts.certify
     notes["refit"] = opts.refit
+    if stats.warnings:
+        notes["warnings"] = list(stats.warnings)
     if reused:
         notes["shared_with_original"] = list(reused)
     if skipped:
@@ -281,6 +307,7 @@ def _refitter(analysis, data, opts):
             plan,
             data,
             batch_size=opts.batch_size,
+            steps=opts.steps,
             ridge=opts.ridge,
             verbose=opts.verbose,
         )

@@ -133,11 +133,7 @@ def check_target(threshold, target_size, target_params, target_step):
             f"target_params={target_params!r}"
         )
     if target_params is not None:
-        if (
-            isinstance(target_params, bool)
-            or not isinstance(target_params, numbers.Integral)
-            or target_params < 1
-        ):
+        if not _is_positive_int(target_params):
             raise ValueError(
                 "Expected `target_params` to be a positive int. "
                 f"Received: target_params={target_params!r}"
@@ -233,20 +229,36 @@ def check_choice(name, value, choices):
     return value
 
 
+def _is_positive_int(value):
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Integral)
+        and value >= 1
+    )
+
+
 def check_batch_size(batch_size):
     """Raises unless `batch_size` is None or a positive int."""
     if batch_size is None:
         return None
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, numbers.Integral)
-        or batch_size < 1
-    ):
+    if not _is_positive_int(batch_size):
         raise ValueError(
             "Expected `batch_size` to be None or a positive int. "
             f"Received: batch_size={batch_size!r}"
         )
     return int(batch_size)
+
+
+def check_steps(steps):
+    """Raises unless `steps` (batches per pass) is None or a positive int."""
+    if steps is None:
+        return None
+    if not _is_positive_int(steps):
+        raise ValueError(
+            "Expected `steps` to be None or a positive int (the number of "
+            f"batches to read). Received: steps={steps!r}"
+        )
+    return int(steps)
 
 
 def check_verbose(verbose):
@@ -385,6 +397,7 @@ class Options:
     certify: bool = False
     input_box: object = None
     batch_size: int = None
+    steps: int = None
     verbose: object = "auto"
 
     def __post_init__(self):
@@ -414,6 +427,7 @@ class Options:
             remove_dead=check_flag("remove_dead", self.remove_dead),
             shortcut=check_choice("shortcut", self.shortcut, SHORTCUT_FORMS),
             batch_size=check_batch_size(self.batch_size),
+            steps=check_steps(self.steps),
             verbose=check_verbose(self.verbose),
         )
 

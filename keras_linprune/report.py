@@ -219,6 +219,8 @@ def summary(report: pd.DataFrame) -> str:
             s=a.get("saved", 0),
         )
     )
+    for warning in a.get("warnings", ()):
+        lines.append(f"Warning: {warning}")
     if a.get("unchanged_layers"):
         lines.append("Copied unchanged: " + ", ".join(a["unchanged_layers"]))
     if a.get("shared_with_original"):

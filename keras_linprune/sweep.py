@@ -34,6 +34,7 @@ def sweep(
     shortcut: str = "auto",
     metrics: Any = None,
     batch_size: int | None = None,
+    steps: int | None = None,
     verbose: str | int = "auto",
 ) -> pd.DataFrame:
     """Compresses `model` at every threshold and tabulates size and metrics.
@@ -50,6 +51,7 @@ def sweep(
             default: the model's compiled loss and metrics (the model must
             then be compiled).
         batch_size: Rows per batch when measuring unbatched data.
+        steps: Batches to read per pass over the data (default: all).
         verbose: Progress bar while measuring.
 
     Returns:
@@ -80,6 +82,7 @@ def sweep(
         remove_dead=remove_dead,
         shortcut=shortcut,
         batch_size=batch_size,
+        steps=steps,
         verbose=verbose,
     )
     analysis = analyse(model)  # once, for every threshold

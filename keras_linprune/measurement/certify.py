@@ -146,7 +146,7 @@ def prototype_check(found, fn):
     return out
 
 
-def certified_stats(fn, found, data, box, batch_size):
+def certified_stats(fn, found, data, box, batch_size, steps=None):
     """Proofs as `ActivationStats` with 0/1 piece rates, and the box's source.
 
     Args:
@@ -155,9 +155,10 @@ def certified_stats(fn, found, data, box, batch_size):
             `None`).
         box: `(low, high)` or `None`.
         batch_size: Rows per batch when reading `data`.
+        steps: Batches of `data` to read (`None`: all).
     """
     if box is None:
-        bounds_in = _data_box(fn, data, batch_size)
+        bounds_in = _data_box(fn, data, batch_size, steps)
         source = "calibration min/max"
     else:
         if not isinstance(box, (tuple, list)) or len(box) != 2:
@@ -181,10 +182,10 @@ def certified_stats(fn, found, data, box, batch_size):
     return stats, source
 
 
-def _data_box(fn, data, batch_size):
+def _data_box(fn, data, batch_size, steps):
     """Per-feature min and max of the calibration inputs."""
     lows, highs = None, None
-    for batch in data_lib.Calibration(data, fn, batch_size):
+    for batch in data_lib.Calibration(data, fn, batch_size, steps):
         flat = [np.asarray(a) for a in keras.tree.flatten(batch)]
         mins = [a.min(axis=0) for a in flat]
         maxs = [a.max(axis=0) for a in flat]

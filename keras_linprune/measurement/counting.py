@@ -10,6 +10,8 @@ The step is a pure per-batch map followed by a sum, so it can run under a
 without a redesign.
 """
 
+import dataclasses
+import warnings
 import weakref
 
 import keras
@@ -22,7 +24,7 @@ from keras_linprune.measurement import data as data_lib
 from keras_linprune.measurement.stats import ActivationStats
 
 
-def count_sites(analysis, data, *, batch_size, verbose):
+def count_sites(analysis, data, *, batch_size, verbose, steps=None):
     """Counts the activation pieces of every site of an `Analysis`.
 
     Args:
@@ -30,15 +32,21 @@ def count_sites(analysis, data, *, batch_size, verbose):
         data: Calibration inputs (anything `data.Calibration` accepts).
         batch_size: Rows per batch for unbatched data (validated).
         verbose: Progress bar (0 off).
+        steps: Number of batches to use (`None`: all).
 
     Returns:
         An `ActivationStats`.
 
     Raises:
-        ValueError: For data that yields no rows, or NaN/Inf activations.
+        ValueError: For data that yields no rows, NaN/Inf inputs or
+            activations.
+
+    Warns:
+        CalibrationWarning: Once, when the data cannot support the
+            decisions (identical rows, too few observations per neuron).
     """
     fn, found = analysis.fn, analysis.found
-    calibration = data_lib.Calibration(data, fn, batch_size)
+    calibration = data_lib.Calibration(data, fn, batch_size, steps)
     keys, probes, owner = [], [], []
     for s in found.spec.sites:
         binding = found.bindings[s.name]
@@ -49,20 +57,37 @@ def count_sites(analysis, data, *, batch_size, verbose):
             )
             owner.append(s.name)
     counter = _counter_for(fn, tuple(keys), probes)
-    rows, per_call, per_call_obs, nonfinite = counter.run(calibration, verbose)
-    _check_counts(rows, owner, nonfinite)
-    pieces, observations = _per_site(keys, owner, per_call, per_call_obs)
-    return ActivationStats(
+    result = counter.run(calibration, verbose)
+    _check_counts(result, owner)
+    pieces, observations = _per_site(keys, owner, result.counts, result.observations)
+    stats = ActivationStats(
         pieces,
         observations,
-        rows,
+        result.rows,
         analysis.fingerprint,
         analysis.model.name,
         {s.name: s.activation.principal for s in found.spec.sites},
+        identical_rows=result.identical_rows,
     )
+    if stats.warnings:
+        warnings.warn(
+            "keras_linprune: the calibration data may not support the "
+            "decisions: " + "; ".join(stats.warnings),
+            CalibrationWarning,
+            stacklevel=3,
+        )
+    return stats
 
 
-def _check_counts(rows, owner, nonfinite):
+class CalibrationWarning(UserWarning):
+    """Calibration data too thin or too uniform to support the decisions."""
+
+
+def _check_counts(result, owner):
+    rows, nonfinite = result.rows, result.nonfinite
+    bad_inputs = {k: n for k, n in result.input_nonfinite.items() if n}
+    if bad_inputs:
+        raise data_lib.nonfinite_error(sorted(bad_inputs), max(bad_inputs.values()))
     if rows == 0:
         raise ValueError(
             "Expected calibration data with at least one row. "
@@ -137,6 +162,27 @@ def piece_masks(t, activation, on_output):
     return masks, skip
 
 
+@dataclasses.dataclass
+class CountResult:
+    """What one pass over the calibration data found.
+
+    Attributes:
+        rows: Rows seen.
+        counts: Per probe, `(pieces, width)` int64 counts.
+        observations: Per probe, observations per neuron.
+        nonfinite: Per probe, batches with NaN/Inf activations.
+        input_nonfinite: `{input name: batches with NaN/Inf values}`.
+        identical_rows: Whether every numeric input row was the same.
+    """
+
+    rows: int
+    counts: list
+    observations: list
+    nonfinite: list
+    input_nonfinite: dict
+    identical_rows: bool
+
+
 class _SiteCounter:
     """Runs the instrumented sub-model and sums integer counts."""
 
@@ -146,22 +192,53 @@ class _SiteCounter:
         self.shapes = [(len(a.pieces), int(t.shape[axis])) for t, _, a, axis in probes]
         tensors = [t for t, _, _, _ in probes]
         self.probe = keras.Model(fn.inputs, tensors) if tensors else None
+        struct = internals.inputs_structure(fn)
+        self.inputs = _numeric_inputs(struct)
         # One trace for every batch size: the batch axis is left open, and
         # autograph is off (the step has no data-dependent control flow).
-        scalar = tf.TensorSpec((), tf.int64)
-        totals = (
-            scalar,
-            [tf.TensorSpec(shape, tf.int64) for shape in self.shapes],
-            [scalar] * self.n,
-            [scalar] * self.n,
-        )
         batch = keras.tree.map_structure(
-            lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype),
-            internals.inputs_structure(fn),
+            lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype), struct
         )
         self.step = tf.function(
-            self._step, autograph=False, input_signature=(totals, batch)
+            self._step,
+            autograph=False,
+            input_signature=(self._zeros(spec=True), batch),
         )
+
+    def _zeros(self, spec=False):
+        """Initial totals (or their `TensorSpec`s): site counts, and per
+        numeric input its non-finite batches, running minimum and maximum."""
+
+        def make(shape, dtype, value=0):
+            if spec:
+                return tf.TensorSpec(shape, dtype)
+            return tf.fill(shape, tf.constant(value, dtype))
+
+        sites = (
+            make((), tf.int64),
+            [make(shape, tf.int64) for shape in self.shapes],
+            [make((), tf.int64) for _ in range(self.n)],
+            [make((), tf.int64) for _ in range(self.n)],
+        )
+        inputs = (
+            [make((), tf.int64) for _ in self.inputs],
+            [make(shape, tf.float64, np.inf) for _, _, shape in self.inputs],
+            [make(shape, tf.float64, -np.inf) for _, _, shape in self.inputs],
+        )
+        return sites, inputs
+
+    def input_checks(self, x):
+        """Per numeric input: whether the batch has NaN/Inf, and its
+        per-feature minimum and maximum (to tell identical rows)."""
+        flat = keras.tree.flatten(x)
+        nonfinite, low, high = [], [], []
+        for i, _, _ in self.inputs:
+            v = tf.cast(flat[i], tf.float64)
+            finite = tf.reduce_all(tf.math.is_finite(v))
+            nonfinite.append(tf.cast(tf.logical_not(finite), tf.int64))
+            low.append(tf.reduce_min(v, axis=0))
+            high.append(tf.reduce_max(v, axis=0))
+        return nonfinite, low, high
 
     def batch_counts(self, x):
         """Counts of one batch: rows, per-piece counts, observations,
@@ -205,7 +282,16 @@ class _SiteCounter:
         return rows, counts, observations, nonfinite
 
     def _step(self, totals, x):
-        return tf.nest.map_structure(tf.add, totals, self.batch_counts(x))
+        sites, (nonfinite, low, high) = totals
+        new_nonfinite, new_low, new_high = self.input_checks(x)
+        return (
+            tf.nest.map_structure(tf.add, sites, self.batch_counts(x)),
+            (
+                [a + b for a, b in zip(nonfinite, new_nonfinite)],
+                [tf.minimum(a, b) for a, b in zip(low, new_low)],
+                [tf.maximum(a, b) for a, b in zip(high, new_high)],
+            ),
+        )
 
     def run(self, calibration, verbose):
         bar = None
@@ -213,24 +299,37 @@ class _SiteCounter:
             bar = keras.utils.Progbar(
                 calibration.num_batches, verbose=verbose, unit_name="batch"
             )
-        zero = tf.constant(0, tf.int64)
-        totals = (
-            zero,
-            [tf.zeros(shape, tf.int64) for shape in self.shapes],
-            [zero] * self.n,
-            [zero] * self.n,
-        )
+        totals = self._zeros()
         batches = 0
         for batches, x in enumerate(calibration, start=1):
             totals = self.step(totals, x)
             if bar is not None:
                 bar.update(batches)
-        rows, counts, observations, nonfinite = tf.nest.map_structure(
-            lambda t: t.numpy(), totals
-        )
-        return (
+        sites, inputs = tf.nest.map_structure(lambda t: t.numpy(), totals)
+        rows, counts, observations, nonfinite = sites
+        input_nonfinite, low, high = inputs
+        return CountResult(
             int(rows),
             list(counts),
             [int(o) for o in observations],
             [int(n) for n in nonfinite],
+            {name: int(n) for (_, name, _), n in zip(self.inputs, input_nonfinite)},
+            bool(self.inputs) and all(np.array_equal(a, b) for a, b in zip(low, high)),
         )
+
+
+def _numeric_inputs(struct):
+    """`(flat index, name, feature shape)` of each numeric model input; the
+    name is the key of a dict input, else the input's name."""
+    names = (
+        {k: k for k in struct}
+        if isinstance(struct, dict)
+        else keras.tree.map_structure(lambda t: t.name, struct)
+    )
+    out = []
+    for i, (t, name) in enumerate(
+        zip(keras.tree.flatten(struct), keras.tree.flatten(names))
+    ):
+        if data_lib.is_numeric_input(t):
+            out.append((i, name, tuple(t.shape[1:])))
+    return out

@@ -3,7 +3,13 @@
 Accepts what `Model.predict` accepts for inputs: a NumPy array (or a list /
 dict of arrays for multi-input models), a pandas DataFrame, a
 `tf.data.Dataset` (batched or not, elements `x`, `(x, y)` or `(x, y, w)`),
-or a `keras.utils.PyDataset`. Labels and sample weights are ignored.
+or a `keras.utils.PyDataset`. Labels and sample weights are ignored. Dict
+data is matched to the model's inputs by name, as Keras does.
+
+Arrays are checked whole before any work (shape, dtype, NaN/Inf) and
+converted to the input's dtype batch by batch, so a large float64 array is
+never copied whole. Datasets are checked as they stream: the counting step
+flags NaN/Inf rows with the same error (`nonfinite_error`).
 """
 
 import math
@@ -31,15 +37,19 @@ class Calibration:
         fn: The functional model the data is for.
         batch_size: Rows per batch for unbatched data; `None` uses
             `DEFAULT_BATCH_SIZE`. Ignored for batched datasets.
+        steps: Number of batches to use, or `None` for all (required for
+            an infinite dataset).
 
     Attributes:
         num_batches: Number of batches, or `None` when unknown.
         rows: Number of rows, or `None` when unknown before iterating.
+        names: The model's input names, in the order of `fn.inputs`.
 
     Raises:
         TypeError: For data of an unsupported type.
-        ValueError: For empty data, a feature shape that does not match the
-            model's inputs, or non-finite values in arrays.
+        ValueError: For empty or infinite data (without `steps`), a shape or
+            dtype that does not match the model's inputs, or non-finite
+            values in arrays.
 
     Example:
 
@@ -50,36 +60,44 @@ class Calibration:
     (3, [4, 4, 2])
     """
 
-    def __init__(self, data, fn, batch_size=None):
+    def __init__(self, data, fn, batch_size=None, steps=None):
         self._inputs = list(fn.inputs)
         self._struct = internals.inputs_structure(fn)
+        self.names = _input_keys(self._struct, self._inputs)
         self._batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self._steps = steps
         self.rows = None
         self.num_batches = None
         if _is_dataframe(data):
-            data = data.to_numpy(dtype=self._inputs[0].dtype)
+            data = data.to_numpy()
         if isinstance(data, tf.data.Dataset):
-            self._init_dataset(data)
+            self._iterate = self._init_dataset(data)
         elif isinstance(data, keras.utils.PyDataset):
-            self._init_pydataset(data)
+            self._iterate = self._init_pydataset(data)
         elif _is_array_structure(data):
-            self._init_arrays(data)
+            self._iterate = self._init_arrays(data)
         else:
             raise TypeError(
                 f"Expected calibration data to be {_ACCEPTED}. "
                 f"Received: data of type {type(data).__name__}"
             )
+        if steps is not None and self.num_batches is not None:
+            self.num_batches = min(self.num_batches, steps)
 
     def __iter__(self):
-        return self._iterate()
+        batches = self._iterate()
+        for i, batch in enumerate(batches):
+            if self._steps is not None and i >= self._steps:
+                return
+            yield batch
 
     # Arrays --------------------------------------------------------------
     def _init_arrays(self, data):
-        arrays = self._align(data)
-        arrays = [np.asarray(a, dtype=t.dtype) for a, t in zip(arrays, self._inputs)]
-        rows = {a.shape[0] if a.ndim else 0 for a in arrays}
-        for a, t in zip(arrays, self._inputs):
+        arrays = [np.asarray(a) for a in self._align(data)]
+        for a, t, name in zip(arrays, self._inputs, self.names):
             self._check_shape(a.shape, t, batched=True)
+            check_dtype(a.dtype, t, name)
+        rows = {a.shape[0] for a in arrays}
         if len(rows) > 1:
             raise ValueError(
                 "Expected every model input to have the same number of rows. "
@@ -90,35 +108,33 @@ class Calibration:
             raise ValueError(
                 "Expected calibration data with at least one row. Received: 0 rows"
             )
-        for a, t in zip(arrays, self._inputs):
-            if a.dtype.kind == "f" and not np.isfinite(a).all():
-                raise ValueError(
-                    f"Calibration data for input '{t.name}' contains NaN or "
-                    f"Inf. Received: {np.count_nonzero(~np.isfinite(a))} "
-                    "non-finite values"
-                )
-        self.num_batches = math.ceil(self.rows / self._batch_size)
         bs = self._batch_size
+        for a, name in zip(arrays, self.names):
+            _check_finite_array(a, name, bs)
+        self.num_batches = math.ceil(self.rows / bs)
 
         def iterate():
             for start in range(0, self.rows, bs):
-                yield self._pack([a[start : start + bs] for a in arrays])
+                yield self._pack(
+                    [
+                        np.asarray(a[start : start + bs], dtype=t.dtype)
+                        for a, t in zip(arrays, self._inputs)
+                    ]
+                )
 
-        self._iterate = iterate
+        return iterate
 
     def _align(self, data):
-        """Flattens `data` in the order of the model's inputs."""
+        """Flattens `data` in the order of the model's inputs; dicts are
+        matched by input name."""
         if isinstance(data, dict):
-            names = [t.name for t in self._inputs]
-            if isinstance(self._struct, dict):
-                names = list(self._struct)
-            missing = [n for n in names if n not in data]
+            missing = [n for n in self.names if n not in data]
             if missing:
                 raise ValueError(
-                    f"Expected calibration data for inputs {names}. "
+                    f"Expected calibration data for inputs {self.names}. "
                     f"Received: keys {sorted(data)}"
                 )
-            return [data[n] for n in names]
+            return [data[n] for n in self.names]
         if isinstance(data, (list, tuple)) and len(self._inputs) > 1:
             if len(data) != len(self._inputs):
                 raise ValueError(
@@ -135,7 +151,7 @@ class Calibration:
 
     def _pack(self, flat):
         if isinstance(self._struct, dict):
-            return dict(zip(self._struct, flat))
+            return dict(zip(self.names, flat))
         if isinstance(self._struct, (list, tuple)):
             return list(flat)
         return flat[0]
@@ -157,18 +173,12 @@ class Calibration:
         x_spec = keras.utils.unpack_x_y_sample_weight(ds.element_spec)[0]
         flat = self._align(x_spec)
         batched = len(flat[0].shape) == len(self._inputs[0].shape)
-        for spec, t in zip(flat, self._inputs):
+        for spec, t, name in zip(flat, self._inputs, self.names):
             self._check_shape(spec.shape, t, batched=batched)
+            check_dtype(np.dtype(spec.dtype.as_numpy_dtype), t, name)
         if not batched:
             ds = ds.batch(self._batch_size)
-        cardinality = int(ds.cardinality())
-        if cardinality == 0:
-            raise ValueError(
-                "Expected a non-empty calibration dataset. "
-                "Received: a dataset with 0 elements"
-            )
-        if cardinality > 0:
-            self.num_batches = cardinality
+        self.num_batches = _dataset_batches(ds, self._steps)
 
         def iterate():
             for element in ds:
@@ -177,7 +187,7 @@ class Calibration:
                     [tf.cast(a, t.dtype) for a, t in zip(self._align(x), self._inputs)]
                 )
 
-        self._iterate = iterate
+        return iterate
 
     # PyDataset -------------------------------------------------------------
     def _init_pydataset(self, ds):
@@ -188,8 +198,9 @@ class Calibration:
                 "Received: a PyDataset with 0 batches"
             )
         first = keras.utils.unpack_x_y_sample_weight(ds[0])[0]
-        for a, t in zip(self._align(first), self._inputs):
+        for a, t, name in zip(self._align(first), self._inputs, self.names):
             self._check_shape(np.shape(a), t, batched=True)
+            check_dtype(np.asarray(a).dtype, t, name)
         self.num_batches = n
 
         def iterate():
@@ -205,7 +216,82 @@ class Calibration:
                 ]
                 yield self._pack(flat)
 
-        self._iterate = iterate
+        return iterate
+
+
+def _input_keys(struct, inputs):
+    """Per flat input, the key a user's dict gives it: the key in the
+    model's input dict, else the input's name."""
+    if isinstance(struct, dict):
+        by_tensor = {id(t): k for k, t in struct.items()}
+        if all(id(t) in by_tensor for t in inputs):
+            return [by_tensor[id(t)] for t in inputs]
+    return [t.name for t in inputs]
+
+
+def _dataset_batches(ds, steps):
+    """Number of batches of a batched dataset (`None`: unknown)."""
+    cardinality = int(ds.cardinality())
+    if cardinality == 0:
+        raise ValueError(
+            "Expected a non-empty calibration dataset. "
+            "Received: a dataset with 0 elements"
+        )
+    if cardinality == tf.data.INFINITE_CARDINALITY and steps is None:
+        raise ValueError(
+            "Expected a finite calibration dataset, or `steps=` to bound the "
+            "pass (as in `model.predict`). Received: an infinite dataset "
+            "(e.g. from `.repeat()`)"
+        )
+    return cardinality if cardinality > 0 else None
+
+
+def is_numeric_input(tensor):
+    """Whether a model input takes real numbers (not strings or bools)."""
+    dtype = keras.backend.standardize_dtype(tensor.dtype)
+    return "float" in dtype or "int" in dtype
+
+
+def check_dtype(dtype, tensor, name):
+    """Raises unless data of `dtype` can feed model input `tensor`: real
+    numbers (ints or floats) for numeric inputs, strings for string ones."""
+    expected = keras.backend.standardize_dtype(tensor.dtype)
+    if is_numeric_input(tensor):
+        ok = dtype.kind in "iuf"
+        what = f"real numbers (ints or floats) for input '{name}' ({expected})"
+    elif expected == "string":
+        ok = dtype.kind in "USO"
+        what = f"strings for input '{name}'"
+    else:
+        ok = dtype.kind != "O"
+        what = f"{expected} data for input '{name}'"
+    if not ok:
+        raise ValueError(
+            f"Expected calibration data of {what}. Received: dtype {dtype}"
+        )
+
+
+def _check_finite_array(array, name, chunk):
+    """Raises if a float array has NaN or Inf, scanning it in chunks (no
+    full-size temporary)."""
+    if array.dtype.kind != "f":
+        return
+    bad = 0
+    for start in range(0, array.shape[0], chunk):
+        bad += int(np.count_nonzero(~np.isfinite(array[start : start + chunk])))
+    if bad:
+        raise ValueError(
+            f"Calibration data for input '{name}' contains NaN or Inf. "
+            f"Received: {bad} non-finite values"
+        )
+
+
+def nonfinite_error(names, batches):
+    """The error for NaN/Inf found while streaming a dataset."""
+    return ValueError(
+        f"Calibration data for input(s) {names} contains NaN or Inf. "
+        f"Received: non-finite values in {batches} batch(es)"
+    )
 
 
 def _count_up():

@@ -1,7 +1,9 @@
 """A digest of a model's site structure and weights.
 
 `ActivationStats` carry it, so that statistics used with another model, or
-after training went on, are refused.
+after training went on, are refused. Every byte of every weight is hashed:
+any change to any weight changes the digest (a 2.8M-parameter model is
+11 MB, a few milliseconds of hashing).
 """
 
 import hashlib
@@ -11,18 +13,25 @@ import numpy as np
 
 
 def fingerprint(fn, spec):
-    """Digest of a model's site structure and weights.
+    """Digest of a model's site structure and of every weight's bytes.
 
-    Each weight contributes its shape, its exact float64 sum and a strided
-    sample of its values: a full hash of a 2.8M-parameter model costs
-    30 ms, a third of the whole `apply` on precomputed stats.
+    Example:
+
+    >>> import keras
+    >>> from keras_linprune.core.spec import GraphSpec
+    >>> x = keras.Input((2,))
+    >>> m = keras.Model(x, keras.layers.Dense(1)(x))
+    >>> spec = GraphSpec({}, (), (), 3)
+    >>> before = fingerprint(m, spec)
+    >>> _ = m.layers[1].kernel.assign([[1.0], [2.0]])
+    >>> fingerprint(m, spec) == before
+    False
     """
     h = hashlib.blake2b(digest_size=16)
     for site in spec.sites:
         h.update(f"{site.name}|{site.width}|{site.consumers};".encode())
     for w in fn.weights:
-        value = np.asarray(keras.ops.convert_to_numpy(w))
-        flat = value.reshape(-1)
-        h.update(f"{w.path}|{value.shape}|{flat.sum(dtype=np.float64)!r};".encode())
-        h.update(np.ascontiguousarray(flat[::61]).data)
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(w))
+        h.update(f"{w.path}|{value.shape}|{value.dtype};".encode())
+        h.update(value.tobytes())
     return h.hexdigest()

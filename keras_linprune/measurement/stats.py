@@ -7,6 +7,11 @@ import os
 import numpy as np
 import pandas as pd
 
+from keras_linprune.files import stats_file
+
+#: Fewer observations per neuron than this make a site's rates unreliable.
+MIN_OBSERVATIONS_PER_NEURON = 4
+
 
 class ActivationStats:
     """How often each neuron of each fold site was in each linear piece.
@@ -31,6 +36,12 @@ class ActivationStats:
         model_name: Name of that model, for messages.
         principal: Mapping from site key to the index of the piece whose
             rate is reported (default: 1, ReLU's active piece).
+        identical_rows: Whether every calibration row was the same (the
+            rates then say nothing about other inputs; see `warnings`).
+
+    Raises:
+        ValueError: For counts that are not integers, negative, or more
+            than the observations.
 
     Example:
 
@@ -44,7 +55,15 @@ class ActivationStats:
     """
 
     def __init__(
-        self, counts, observations, rows, fingerprint, model_name, principal=None
+        self,
+        counts,
+        observations,
+        rows,
+        fingerprint,
+        model_name,
+        principal=None,
+        *,
+        identical_rows=False,
     ):
         self.observations = {
             k: int(v) if np.ndim(v) == 0 else np.asarray(v, np.int64)
@@ -53,7 +72,7 @@ class ActivationStats:
         principal = dict(principal or {})
         self.piece_counts = {}
         for k, c in counts.items():
-            c = np.asarray(c, np.int64)
+            c = _integer_counts(k, c)
             if c.ndim == 1:
                 c = np.stack([self.total_observations(k) - c, c])
             self.piece_counts[k] = c
@@ -62,6 +81,31 @@ class ActivationStats:
         self.rows = int(rows)
         self.fingerprint = fingerprint
         self.model_name = model_name
+        self.identical_rows = bool(identical_rows)
+        self._check_counts()
+
+    def _check_counts(self):
+        if self.rows < 0:
+            raise ValueError(f"Expected rows >= 0. Received: rows={self.rows}")
+        for k, c in self.piece_counts.items():
+            obs = np.asarray(self.observations[k], np.int64)
+            per_call = obs if c.ndim == 2 else obs[:, None]
+            if np.any(obs < 0) or np.any(c < 0):
+                raise ValueError(
+                    f"Expected non-negative counts and observations for site "
+                    f"{k!r}. Received: a negative value"
+                )
+            if np.any(c.sum(axis=-2) > per_call):
+                raise ValueError(
+                    f"Expected at most {int(np.max(obs))} observations per neuron "
+                    f"for site {k!r}. Received: counts summing to "
+                    f"{int(c.sum(axis=-2).max())}"
+                )
+            if not 0 <= self.principal[k] < c.shape[-2]:
+                raise ValueError(
+                    f"Expected a principal piece below {c.shape[-2]} for site "
+                    f"{k!r}. Received: {self.principal[k]}"
+                )
 
     def total_observations(self, site: str) -> int:
         """Observations per neuron, over every call of the site's layer."""
@@ -118,44 +162,84 @@ class ActivationStats:
             return pd.DataFrame({"site": [], "neuron": [], "rate": [], "count": []})
         return pd.concat(frames, ignore_index=True)
 
+    @property
+    def warnings(self) -> list[str]:
+        """Why the calibration may not support the decisions (empty when it
+        does): identical rows, or too few observations per neuron."""
+        out = []
+        if self.identical_rows:
+            out.append(
+                "every calibration row is identical: each neuron sees one value, so "
+                "every rate is 0 or 1 and folds hold only for that input"
+            )
+        for k, c in self.piece_counts.items():
+            width = c.shape[-1]
+            per_neuron = self.total_observations(k)
+            if per_neuron < MIN_OBSERVATIONS_PER_NEURON:
+                out.append(
+                    f"site {k!r}: {per_neuron} observations per neuron "
+                    f"({width} neurons) are too few to tell linear from rarely "
+                    "inactive; use more calibration rows"
+                )
+        return out
+
+    def check_matches(self, spec):
+        """Raises `ValueError` unless the counts have the sites and shapes of
+        `spec` (a `core.spec.GraphSpec`) and, where the activation's pieces
+        cover the line, add up to the observations."""
+        expected = [s.name for s in spec.sites]
+        if list(self.piece_counts) != expected:
+            raise ValueError(
+                f"Expected statistics for sites {expected}. Received: "
+                f"{list(self.piece_counts)}"
+            )
+        for site in spec.sites:
+            c = self.piece_counts[site.name]
+            shape = (len(site.activation.pieces), site.width)
+            if c.shape[-2:] != shape:
+                raise ValueError(
+                    f"Expected counts of shape {shape} for site {site.name!r}. "
+                    f"Received: {c.shape}"
+                )
+            obs = np.asarray(self.observations[site.name], np.int64)
+            per_call = obs if c.ndim == 2 else obs[:, None]
+            if site.activation.partition and np.any(c.sum(axis=-2) != per_call):
+                raise ValueError(
+                    f"Expected the piece counts of site {site.name!r} to add up "
+                    f"to its {int(np.max(obs))} observations. Received: sums from "
+                    f"{int(c.sum(axis=-2).min())} to {int(c.sum(axis=-2).max())}"
+                )
+
     def save(self, path: str | os.PathLike) -> None:
-        """Writes the statistics to a `.npz` file."""
-        arrays = {f"counts/{k}": v for k, v in self.piece_counts.items()}
-        arrays.update(
-            {
-                f"observations/{k}": np.asarray(v, np.int64)
-                for k, v in self.observations.items()
-            }
-        )
-        np.savez(
-            path,
-            sites=np.array(self.sites, dtype=str),
-            principal=np.array([self.principal[k] for k in self.sites], np.int64),
-            rows=self.rows,
-            fingerprint=self.fingerprint,
-            model_name=self.model_name,
-            **arrays,
-        )
+        """Writes the statistics to exactly `path` (an `.npz` file; no
+        suffix is added), atomically: a crash leaves any earlier file
+        intact."""
+        stats_file.save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ActivationStats:
-        """Reads statistics written by `save`."""
-        with np.load(path, allow_pickle=False) as f:
-            sites = [str(s) for s in f["sites"]]
-            counts = {s: f[f"counts/{s}"] for s in sites}
-            observations = {s: f[f"observations/{s}"] for s in sites}
-            principal = dict(zip(sites, f["principal"].tolist()))
-            return cls(
-                counts,
-                observations,
-                int(f["rows"]),
-                str(f["fingerprint"]),
-                str(f["model_name"]),
-                principal,
-            )
+        """Reads statistics written by `save`.
+
+        Raises:
+            FileNotFoundError: If there is no file at `path`.
+            keras_linprune.StatsFileError: If the file is not a valid stats
+                file (unreadable, a field missing or of the wrong type, an
+                impossible count, a format version this package does not
+                read, or content changed after writing).
+        """
+        return stats_file.load(cls, path)
 
     def __repr__(self):
         return (
             f"<ActivationStats model={self.model_name!r} rows={self.rows} "
             f"sites={len(self.piece_counts)}>"
         )
+
+
+def _integer_counts(site, counts):
+    counts = np.asarray(counts)
+    if counts.dtype.kind not in "iu":
+        raise ValueError(
+            f"Expected integer counts for site {site!r}. Received: dtype {counts.dtype}"
+        )
+    return counts.astype(np.int64)

@@ -39,7 +39,7 @@ class _Problem:
     intercept: bool
 
 
-def fit(analysis, plan, data, *, batch_size=None, ridge=1e-6, verbose=0):
+def fit(analysis, plan, data, *, batch_size=None, ridge=1e-6, verbose=0, steps=None):
     """Least-squares linear parts for every folded Dense site.
 
     Args:
@@ -49,6 +49,7 @@ def fit(analysis, plan, data, *, batch_size=None, ridge=1e-6, verbose=0):
         batch_size: Rows per batch for unbatched data.
         ridge: Ridge strength, relative to the mean diagonal of `F^T F`.
         verbose: Progress bar.
+        steps: Batches to read (`None`: all).
 
     Returns:
         `(fitted, skipped)`: mapping from site key to an `algebra.Affine`
@@ -67,7 +68,11 @@ def fit(analysis, plan, data, *, batch_size=None, ridge=1e-6, verbose=0):
                 tensors.append(t)
     probe = keras.Model(fn.inputs, tensors)
     sums = _accumulate(
-        probe, problems, index, data_lib.Calibration(data, fn, batch_size), verbose
+        probe,
+        problems,
+        index,
+        data_lib.Calibration(data, fn, batch_size, steps),
+        verbose,
     )
     fitted = {}
     for p, (a, b) in zip(problems, sums):
