@@ -19,7 +19,6 @@ import numpy as np
 import tensorflow as tf
 
 from keras_linprune.core.pieces import INF
-from keras_linprune.graph import keras_internals as internals
 from keras_linprune.measurement import data as data_lib
 from keras_linprune.measurement.stats import ActivationStats
 
@@ -192,13 +191,10 @@ class _SiteCounter:
         self.shapes = [(len(a.pieces), int(t.shape[axis])) for t, _, a, axis in probes]
         tensors = [t for t, _, _, _ in probes]
         self.probe = keras.Model(fn.inputs, tensors) if tensors else None
-        struct = internals.inputs_structure(fn)
-        self.inputs = _numeric_inputs(struct)
+        self.inputs = _numeric_inputs(fn)
         # One trace for every batch size: the batch axis is left open, and
         # autograph is off (the step has no data-dependent control flow).
-        batch = keras.tree.map_structure(
-            lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype), struct
-        )
+        batch = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in fn.inputs]
         self.step = tf.function(
             self._step,
             autograph=False,
@@ -230,10 +226,9 @@ class _SiteCounter:
     def input_checks(self, x):
         """Per numeric input: whether the batch has NaN/Inf, and its
         per-feature minimum and maximum (to tell identical rows)."""
-        flat = keras.tree.flatten(x)
         nonfinite, low, high = [], [], []
         for i, _, _ in self.inputs:
-            v = tf.cast(flat[i], tf.float64)
+            v = tf.cast(x[i], tf.float64)
             finite = tf.reduce_all(tf.math.is_finite(v))
             nonfinite.append(tf.cast(tf.logical_not(finite), tf.int64))
             low.append(tf.reduce_min(v, axis=0))
@@ -247,7 +242,7 @@ class _SiteCounter:
         A pure map from a batch to integer sums, so that counts of several
         batches (or replicas) combine by addition.
         """
-        rows = tf.shape(tf.nest.flatten(x)[0], out_type=tf.int64)[0]
+        rows = tf.shape(x[0], out_type=tf.int64)[0]
         if self.probe is None:
             return rows, [], [], []
         hs = self.probe(x, training=False)
@@ -318,18 +313,10 @@ class _SiteCounter:
         )
 
 
-def _numeric_inputs(struct):
-    """`(flat index, name, feature shape)` of each numeric model input; the
-    name is the key of a dict input, else the input's name."""
-    names = (
-        {k: k for k in struct}
-        if isinstance(struct, dict)
-        else keras.tree.map_structure(lambda t: t.name, struct)
-    )
+def _numeric_inputs(fn):
+    """`(index in fn.inputs, name, feature shape)` of each numeric input."""
     out = []
-    for i, (t, name) in enumerate(
-        zip(keras.tree.flatten(struct), keras.tree.flatten(names))
-    ):
+    for i, (t, name) in enumerate(zip(fn.inputs, data_lib.input_names(fn))):
         if data_lib.is_numeric_input(t):
             out.append((i, name, tuple(t.shape[1:])))
     return out

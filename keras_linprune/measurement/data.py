@@ -4,7 +4,9 @@ Accepts what `Model.predict` accepts for inputs: a NumPy array (or a list /
 dict of arrays for multi-input models), a pandas DataFrame, a
 `tf.data.Dataset` (batched or not, elements `x`, `(x, y)` or `(x, y, w)`),
 or a `keras.utils.PyDataset`. Labels and sample weights are ignored. Dict
-data is matched to the model's inputs by name, as Keras does.
+data is matched to the model's inputs by name (the input's name, or its key
+in a dict of model inputs). Batches come out as a flat list in the order of
+`fn.inputs`, whatever the model's input nesting.
 
 Arrays are checked whole before any work (shape, dtype, NaN/Inf) and
 converted to the input's dtype batch by batch, so a large float64 array is
@@ -43,7 +45,8 @@ class Calibration:
     Attributes:
         num_batches: Number of batches, or `None` when unknown.
         rows: Number of rows, or `None` when unknown before iterating.
-        names: The model's input names, in the order of `fn.inputs`.
+        names: The model's input names, in the order of `fn.inputs` (the
+            keys of a dict of model inputs, else the inputs' names).
 
     Raises:
         TypeError: For data of an unsupported type.
@@ -56,14 +59,13 @@ class Calibration:
     >>> import keras, numpy as np
     >>> x = keras.Input((3,)); m = keras.Model(x, keras.layers.Dense(1)(x))
     >>> cal = Calibration(np.zeros((10, 3)), m, batch_size=4)
-    >>> cal.num_batches, [b.shape[0] for b in cal]
+    >>> cal.num_batches, [b[0].shape[0] for b in cal]
     (3, [4, 4, 2])
     """
 
     def __init__(self, data, fn, batch_size=None, steps=None):
         self._inputs = list(fn.inputs)
-        self._struct = internals.inputs_structure(fn)
-        self.names = _input_keys(self._struct, self._inputs)
+        self.names = input_names(fn)
         self._batch_size = batch_size or DEFAULT_BATCH_SIZE
         self._steps = steps
         self.rows = None
@@ -115,7 +117,7 @@ class Calibration:
 
         def iterate():
             for start in range(0, self.rows, bs):
-                yield self._pack(
+                yield list(
                     [
                         np.asarray(a[start : start + bs], dtype=t.dtype)
                         for a, t in zip(arrays, self._inputs)
@@ -128,13 +130,13 @@ class Calibration:
         """Flattens `data` in the order of the model's inputs; dicts are
         matched by input name."""
         if isinstance(data, dict):
-            missing = [n for n in self.names if n not in data]
-            if missing:
-                raise ValueError(
-                    f"Expected calibration data for inputs {self.names}. "
-                    f"Received: keys {sorted(data)}"
-                )
-            return [data[n] for n in self.names]
+            for keys in (self.names, [t.name for t in self._inputs]):
+                if all(k in data for k in keys):
+                    return [data[k] for k in keys]
+            raise ValueError(
+                f"Expected calibration data for inputs {self.names}. "
+                f"Received: keys {sorted(data)}"
+            )
         if isinstance(data, (list, tuple)) and len(self._inputs) > 1:
             if len(data) != len(self._inputs):
                 raise ValueError(
@@ -148,13 +150,6 @@ class Calibration:
                 "for this multi-input model. Received: a single array"
             )
         return [data]
-
-    def _pack(self, flat):
-        if isinstance(self._struct, dict):
-            return dict(zip(self.names, flat))
-        if isinstance(self._struct, (list, tuple)):
-            return list(flat)
-        return flat[0]
 
     def _check_shape(self, shape, tensor, batched):
         expected = tuple(tensor.shape)
@@ -183,7 +178,7 @@ class Calibration:
         def iterate():
             for element in ds:
                 x = keras.utils.unpack_x_y_sample_weight(element)[0]
-                yield self._pack(
+                yield list(
                     [tf.cast(a, t.dtype) for a, t in zip(self._align(x), self._inputs)]
                 )
 
@@ -214,14 +209,16 @@ class Calibration:
                     np.asarray(a, dtype=t.dtype)
                     for a, t in zip(self._align(x), self._inputs)
                 ]
-                yield self._pack(flat)
+                yield list(flat)
 
         return iterate
 
 
-def _input_keys(struct, inputs):
-    """Per flat input, the key a user's dict gives it: the key in the
-    model's input dict, else the input's name."""
+def input_names(fn):
+    """Per input of `fn.inputs`, the name users know it by: its key in a
+    dict of model inputs, else the input's name."""
+    inputs = list(fn.inputs)
+    struct = internals.inputs_structure(fn)
     if isinstance(struct, dict):
         by_tensor = {id(t): k for k, t in struct.items()}
         if all(id(t) in by_tensor for t in inputs):
@@ -288,9 +285,10 @@ def _check_finite_array(array, name, chunk):
 
 def nonfinite_error(names, batches):
     """The error for NaN/Inf found while streaming a dataset."""
+    which = ", ".join(f"'{n}'" for n in names)
     return ValueError(
-        f"Calibration data for input(s) {names} contains NaN or Inf. "
-        f"Received: non-finite values in {batches} batch(es)"
+        f"Calibration data for input{'s' if len(names) > 1 else ''} {which} "
+        f"contains NaN or Inf. Received: non-finite values in {batches} batch(es)"
     )
 
 
