@@ -113,6 +113,7 @@ def test_compress_with_a_size_target(tmp_path, capsys):
                 "0.5",
                 "--threshold",
                 "0.9",
+                "--force",
             ]
         )
         == 2
