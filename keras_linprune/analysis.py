@@ -9,6 +9,7 @@ threshold.
 import dataclasses
 import functools
 
+from keras_linprune.graph import copier
 from keras_linprune.graph import flatten as flatten_lib
 from keras_linprune.graph import nodes as nodes_lib
 from keras_linprune.graph import sites as sites_lib
@@ -50,7 +51,7 @@ class Analysis:
     def layer_params(self):
         """Layer name -> its parameter count in the original model."""
         return {
-            n.operation.name: n.operation.count_params()
+            n.operation.name: nodes_lib.params_of(n.operation)
             for n in nodes_lib.ordered_nodes(self.fn)
         }
 
@@ -60,7 +61,8 @@ def analyse(model):
 
     Raises:
         TypeError / ValueError: For a non-Keras, subclassed or unbuilt
-            model (`options.check_model`).
+            model (`options.check_model`), or a layer that cannot be
+            re-created from its config (`graph.copier.check_copyable`).
 
     Example:
 
@@ -71,5 +73,7 @@ def analyse(model):
     >>> [s.name for s in a.spec.sites], a.spec.total_params
     (['hidden'], 49)
     """
-    fn = flatten_lib.flatten(nodes_lib.functional_graph(model))
+    fn = nodes_lib.functional_graph(model)
+    copier.check_copyable(fn)
+    fn = flatten_lib.flatten(fn)
     return Analysis(model, fn, sites_lib.find_sites(fn))

@@ -273,7 +273,7 @@ def compress(
     policy = opts.policy(_guard(analysis, opts, refitter) if opts.guarded else None)
     plan, notes = policy.plan(analysis.spec, stats.piece_rates, **opts.plan_options)
     fitted, skipped = refitter(plan) if refitter else (None, {})
-    small, reused = rebuild(analysis, plan, fitted)
+    small = rebuild(analysis, plan, fitted)
     if small.count_params() != plan.params:
         raise RuntimeError(
             "keras_linprune bug: the rebuilt model has "
@@ -292,8 +292,6 @@ def compress(
     notes["refit"] = opts.refit
     if stats.warnings:
         notes["warnings"] = list(stats.warnings)
-    if reused:
-        notes["shared_with_original"] = list(reused)
     if skipped:
         notes["refit_skipped"] = skipped
     report.attrs.update(notes)
@@ -325,7 +323,7 @@ def _guard(analysis, opts, refitter):
 
     def score(plan):
         fitted = refitter(plan)[0] if refitter else None
-        return value_of(rebuild(analysis, plan, fitted)[0])
+        return value_of(rebuild(analysis, plan, fitted))
 
     name = metric if isinstance(metric, str) else metric.name
     return policies.MetricGuard(

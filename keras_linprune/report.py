@@ -21,8 +21,6 @@ Columns:
 
 Totals live in `report.attrs` and behind the `report.linprune` accessor:
 `report.linprune.totals` (a dict) and `report.linprune.summary()` (text).
-`attrs["shared_with_original"]` names custom layers that could not be
-re-created from their config and are therefore reused, weights included.
 """
 
 import numpy as np
@@ -223,11 +221,6 @@ def summary(report: pd.DataFrame) -> str:
         lines.append(f"Warning: {warning}")
     if a.get("unchanged_layers"):
         lines.append("Copied unchanged: " + ", ".join(a["unchanged_layers"]))
-    if a.get("shared_with_original"):
-        lines.append(
-            "Reused from the original model (no working get_config, so its "
-            "weights are shared): " + ", ".join(a["shared_with_original"])
-        )
     return "\n".join(lines)
 
 

@@ -80,7 +80,7 @@ def prune_by_activation(
         plan = decisions.removal_plan(
             analysis.spec, remove, dict(quantile=quantile, round=r)
         )
-        current, _ = rebuild(analysis, plan)
+        current = rebuild(analysis, plan)
         if epochs_per_round:
             x, y = fit_data
             current.fit(x, y, epochs=epochs_per_round, verbose=verbose)

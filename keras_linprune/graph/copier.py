@@ -1,8 +1,20 @@
-"""Copies of layers for a new graph: same config, same weights, no sharing.
+"""Faithful copies of layers for a new graph: no object shared with the original.
 
-A copy is made from the layer's config and given the layer's weights once
-built, so no variable is shared with the original; a layer called at
-several nodes maps to one copy, so sharing is preserved.
+A layer is re-created from its config and, once built on the new tensors,
+given the original's state through Keras' own saving protocol
+(`save_own_variables` / `load_own_variables` and assets, for the layer and
+its sub-layers): whatever survives `model.save` survives the copy, including
+an adapted `Normalization`'s statistics and a lookup layer's table. A layer
+called at several nodes maps to one copy, so sharing is preserved.
+
+Operations that are not layers (`x + 1.0`, `keras.ops.*` on symbolic
+tensors, mask computations) are re-created from their config too; they hold
+no state.
+
+A layer that cannot be re-created from its config (a custom layer without a
+working `get_config`) is refused by `check_copyable` before any work, with
+how to fix it: sharing it would let training the compressed model change
+the original.
 """
 
 import keras
@@ -11,16 +23,10 @@ from keras_linprune.graph import keras_internals as internals
 
 
 class LayerCopier:
-    """Calls fresh copies of layers on new tensors, one copy per layer.
-
-    A layer that cannot be re-created from its config (a custom layer
-    without a working `get_config`) is reused as it is and named in
-    `reused`.
-    """
+    """Calls fresh copies of a graph's operations on new tensors."""
 
     def __init__(self):
         self._copies = {}
-        self.reused = []  # names of layers that had to be reused as is
 
     def call(self, node, tensors, *, name=None, weights=None):
         """Applies the copy of `node.operation` to the new `tensors`.
@@ -29,46 +35,71 @@ class LayerCopier:
             node: A node of the original graph.
             tensors: Mapping from `id(original tensor)` to new tensors.
             name: Name of the copy (default: the layer's).
-            weights: Weights for the copy (default: the layer's).
+            weights: Weights for the copy, replacing the layer's state
+                (a narrowed activation's per-channel weights).
 
         Returns:
             The copy's outputs.
         """
-        layer = node.operation
-        copy = self._copies.get(id(layer))
+        operation = node.operation
+        copy = self._copies.get(id(operation))
         first_call = copy is None
         if first_call:
-            copy = _fresh_copy(layer, name or layer.name)
-            if copy is None:  # cannot be re-created: reuse it as it is
-                copy = layer
-                self.reused.append(layer.name)
-            self._copies[id(layer)] = copy
+            copy = fresh_copy(operation, name or operation.name)
+            self._copies[id(operation)] = copy
         out = internals.call_like(node, copy, tensors)
-        if first_call and copy is not layer:
-            weights = layer.get_weights() if weights is None else weights
-            if weights:
+        if first_call and isinstance(operation, keras.layers.Layer):
+            if weights is not None:
                 copy.set_weights(weights)
+            elif operation.weights or hasattr(operation, "save_assets"):
+                internals.copy_state(operation, copy)
         return out
 
 
-def _fresh_copy(layer, name):
-    """A new, unbuilt layer like `layer`, or `None` if none can be made.
+def fresh_copy(operation, name):
+    """A new, unbuilt operation like `operation`, named `name`.
 
     A `Lambda` gets the same Python function (re-creating it from its config
-    would need unsafe deserialization); other layers come from their config,
-    which fails for custom layers without a working `get_config`.
+    would need unsafe deserialization); anything else comes from its config.
+
+    Raises:
+        ValueError: If the operation cannot be re-created from its config.
     """
-    if type(layer) is keras.layers.Lambda:
+    if type(operation) is keras.layers.Lambda:
         return keras.layers.Lambda(
-            layer.function,
-            output_shape=internals.lambda_output_shape(layer),
-            mask=layer.mask,
-            arguments=layer.arguments,
+            operation.function,
+            output_shape=internals.lambda_output_shape(operation),
+            mask=operation.mask,
+            arguments=operation.arguments,
             name=name,
         )
     try:
-        config = layer.get_config()
+        config = operation.get_config()
         config["name"] = name
-        return layer.__class__.from_config(config)
-    except Exception:  # noqa: BLE001 - any failure means "cannot re-create"
-        return None
+        return operation.__class__.from_config(config)
+    except Exception as e:  # noqa: BLE001 - any failure: cannot re-create
+        kind = type(operation).__name__
+        raise ValueError(
+            f"Expected every layer to be re-creatable from its config, so that "
+            f"the compressed model shares nothing with the original. Layer "
+            f"'{operation.name}' ({kind}) is not: implement `get_config()` "
+            f"returning its constructor arguments (and `from_config` if they "
+            f"are not plain values), and register the class with "
+            f"`@keras.saving.register_keras_serializable()` so that the saved "
+            f"model reloads. Received: {type(e).__name__}: {e}"
+        ) from None
+
+
+def check_copyable(fn):
+    """Raises `ValueError` (see `fresh_copy`) for the first operation of the
+    functional graph `fn`, nested models included, that cannot be copied."""
+    from keras_linprune.graph import nodes as nodes_lib
+
+    for node in nodes_lib.ordered_nodes(fn):
+        operation = node.operation
+        if isinstance(operation, keras.Model) and internals.is_functional(operation):
+            check_copyable(operation)
+        elif isinstance(operation, keras.Sequential):
+            check_copyable(nodes_lib.functional_graph(operation))
+        else:
+            fresh_copy(operation, operation.name)

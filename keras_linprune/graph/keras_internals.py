@@ -80,3 +80,39 @@ def call_arguments(node, tensors):
 def lambda_output_shape(layer):
     """The `output_shape` a `keras.layers.Lambda` was created with."""
     return layer._output_shape
+
+
+def copy_state(source, target):
+    """Copies every variable and asset of `source` and its sub-layers into
+    `target` (built, same config), exactly as saving `source` to a `.keras`
+    file and loading the file into `target` would.
+
+    `set_weights` is not enough: an adapted `Normalization` caches its
+    statistics when they are loaded, and lookup layers keep their tables as
+    assets. This uses Keras' own saving walk with an in-memory weights
+    store and a temporary assets folder.
+    """
+    from keras.src.saving import saving_lib
+
+    class MemoryStore(saving_lib.NpzIOStore):
+        def __init__(self):
+            self.contents, self.mode, self.archive = {}, "w", None
+
+        def make(self, path, metadata=None):
+            self.contents[path or "__root__"] = {}
+            return self.contents[path or "__root__"]
+
+        def get(self, path):
+            return self.contents.get(path or "__root__", {})
+
+        def close(self):
+            pass
+
+    weights = MemoryStore()
+    written = saving_lib.DiskIOStore("assets", mode="w")
+    try:
+        saving_lib._save_state(source, weights, written, "", visited_saveables=set())
+        read = saving_lib.DiskIOStore(written.working_dir, mode="r")
+        saving_lib._load_state(target, weights, read, "", visited_saveables=set())
+    finally:
+        written.close()

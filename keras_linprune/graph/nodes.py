@@ -63,6 +63,12 @@ def call_counts(nodes):
     return collections.Counter(id(node.operation) for node in nodes)
 
 
+def params_of(operation):
+    """Parameters of a layer; 0 for an operation that is not a layer."""
+    count = getattr(operation, "count_params", None)
+    return count() if count is not None and operation.built else 0
+
+
 def tensor_key(tensor):
     """A readable, unique key for a tensor: its producing layer's name.
 

@@ -117,12 +117,10 @@ class Calibration:
 
         def iterate():
             for start in range(0, self.rows, bs):
-                yield list(
-                    [
-                        np.asarray(a[start : start + bs], dtype=t.dtype)
-                        for a, t in zip(arrays, self._inputs)
-                    ]
-                )
+                yield [
+                    _as_input(a[start : start + bs], t)
+                    for a, t in zip(arrays, self._inputs)
+                ]
 
         return iterate
 
@@ -178,9 +176,10 @@ class Calibration:
         def iterate():
             for element in ds:
                 x = keras.utils.unpack_x_y_sample_weight(element)[0]
-                yield list(
-                    [tf.cast(a, t.dtype) for a, t in zip(self._align(x), self._inputs)]
-                )
+                yield [
+                    tf.cast(a, t.dtype) if is_numeric_input(t) else a
+                    for a, t in zip(self._align(x), self._inputs)
+                ]
 
         return iterate
 
@@ -205,11 +204,7 @@ class Calibration:
                 except IndexError:
                     return
                 x = keras.utils.unpack_x_y_sample_weight(element)[0]
-                flat = [
-                    np.asarray(a, dtype=t.dtype)
-                    for a, t in zip(self._align(x), self._inputs)
-                ]
-                yield list(flat)
+                yield [_as_input(a, t) for a, t in zip(self._align(x), self._inputs)]
 
         return iterate
 
@@ -241,6 +236,14 @@ def _dataset_batches(ds, steps):
             "(e.g. from `.repeat()`)"
         )
     return cardinality if cardinality > 0 else None
+
+
+def _as_input(array, tensor):
+    """`array` in the dtype of model input `tensor` (strings stay as they
+    are: NumPy has no `string` dtype)."""
+    if is_numeric_input(tensor):
+        return np.asarray(array, dtype=tensor.dtype)
+    return np.asarray(array)
 
 
 def is_numeric_input(tensor):

@@ -21,17 +21,16 @@ def rebuild(analysis, plan, fitted=None):
         fitted: Optional refitted linear parts per site (`refit.fit`).
 
     Returns:
-        `(model, reused)`: a new functional `keras.Model` (compiled like
-        the original when it was compiled), and the names of layers that
-        could not be re-created from their config and are shared with the
-        original model (custom layers without `get_config`).
+        A new functional `keras.Model` (compiled like the original when it
+        was compiled) that shares no layer, variable or operation with the
+        original.
     """
     affines = folded_weights(analysis, plan, fitted)
     emitter = GraphEmitter(analysis, plan, affines)
     tensors = emitter.run(analysis.fn)
     small = nodes_lib.new_model(analysis.fn, tensors, analysis.model.name)
     _copy_compile_config(analysis.model, small)
-    return small, tuple(emitter.copier.reused)
+    return small
 
 
 def _copy_compile_config(model, small):
