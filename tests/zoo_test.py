@@ -64,18 +64,3 @@ def test_model_without_any_linear_op_is_copied():
     np.testing.assert_allclose(
         small.predict(data, verbose=0), model.predict(data, verbose=0)
     )
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["MobileNetV2", "ResNet50"])
-def test_keras_applications_graphs(name):
-    # Real architectures (random weights: nothing is downloaded) run through
-    # the whole pipeline and stay exact on the calibration data.
-    kwargs = dict(alpha=0.35) if name == "MobileNetV2" else {}
-    model = getattr(keras.applications, name)(
-        weights=None, input_shape=(32, 32, 3), classes=10, **kwargs
-    )
-    x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
-    small, report = f.compress_exact(model, x, atol=1e-4, layer_threshold="optimal")
-    assert len(report) > 10
-    assert report.reason[~report.folded].str.len().gt(0).all()

@@ -1,0 +1,44 @@
+"""Every keras.applications family that builds offline (random weights, small
+inputs: nothing is downloaded) runs through `apply` at threshold 1.0 and
+reproduces the original's outputs through `predict()` and eagerly."""
+
+import keras
+import numpy as np
+import pytest
+
+from tests import factories as f
+
+A = keras.applications
+
+#: One member per family, with the smallest input size it accepts.
+FAMILIES = {
+    "ConvNeXtTiny": (A.ConvNeXtTiny, 32, {}),
+    "DenseNet121": (A.DenseNet121, 32, {}),
+    "EfficientNetB0": (A.EfficientNetB0, 32, {}),
+    "EfficientNetV2B0": (A.EfficientNetV2B0, 32, {}),
+    "InceptionResNetV2": (A.InceptionResNetV2, 75, {}),
+    "InceptionV3": (A.InceptionV3, 75, {}),
+    "MobileNet": (A.MobileNet, 32, dict(alpha=0.25)),
+    "MobileNetV2": (A.MobileNetV2, 32, dict(alpha=0.35)),
+    "MobileNetV3Small": (A.MobileNetV3Small, 32, dict(include_preprocessing=False)),
+    "NASNetMobile": (A.NASNetMobile, 32, {}),
+    "ResNet50": (A.ResNet50, 32, {}),
+    "ResNet50V2": (A.ResNet50V2, 32, {}),
+    "VGG16": (A.VGG16, 32, {}),
+    "Xception": (A.Xception, 71, {}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_application_compresses_exactly(name):
+    build, size, kwargs = FAMILIES[name]
+    model = build(weights=None, input_shape=(size, size, 3), classes=10, **kwargs)
+    x = np.random.default_rng(0).uniform(0, 255, (8, size, size, 3)).astype("float32")
+    weights = [w.copy() for w in model.get_weights()]
+    small, report = f.compress_exact(model, x, atol=1e-4, layer_threshold="optimal")
+    f.assert_close(small(x, training=False), model(x, training=False), atol=1e-4)
+    assert report.reason[~report.folded].str.len().gt(0).all()  # never silent
+    assert small.count_params() <= model.count_params()
+    for a, b in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
