@@ -30,9 +30,13 @@ def assert_same_outputs(model, small, x):
         f.assert_close(a, b, atol=1e-5)
 
 
+def operations(model):
+    return model.layers if isinstance(model, keras.Sequential) else model.operations
+
+
 def assert_independent(model, small):
-    ours = {id(op) for op in small.operations}
-    assert not ours & {id(op) for op in model.operations}
+    ours = {id(op) for op in operations(small)}
+    assert not ours & {id(op) for op in operations(model)}
     assert not {id(v) for v in small.variables} & {id(v) for v in model.variables}
 
 
@@ -210,3 +214,22 @@ def test_no_layer_is_shared_even_when_nothing_folds():
     assert [layer.name for layer in small.layers] == [
         layer.name for layer in model.layers
     ]
+
+
+def test_loaded_sequential_keeps_names_and_comes_back_sequential(tmp_path):
+    model = f.shape_biases(f.mlp(sequential=True), on=0.0, dead=0.3)  # dead only
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    small, report = compress(loaded, f.data())
+    assert report.site.tolist() == ["d0", "d1", "d2"]  # the user's names
+    assert report.layer.tolist() == ["d0", "d1", "d2"]
+    assert isinstance(small, keras.Sequential)
+    assert [layer.name for layer in small.layers][-1] == "out"
+
+
+def test_sequential_that_gains_a_shortcut_comes_back_functional():
+    model = shaped(f.mlp(sequential=True))
+    small, report = compress(model, f.data(), layer_threshold=0)
+    assert report.folded.any()
+    assert not isinstance(small, keras.Sequential)
+    assert small.output_names == ["out"]

@@ -48,7 +48,7 @@ class LayerCopier:
             copy = fresh_copy(operation, name or operation.name)
             self._copies[id(operation)] = copy
         out = internals.call_like(node, copy, tensors)
-        if first_call and isinstance(operation, keras.layers.Layer):
+        if first_call and isinstance(operation, keras.Layer):
             if weights is not None:
                 copy.set_weights(weights)
             elif operation.weights or hasattr(operation, "save_assets"):

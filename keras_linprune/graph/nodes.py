@@ -63,22 +63,51 @@ def call_counts(nodes):
     return collections.Counter(id(node.operation) for node in nodes)
 
 
+def as_sequential(model):
+    """`model` as a `keras.Sequential` when its graph is a chain (one input,
+    every layer called once on the previous one's output), else `None`.
+
+    The Sequential reuses `model`'s layers (the functional wrapper is
+    dropped), so nothing is copied.
+    """
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        return None
+    previous = model.inputs[0]
+    layers = []
+    for node in ordered_nodes(model):
+        ins = node.input_tensors
+        if (
+            len(ins) != 1
+            or ins[0] is not previous
+            or len(node.outputs) != 1
+            or not isinstance(node.operation, keras.Layer)
+        ):
+            return None
+        layers.append(node.operation)
+        previous = node.outputs[0]
+    if previous is not model.outputs[0]:
+        return None
+    first = model.inputs[0]
+    source, _, _ = internals.tensor_history(first)
+    start = keras.Input(batch_shape=first.shape, dtype=first.dtype, name=source.name)
+    return keras.Sequential([start, *layers], name=model.name)
+
+
 def params_of(operation):
     """Parameters of a layer; 0 for an operation that is not a layer."""
     count = getattr(operation, "count_params", None)
     return count() if count is not None and operation.built else 0
 
 
-def tensor_key(tensor):
-    """A readable, unique key for a tensor: its producing layer's name.
-
-    The node and output index are appended when the layer is shared or has
-    several outputs, e.g. `"encoder_1_0"`.
-    """
-    layer, node_index, tensor_index = internals.tensor_history(tensor)
+def tensor_key(tensor, call=0):
+    """A readable key for a tensor: its producing layer's name, with the
+    call (`call`: which call of the layer *in this graph*, not Keras'
+    global node index, which grows each time a model is loaded or rebuilt)
+    and output index appended when not 0, e.g. `"encoder_1"`."""
+    layer, _, tensor_index = internals.tensor_history(tensor)
     key = layer.name
-    if node_index:
-        key += f"_{node_index}"
+    if call:
+        key += f"_{call}"
     if tensor_index:
         key += f"_{tensor_index}"
     return key

@@ -17,7 +17,6 @@ consumers) and `collector` (what is found, as a `core.spec.GraphSpec`).
 import dataclasses
 
 from keras_linprune.core.spec import GraphSpec
-from keras_linprune.graph import nodes as nodes_lib
 from keras_linprune.graph import registry
 from keras_linprune.graph.sites.activation import calls_problem, match_activation
 from keras_linprune.graph.sites.collector import SiteBinding, SiteCollector
@@ -101,7 +100,8 @@ def _visit(index, collector, layer):
     if not found:
         return
     # Named after the first call (node index 0), like a single call.
-    key = nodes_lib.tensor_key(min(found, key=lambda m: m.node_index).output)
+    first = min(found, key=lambda m: index.call_of(m.output))
+    key = index.tensor_key(first.output)
     problem = calls_problem(index, layer, matches)
     walks = []
     if problem is None:

@@ -3,7 +3,6 @@
 import dataclasses
 
 from keras_linprune.graph import activations, registry
-from keras_linprune.graph import keras_internals as internals
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,11 +25,6 @@ class ActivationMatch:
     layer: object
     activation: object
     norm: object = None
-
-    @property
-    def node_index(self):
-        """Which call of its layer produced the activation."""
-        return internals.tensor_history(self.output)[1]
 
 
 def match_activation(index, node):

@@ -10,7 +10,6 @@ bypassed `Concatenate`s.
 import dataclasses
 
 from keras_linprune.core.spec import LinearSpec, Rejection, SiteSpec
-from keras_linprune.graph import nodes as nodes_lib
 from keras_linprune.graph import registry
 
 
@@ -177,7 +176,7 @@ class SiteCollector:
         if source is None:
             layer = nodes[0].operation
             source = (
-                nodes_lib.tensor_key(tensor)
+                self.index.tensor_key(tensor)
                 if len(nodes) == 1
                 else f"{layer.name}_input"
             )
@@ -198,7 +197,7 @@ class SiteCollector:
                 continue
             parts, env = [], {}
             for t in concat.input_tensors:
-                key = self.canonical.get(id(t), nodes_lib.tensor_key(t))
+                key = self.canonical.get(id(t), self.index.tensor_key(t))
                 parts.append((key, int(t.shape[concat.operation.axis])))
                 env[key] = t
             self.linears[name] = dataclasses.replace(

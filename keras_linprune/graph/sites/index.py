@@ -26,6 +26,21 @@ class GraphIndex:
             self.calls_of[id(node.operation)].append(node)
         self.outputs = {id(t) for t in fn.outputs}
         self.layers = {n.operation.name: n.operation for n in self.nodes}
+        self._call_of_tensor = {}  # id(tensor) -> call position of its node
+        for calls in self.calls_of.values():
+            for position, node in enumerate(calls):
+                for t in node.outputs:
+                    self._call_of_tensor[id(t)] = position
+
+    def tensor_key(self, tensor):
+        """The tensor's key (`nodes.tensor_key`), numbered by the calls of
+        its layer in this graph."""
+        return nodes_lib.tensor_key(tensor, self.call_of(tensor))
+
+    def call_of(self, tensor):
+        """Which call of its layer in this graph produced `tensor` (0 for
+        model inputs)."""
+        return self._call_of_tensor.get(id(tensor), 0)
 
     def single_reader(self, tensor):
         """The one node reading `tensor`, or `None` (several readers, none,
