@@ -280,3 +280,29 @@ def test_constant_channels_through_padding_are_kept():
 
     assert run(lambda h: keras.layers.MaxPooling2D(name="pool")(h)).constant > 0
     assert run(lambda h: keras.layers.ZeroPadding2D(name="pool")(h)).constant == 0
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        keras.layers.GlobalAveragePooling2D,
+        keras.layers.GlobalMaxPooling2D,
+        lambda: keras.layers.UpSampling2D(2),
+    ],
+    ids=["gap", "gmp", "upsampling"],
+)
+def test_dead_channels_are_removed_through_global_pooling_and_upsampling(between):
+    """The usual CNN head (conv -> ReLU -> global pooling -> Dense) and
+    decoder upsampling: dead channels go, nothing folds through them."""
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8, 8, 3))
+    h = keras.layers.ReLU(name="r0")(keras.layers.Conv2D(12, 3, name="c0")(x))
+    h = between()(h)
+    if len(h.shape) == 4:
+        h = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 1)(h))
+    model = pin_channels(keras.Model(x, keras.layers.Dense(2, name="out")(h)))
+    small, report = check(model, images())
+    row = report.set_index("site").loc["r0"]
+    assert row.dead > 0 and row.linear == 0
+    assert row.units_after == 12 - row.dead - row.constant
+    assert "sits before the consumers" in row.reason

@@ -34,9 +34,10 @@ class StructuralKind(LayerKind):
 
 
 class ChannelPassKind(StructuralKind):
-    """Pooling and zero padding: channel-wise, an all-zero channel stays
-    zero, so dead channels can be removed through them (they are not
-    affine, so linear neurons cannot fold through them).
+    """Pooling (local and global), upsampling and zero padding: channel by
+    channel, an all-zero channel stays zero, so dead channels can be removed
+    through them (linear neurons do not fold through them: the shortcut
+    would have to be pooled too).
 
     Attributes:
         keeps_constants: Whether a constant channel stays the same constant
@@ -49,8 +50,11 @@ class ChannelPassKind(StructuralKind):
         self.keeps_constants = keeps_constants
 
     def keeps_channels(self, layer, channel_axis):
-        """Whether the layer keeps channels on `channel_axis`."""
+        """Whether the layer keeps channels on `channel_axis` (global
+        pooling keeps them last, or first for channels_first data)."""
         data_format = getattr(layer, "data_format", "channels_last")
+        if getattr(layer, "keepdims", True) is False and channel_axis == 1:
+            return False  # channels_first input, pooled to (batch, channels)
         return (channel_axis == 1) == (data_format == "channels_first")
 
 
