@@ -132,3 +132,15 @@ def test_shared_producer_is_one_site_over_its_calls():
 def test_unknown_layers_are_listed_as_unchanged():
     found = sites_of(lambda x: L.LayerNormalization(name="ln")(L.Dense(3, name="d")(x)))
     assert found.unchanged == (("ln", "LayerNormalization"),)
+
+
+def test_concatenate_of_the_same_activation_twice_is_refused():
+    """Both parts would get the site's key and one block would be lost
+    (found by the property test: outputs off by 23)."""
+
+    def net(x):
+        a = L.Dense(3, activation="relu", name="a")(x)
+        twice = L.Concatenate(name="cat")([a, L.Dropout(0.5)(a)])
+        return L.Dense(2, name="c")(twice)
+
+    assert "joins the same tensor more than once" in only_rejection(sites_of(net))

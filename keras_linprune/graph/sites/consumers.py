@@ -115,6 +115,9 @@ def _through_concat(index, walk, node, axis, norms):
         return f"normalization '{norms[-1]}' sits before '{layer.name}' (Concatenate)"
     if id(out) in index.outputs:
         return "its activation reaches a model output"
+    roots = [index.root(t) for t in node.input_tensors]
+    if len(set(roots)) < len(roots):
+        return f"'{layer.name}' (Concatenate) joins the same tensor more than once"
     readers = index.readers.get(id(out), [])
     if not readers:
         return f"'{layer.name}' (Concatenate) has no reader"

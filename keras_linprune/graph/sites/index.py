@@ -3,6 +3,7 @@
 import collections
 
 from keras_linprune.graph import nodes as nodes_lib
+from keras_linprune.graph import registry
 
 
 class GraphIndex:
@@ -27,15 +28,30 @@ class GraphIndex:
         self.outputs = {id(t) for t in fn.outputs}
         self.layers = {n.operation.name: n.operation for n in self.nodes}
         self._call_of_tensor = {}  # id(tensor) -> call position of its node
+        self._producer = {}  # id(tensor) -> the node that computes it
         for calls in self.calls_of.values():
             for position, node in enumerate(calls):
                 for t in node.outputs:
                     self._call_of_tensor[id(t)] = position
+                    self._producer[id(t)] = node
 
     def tensor_key(self, tensor):
         """The tensor's key (`nodes.tensor_key`), numbered by the calls of
         its layer in this graph."""
         return nodes_lib.tensor_key(tensor, self.call_of(tensor))
+
+    def root(self, tensor):
+        """The tensor behind `tensor` through layers that pass values on
+        as they are or per channel (identities, BatchNormalization): two
+        inputs with the same root are the same site's activation."""
+        node = self._producer.get(id(tensor))
+        while node is not None and registry.kind_of(node.operation).role in (
+            "identity",
+            "norm",
+        ):
+            tensor = node.input_tensors[0]
+            node = self._producer.get(id(tensor))
+        return id(tensor)
 
     def call_of(self, tensor):
         """Which call of its layer in this graph produced `tensor` (0 for

@@ -1,0 +1,58 @@
+"""Property-based tests over random functional graphs (hypothesis).
+
+Every generated model (`examples.random_graphs`) must compress with the
+default options and: run; reproduce the original's outputs through
+`predict()` (relative 1e-4); never grow; have `attrs["params_after"] ==
+count_params()`; save and reload to the same outputs; leave the input model
+unchanged. CI runs a fixed number of examples (`LINPRUNE_EXAMPLES`, default
+24); `benchmarks/random_graphs.py` runs the same checks on many more.
+"""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import keras_linprune as linprune
+from keras_linprune.examples.random_graphs import random_model
+
+EXAMPLES = int(os.environ.get("LINPRUNE_EXAMPLES", "24"))
+
+
+def check_model(model, x, tmp_dir):
+    """The properties every compression must have; returns the report."""
+    weights = [w.copy() for w in model.get_weights()]
+    small, report = linprune.apply(model, x, verbose=0)
+    want = model.predict(x, verbose=0)
+    got = small.predict(x, verbose=0)
+    scale = max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(got, want, atol=1e-4 * scale, rtol=1e-4)
+    assert small.count_params() <= model.count_params()
+    assert report.attrs["params_after"] == small.count_params()
+    path = os.path.join(tmp_dir, "small.keras")
+    small.save(path)
+    again = keras.saving.load_model(path)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), got)
+    for a, b in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+    return report
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    layers=st.integers(1, 6),
+    kind=st.sampled_from(["vector", "image"]),
+)
+def test_random_graphs_compress_exactly(tmp_path, seed, layers, kind):
+    model, x = random_model(seed, layers, kind)
+    check_model(model, x, str(tmp_path))
