@@ -38,7 +38,13 @@ setup(
         # Plot helpers for sweeps (the paper's figures).
         "plot": ["matplotlib>=3.5"],
         # Tests, doctests and the linter CI runs.
-        "test": ["pytest>=7", "scikit-learn>=1.2", "matplotlib>=3.5", "ruff>=0.6"],
+        "test": [
+            "pytest>=7",
+            "scikit-learn>=1.2",
+            "matplotlib>=3.5",
+            "ruff>=0.6",
+            "hypothesis>=6",
+        ],
     },
     entry_points={"console_scripts": ["linprune=keras_linprune.cli:main"]},
     classifiers=[
