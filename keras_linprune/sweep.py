@@ -7,6 +7,7 @@ the rates at every threshold.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -93,13 +94,7 @@ def sweep(
     rows = []
     for t in thresholds:
         start = time.perf_counter()
-        opts = options_lib.Options(
-            threshold=t,
-            layer_threshold=layer_threshold,
-            remove_dead=remove_dead,
-            shortcut=shortcut,
-            verbose=0,
-        )
+        opts = dataclasses.replace(base, threshold=t, verbose=0)
         small, report = api.compress(analysis, stats, opts)
         total = small.count_params()
         shortcut_params = int(report.shortcut_params.sum())

@@ -31,6 +31,20 @@ def run(capsys, *argv):
     return code, captured.out, captured.err
 
 
+def compress(capsys, folder, out, *extra, model="m.keras", data="x.npy"):
+    """`linprune compress` on the fixture's model and data."""
+    return run(
+        capsys,
+        "compress",
+        folder / model,
+        "--data",
+        folder / data,
+        "--out",
+        out,
+        *extra,
+    )
+
+
 def one_error_line(err):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("linprune: error: "), err
@@ -42,44 +56,21 @@ def test_existing_output_is_not_overwritten_without_force(tmp_path, files, capsy
     folder, _, _ = files
     out = tmp_path / "small.keras"
     out.write_bytes(b"precious")
-    code, _, err = run(
-        capsys, "compress", folder / "m.keras", "--data", folder / "x.npy", "--out", out
-    )
+    code, _, err = compress(capsys, folder, out)
     assert code == 2 and "--force" in one_error_line(err)
     assert out.read_bytes() == b"precious"
-    code, _, _ = run(
-        capsys,
-        "compress",
-        folder / "m.keras",
-        "--data",
-        folder / "x.npy",
-        "--out",
-        out,
-        "--force",
-    )
+    code, _, _ = compress(capsys, folder, out, "--force")
     assert code == 0 and keras.saving.load_model(out).count_params() > 0
 
 
-@pytest.mark.parametrize("which", ["model", "data"])
-def test_output_equal_to_an_input_is_refused(tmp_path, files, capsys, which):
-    folder, model, x = files
-    source = tmp_path / "m.keras"
-    model.save(source)
+def test_output_equal_to_the_input_model_is_refused(tmp_path, files, capsys):
+    _, model, x = files
+    model.save(tmp_path / "m.keras")
     np.save(tmp_path / "x.npy", x)
-    target = source if which == "model" else tmp_path / "x.npy"
-    before = target.read_bytes()
-    code, _, err = run(
-        capsys,
-        "compress",
-        source,
-        "--data",
-        tmp_path / "x.npy",
-        "--out",
-        source,
-        "--force",
-    )
+    before = (tmp_path / "m.keras").read_bytes()
+    code, _, err = compress(capsys, tmp_path, tmp_path / "m.keras", "--force")
     assert code == 2 and "overwrite the input" in one_error_line(err)
-    assert target.read_bytes() == before
+    assert (tmp_path / "m.keras").read_bytes() == before
 
 
 def test_a_symlinked_output_is_replaced_not_followed(tmp_path, files, capsys):
@@ -88,16 +79,7 @@ def test_a_symlinked_output_is_replaced_not_followed(tmp_path, files, capsys):
     victim.write_bytes(b"other file")
     link = tmp_path / "small.keras"
     link.symlink_to(victim)
-    code, _, _ = run(
-        capsys,
-        "compress",
-        folder / "m.keras",
-        "--data",
-        folder / "x.npy",
-        "--out",
-        link,
-        "--force",
-    )
+    code, _, _ = compress(capsys, folder, link, "--force")
     assert code == 0
     assert victim.read_bytes() == b"other file"
     assert not link.is_symlink()
@@ -111,17 +93,7 @@ def test_a_failed_report_leaves_no_result(tmp_path, files, capsys, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
-    code, _, err = run(
-        capsys,
-        "compress",
-        folder / "m.keras",
-        "--data",
-        folder / "x.npy",
-        "--out",
-        out,
-        "--report",
-        report,
-    )
+    code, _, err = compress(capsys, folder, out, "--report", report)
     assert code == 2 and "disk full" in one_error_line(err)
     assert sorted(os.listdir(tmp_path)) == []
 
