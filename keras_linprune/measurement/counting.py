@@ -203,7 +203,8 @@ class _SiteCounter:
 
     def _zeros(self, spec=False):
         """Initial totals (or their `TensorSpec`s): site counts, and per
-        numeric input its non-finite batches, running minimum and maximum."""
+        numeric input its non-finite batches, its first row (the reference)
+        and the batches with a row that differs from it."""
 
         def make(shape, dtype, value=0):
             if spec:
@@ -218,22 +219,29 @@ class _SiteCounter:
         )
         inputs = (
             [make((), tf.int64) for _ in self.inputs],
-            [make(shape, tf.float64, np.inf) for _, _, shape in self.inputs],
-            [make(shape, tf.float64, -np.inf) for _, _, shape in self.inputs],
+            [make(shape, tf.float64, np.nan) for _, _, shape in self.inputs],
+            [make((), tf.int64) for _ in self.inputs],
         )
         return sites, inputs
 
-    def input_checks(self, x):
-        """Per numeric input: whether the batch has NaN/Inf, and its
-        per-feature minimum and maximum (to tell identical rows)."""
-        nonfinite, low, high = [], [], []
-        for i, _, _ in self.inputs:
-            v = tf.cast(x[i], tf.float64)
-            finite = tf.reduce_all(tf.math.is_finite(v))
+    def input_checks(self, x, references):
+        """Per numeric input: whether the batch has NaN/Inf, its reference
+        row (the first row seen), and whether a row differs from it. One
+        pass each over the batch, in its own dtype (no full-size cast)."""
+        nonfinite, new_references, varies = [], [], []
+        for (i, _, _), reference in zip(self.inputs, references):
+            v = x[i]
+            if v.dtype.is_floating:
+                finite = tf.reduce_all(tf.math.is_finite(v))
+            else:
+                finite = tf.constant(True)
             nonfinite.append(tf.cast(tf.logical_not(finite), tf.int64))
-            low.append(tf.reduce_min(v, axis=0))
-            high.append(tf.reduce_max(v, axis=0))
-        return nonfinite, low, high
+            unset = tf.reduce_all(tf.math.is_nan(reference))
+            reference = tf.where(unset, tf.cast(v[0], tf.float64), reference)
+            differs = tf.reduce_any(tf.not_equal(v, tf.cast(reference, v.dtype)))
+            new_references.append(reference)
+            varies.append(tf.cast(differs, tf.int64))
+        return nonfinite, new_references, varies
 
     def batch_counts(self, x):
         """Counts of one batch: rows, per-piece counts, observations,
@@ -277,14 +285,14 @@ class _SiteCounter:
         return rows, counts, observations, nonfinite
 
     def _step(self, totals, x):
-        sites, (nonfinite, low, high) = totals
-        new_nonfinite, new_low, new_high = self.input_checks(x)
+        sites, (nonfinite, references, varies) = totals
+        new_nonfinite, references, new_varies = self.input_checks(x, references)
         return (
             tf.nest.map_structure(tf.add, sites, self.batch_counts(x)),
             (
                 [a + b for a, b in zip(nonfinite, new_nonfinite)],
-                [tf.minimum(a, b) for a, b in zip(low, new_low)],
-                [tf.maximum(a, b) for a, b in zip(high, new_high)],
+                references,
+                [a + b for a, b in zip(varies, new_varies)],
             ),
         )
 
@@ -302,14 +310,14 @@ class _SiteCounter:
                 bar.update(batches)
         sites, inputs = tf.nest.map_structure(lambda t: t.numpy(), totals)
         rows, counts, observations, nonfinite = sites
-        input_nonfinite, low, high = inputs
+        input_nonfinite, _, varies = inputs
         return CountResult(
             int(rows),
             list(counts),
             [int(o) for o in observations],
             [int(n) for n in nonfinite],
             {name: int(n) for (_, name, _), n in zip(self.inputs, input_nonfinite)},
-            bool(self.inputs) and all(np.array_equal(a, b) for a, b in zip(low, high)),
+            bool(self.inputs) and not any(varies),
         )
 
 
