@@ -289,6 +289,7 @@ def compress(
         rows=stats.rows,
     )
     report["certified"] = report.folded & opts.certify
+    notes["layers"] = report_lib.layer_actions(analysis, plan, small)
     notes["refit"] = opts.refit
     if stats.warnings:
         notes["warnings"] = list(stats.warnings)

@@ -90,6 +90,72 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
     return frame
 
 
+def layer_actions(analysis, plan, small):
+    """What happened to every layer: one dict per original layer (`layer`,
+    `type`, `action`), then one per layer the rebuild added.
+
+    Actions: `"copied"` (same config and state), `"narrowed"` (fewer units or
+    inputs), `"rewritten"` (now sums shortcut terms), `"removed"` (folded
+    away: a fully folded producer, its activation and dropout),
+    `"absorbed"` (a normalization folded into a linear layer), `"bypassed"`
+    (a `Concatenate` whose reader reads the parts), `"added"` (a shortcut,
+    low-rank pair, `Add` or `Activation` of the rebuild).
+    """
+    spec = plan.spec
+    kept = {layer.name for layer in _layers_of(small)}
+    rows = []
+    for name in analysis.layer_order:
+        operation = _operation(analysis, name)
+        kind = type(operation).__name__
+        if name in spec.linears:
+            action = _linear_action(spec.linears[name], plan.layout[name])
+        elif name in spec.absorbed:
+            action = "absorbed"
+        elif name in spec.bypassed:
+            action = "bypassed"
+        elif name not in kept:
+            action = "removed"
+        else:
+            action = "narrowed" if _narrowed(operation, small) else "copied"
+        rows.append(dict(layer=name, type=kind, action=action))
+    original = set(analysis.layer_order)
+    rows += [
+        dict(layer=layer.name, type=type(layer).__name__, action="added")
+        for layer in _layers_of(small)
+        if layer.name not in original and type(layer).__name__ != "InputLayer"
+    ]
+    return rows
+
+
+def _layers_of(model):
+    return [op for op in getattr(model, "operations", model.layers)]
+
+
+def _operation(analysis, name):
+    for op in analysis.fn.operations:
+        if op.name == name:
+            return op
+    return None
+
+
+def _linear_action(lin, layout):
+    if layout.units == 0:
+        return "removed"
+    own = {key for key, _ in lin.inputs}
+    if set(layout.sources) - own:
+        return "rewritten"
+    return "narrowed" if layout.params != lin.params - lin.absorbed_params else "copied"
+
+
+def _narrowed(operation, small):
+    """Whether a copied layer lost weights (per-channel slopes of a
+    narrowed producer)."""
+    if not hasattr(operation, "count_params"):
+        return False  # an operation that is not a layer: no weights
+    (copy,) = [op for op in _layers_of(small) if op.name == operation.name]
+    return copy.count_params() != operation.count_params()
+
+
 def _site_record(plan, site, rates):
     """The report row of a fold site."""
     d = plan.decisions[site.name]
@@ -230,6 +296,13 @@ class ReportAccessor:
 
     def __init__(self, frame):
         self._frame = frame
+
+    def layers(self) -> pd.DataFrame:
+        """One row per layer of the original model and per added layer:
+        `layer`, `type`, `action` (see `report.layer_actions`)."""
+        return pd.DataFrame(
+            self._frame.attrs.get("layers", []), columns=["layer", "type", "action"]
+        )
 
     @property
     def totals(self) -> dict:

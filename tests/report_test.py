@@ -42,3 +42,31 @@ def test_summary_text():
     assert f"{model.count_params():,}" in text
     for site in report.site:
         assert site in text
+
+
+def test_every_layer_says_what_happened_to_it():
+    model = f.shape_biases(f.mlp(style="layer", dropout=True), on=0.5, dead=0.2)
+    small, report = linprune.apply(model, f.data(), layer_threshold=0, verbose=0)
+    actions = dict(report.linprune.layers()[["layer", "action"]].values)
+    assert actions["d0"] == "narrowed" and actions["relu0"] == "copied"
+    assert actions["d1"] == actions["relu1"] == "removed"  # fully folded
+    assert actions["out"] == "rewritten"
+    added = {name for name, action in actions.items() if action == "added"}
+    assert added == {layer.name for layer in small.layers} - {
+        layer.name for layer in model.layers
+    }
+    assert set(actions) >= {layer.name for layer in model.layers[1:]}
+
+
+def test_absorbed_and_bypassed_layers_are_named():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((6,))
+    h = keras.layers.BatchNormalization(name="bn")(keras.layers.Dense(8, name="p")(x))
+    h = keras.layers.ReLU(name="r")(h)
+    cat = keras.layers.Concatenate(name="cat")([h, x])
+    model = keras.Model(x, keras.layers.Dense(2, name="c")(cat))
+    _, report = linprune.apply(f.pin(model), f.data(), verbose=0)
+    actions = dict(report.linprune.layers()[["layer", "action"]].values)
+    assert actions["bn"] == "absorbed" and actions["cat"] == "bypassed"
