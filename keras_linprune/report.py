@@ -84,7 +84,8 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
     )
     if not spec.sites:
         frame.attrs["note"] = (
-            "nothing was folded: the model has no Dense -> ReLU -> Dense site"
+            "nothing was folded: the model has no linear layer -> piecewise-linear "
+            "activation -> linear layer site"
             + (" that can be folded (see `reason`)" if spec.rejected else "")
         )
     return frame

@@ -104,6 +104,7 @@ def test_model_without_fold_site_returns_equivalent_copy():
     assert small is not model and small.count_params() == model.count_params()
     assert "not piecewise linear" in report.loc[0, "reason"]
     assert "nothing was folded" in report.attrs["note"]
+    assert "piecewise-linear activation" in report.attrs["note"]
     assert "nothing was folded" in linprune.summary(report)
 
 
