@@ -103,10 +103,11 @@ def layer_actions(analysis, plan, small):
     low-rank pair, `Add` or `Activation` of the rebuild).
     """
     spec = plan.spec
-    kept = {layer.name for layer in _layers_of(small)}
+    copies = {layer.name: layer for layer in _layers_of(small)}
     rows = []
+    operations = {op.name: op for op in analysis.fn.operations}
     for name in analysis.layer_order:
-        operation = _operation(analysis, name)
+        operation = operations[name]
         kind = type(operation).__name__
         if name in spec.linears:
             action = _linear_action(spec.linears[name], plan.layout[name])
@@ -114,10 +115,10 @@ def layer_actions(analysis, plan, small):
             action = "absorbed"
         elif name in spec.bypassed:
             action = "bypassed"
-        elif name not in kept:
+        elif name not in copies:
             action = "removed"
         else:
-            action = "narrowed" if _narrowed(operation, small) else "copied"
+            action = "narrowed" if _narrowed(operation, copies) else "copied"
         rows.append(dict(layer=name, type=kind, action=action))
     original = set(analysis.layer_order)
     rows += [
@@ -132,13 +133,6 @@ def _layers_of(model):
     return [op for op in getattr(model, "operations", model.layers)]
 
 
-def _operation(analysis, name):
-    for op in analysis.fn.operations:
-        if op.name == name:
-            return op
-    return None
-
-
 def _linear_action(lin, layout):
     if layout.units == 0:
         return "removed"
@@ -148,13 +142,12 @@ def _linear_action(lin, layout):
     return "narrowed" if layout.params != lin.params - lin.absorbed_params else "copied"
 
 
-def _narrowed(operation, small):
+def _narrowed(operation, copies):
     """Whether a copied layer lost weights (per-channel slopes of a
     narrowed producer)."""
     if not hasattr(operation, "count_params"):
         return False  # an operation that is not a layer: no weights
-    (copy,) = [op for op in _layers_of(small) if op.name == operation.name]
-    return copy.count_params() != operation.count_params()
+    return copies[operation.name].count_params() != operation.count_params()
 
 
 def _site_record(plan, site, rates):
