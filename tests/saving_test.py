@@ -51,3 +51,45 @@ def test_tflite_conversion():
     f.assert_close(
         interpreter.get_tensor(out["index"]), model.predict(x, verbose=0), atol=1e-4
     )
+
+
+def test_serving_signature_names_equal_the_originals(tmp_path):
+    x_in = keras.Input((6,), name="features")
+    h = keras.layers.Dense(16, activation="relu", name="hidden")(x_in)
+    outputs = {
+        "logits": keras.layers.Dense(3, name="logits")(h),
+        "score": keras.layers.Dense(1, name="score")(h),
+    }
+    model = f.shape_biases(keras.Model(x_in, outputs))
+    small, report = linprune.apply(model, f.data(), layer_threshold=0, verbose=0)
+    assert report.folded.any()
+    signatures = []
+    for m, name in ((model, "orig"), (small, "small")):
+        m.export(str(tmp_path / name), verbose=False)
+        fn = tf.saved_model.load(str(tmp_path / name)).signatures["serving_default"]
+        signatures.append(
+            (sorted(fn.structured_input_signature[1]), sorted(fn.structured_outputs))
+        )
+    assert signatures[0] == signatures[1]
+    assert signatures[1][0] == ["features"]
+
+
+def test_lstm_model_converts_to_tflite_like_the_original():
+    """Both need TensorFlow select ops for the LSTM; the compressed model
+    must convert whenever the original does."""
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((5, 3))
+    h = keras.layers.Dense(8, activation="relu", name="proj")(x_in)
+    h = keras.layers.LSTM(4)(h)
+    h = keras.layers.Dense(8, activation="relu", name="head")(h)
+    model = f.shape_biases(keras.Model(x_in, keras.layers.Dense(2, name="out")(h)))
+    x = np.random.default_rng(0).normal(size=(16, 5, 3)).astype("float32")
+    small, _ = linprune.apply(model, x, verbose=0)
+    for m in (model, small):
+        converter = tf.lite.TFLiteConverter.from_keras_model(m)
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+            tf.lite.OpsSet.SELECT_TF_OPS,
+        ]
+        converter._experimental_lower_tensor_list_ops = False
+        assert len(converter.convert()) > 0
