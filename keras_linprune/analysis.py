@@ -48,6 +48,11 @@ class Analysis:
         }
 
     @functools.cached_property
+    def operations(self):
+        """Layer (or operation) name -> the layer in the flat graph."""
+        return {op.name: op for op in self.fn.operations}
+
+    @functools.cached_property
     def layer_params(self):
         """Layer name -> its parameter count in the original model."""
         return {

@@ -69,11 +69,13 @@ def measure(
     ```
     """
     options_lib.check_model(model)
-    batch_size = options_lib.check_batch_size(batch_size)
-    steps = options_lib.check_steps(steps)
-    verbose = options_lib.check_verbose(verbose)
+    opts = options_lib.Options(batch_size=batch_size, steps=steps, verbose=verbose)
     return counting.count_sites(
-        analyse(model), data, batch_size=batch_size, verbose=verbose, steps=steps
+        analyse(model),
+        data,
+        batch_size=opts.batch_size,
+        verbose=opts.verbose,
+        steps=opts.steps,
     )
 
 
@@ -326,18 +328,21 @@ def _guard(analysis, opts, refitter):
         fitted = refitter(plan)[0] if refitter else None
         return value_of(rebuild(analysis, plan, fitted))
 
-    name = metric if isinstance(metric, str) else metric.name
     return policies.MetricGuard(
         float(opts.max_metric_drop),
         metric,
-        evaluation.lower_is_better(name),
+        evaluation.lower_is_better(_metric_name(metric)),
         value_of(analysis.model),
         score,
     )
 
 
+def _metric_name(metric):
+    return metric if isinstance(metric, str) else metric.name
+
+
 def _result_key(result, metric):
-    name = metric if isinstance(metric, str) else metric.name
+    name = _metric_name(metric)
     if name in result:
         return name
     (key,) = result  # a single metric under Keras' own name

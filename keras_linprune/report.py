@@ -105,9 +105,8 @@ def layer_actions(analysis, plan, small):
     spec = plan.spec
     copies = {layer.name: layer for layer in _layers_of(small)}
     rows = []
-    operations = {op.name: op for op in analysis.fn.operations}
     for name in analysis.layer_order:
-        operation = operations[name]
+        operation = analysis.operations[name]
         kind = type(operation).__name__
         if name in spec.linears:
             action = _linear_action(spec.linears[name], plan.layout[name])

@@ -68,10 +68,11 @@ def count_sites(analysis, data, *, batch_size, verbose, steps=None):
         {s.name: s.activation.principal for s in found.spec.sites},
         identical_rows=result.identical_rows,
     )
-    if stats.warnings:
+    found_warnings = stats.warnings
+    if found_warnings:
         warnings.warn(
             "keras_linprune: the calibration data may not support the "
-            "decisions: " + "; ".join(stats.warnings),
+            "decisions: " + "; ".join(found_warnings),
             CalibrationWarning,
             stacklevel=3,
         )

@@ -14,6 +14,7 @@ never copied whole. Datasets are checked as they stream: the counting step
 flags NaN/Inf rows with the same error (`nonfinite_error`).
 """
 
+import itertools
 import math
 
 import keras
@@ -87,11 +88,7 @@ class Calibration:
             self.num_batches = min(self.num_batches, steps)
 
     def __iter__(self):
-        batches = self._iterate()
-        for i, batch in enumerate(batches):
-            if self._steps is not None and i >= self._steps:
-                return
-            yield batch
+        return itertools.islice(self._iterate(), self._steps)
 
     # Arrays --------------------------------------------------------------
     def _init_arrays(self, data):

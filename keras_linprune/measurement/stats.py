@@ -84,22 +84,29 @@ class ActivationStats:
         self.identical_rows = bool(identical_rows)
         self._check_counts()
 
+    def _sums_per_call(self, site):
+        """`(observations, piece sums, observations per call)` of a site:
+        per neuron, the counts of all pieces next to what they may reach."""
+        counts = self.piece_counts[site]
+        obs = np.asarray(self.observations[site], np.int64)
+        per_call = obs if counts.ndim == 2 else obs[:, None]
+        return obs, counts.sum(axis=-2), per_call
+
     def _check_counts(self):
         if self.rows < 0:
             raise ValueError(f"Expected rows >= 0. Received: rows={self.rows}")
         for k, c in self.piece_counts.items():
-            obs = np.asarray(self.observations[k], np.int64)
-            per_call = obs if c.ndim == 2 else obs[:, None]
+            obs, sums, per_call = self._sums_per_call(k)
             if np.any(obs < 0) or np.any(c < 0):
                 raise ValueError(
                     f"Expected non-negative counts and observations for site "
                     f"{k!r}. Received: a negative value"
                 )
-            if np.any(c.sum(axis=-2) > per_call):
+            if np.any(sums > per_call):
                 raise ValueError(
                     f"Expected at most {int(np.max(obs))} observations per neuron "
                     f"for site {k!r}. Received: counts summing to "
-                    f"{int(c.sum(axis=-2).max())}"
+                    f"{int(sums.max())}"
                 )
             if not 0 <= self.principal[k] < c.shape[-2]:
                 raise ValueError(
@@ -201,13 +208,12 @@ class ActivationStats:
                     f"Expected counts of shape {shape} for site {site.name!r}. "
                     f"Received: {c.shape}"
                 )
-            obs = np.asarray(self.observations[site.name], np.int64)
-            per_call = obs if c.ndim == 2 else obs[:, None]
-            if site.activation.partition and np.any(c.sum(axis=-2) != per_call):
+            obs, sums, per_call = self._sums_per_call(site.name)
+            if site.activation.partition and np.any(sums != per_call):
                 raise ValueError(
                     f"Expected the piece counts of site {site.name!r} to add up "
                     f"to its {int(np.max(obs))} observations. Received: sums from "
-                    f"{int(c.sum(axis=-2).min())} to {int(c.sum(axis=-2).max())}"
+                    f"{int(sums.min())} to {int(sums.max())}"
                 )
 
     def save(self, path: str | os.PathLike) -> None:

@@ -44,7 +44,7 @@ class GraphEmitter:
         self.outputs = {id(t) for t in fn.outputs}
         self.tensors = nodes_lib.new_inputs(fn)  # id(original) -> new
         self.copier = LayerCopier()
-        layers = {layer.name: layer for layer in fn.operations}
+        layers = analysis.operations
         self.linear = LinearEmitter(
             self.spec, affines, plan.layout, layers, Names(layers)
         )

@@ -16,7 +16,7 @@ def initial_affines(analysis):
     BatchNormalization layers the node absorbs are folded in (input side
     and output side); a reader of a `Concatenate` gets one term per part.
     """
-    layers = {layer.name: layer for layer in analysis.fn.operations}
+    layers = analysis.operations
     affines = {}
     for name, lin in analysis.spec.linears.items():
         layer = layers[name]
