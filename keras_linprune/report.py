@@ -129,7 +129,10 @@ def layer_actions(analysis, plan, small):
 
 
 def _layers_of(model):
-    return [op for op in getattr(model, "operations", model.layers)]
+    """Every operation of a functional model; the layers of a Sequential
+    (which has no `operations`)."""
+    operations = getattr(model, "operations", None)
+    return operations if operations is not None else model.layers
 
 
 def _linear_action(lin, layout):
