@@ -42,3 +42,32 @@ def test_application_compresses_exactly(name):
     assert small.count_params() <= model.count_params()
     for a, b in zip(model.get_weights(), weights):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["MobileNet", "MobileNetV2"])
+def test_dead_channels_leave_mobilenet_depthwise_blocks(name):
+    """One BatchNormalization channel in five pinned dead: the dead channels
+    of each expansion also leave the depthwise layer after it."""
+    build, size, kwargs = FAMILIES[name]
+    model = build(weights=None, input_shape=(size, size, 3), classes=10, **kwargs)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            beta[rng.uniform(size=beta.size) < 0.2] = -50.0
+            layer.set_weights([gamma, beta, mean, var])
+    x = rng.uniform(0, 255, (16, size, size, 3)).astype("float32")
+    small, report = f.compress_exact(model, x, atol=1e-4, layer_threshold="optimal")
+    depthwise = [
+        layer.name
+        for layer in model.layers
+        if isinstance(layer, keras.layers.DepthwiseConv2D)
+    ]
+    narrowed = [
+        n
+        for n in depthwise
+        if small.get_layer(n).count_params() < model.get_layer(n).count_params()
+    ]
+    assert len(narrowed) >= len(depthwise) // 2, (narrowed, depthwise)
+    assert small.count_params() < 0.6 * model.count_params()

@@ -30,9 +30,14 @@ def test_chain_of_three_folded_sites_is_exact(rule):
     folded = report[report.folded]
     assert len(folded) == 3, report
     f.assert_close(predict(small, x), predict(model, x), atol=1e-5)
-    # Every layer that received folds reads one merged matrix per source.
-    names = [layer.name for layer in small.layers]
-    assert "out_shortcut_input_layer" in names or any("shortcut" in n for n in names)
+    # Every layer that received folds is one Dense over its sources, each
+    # read once: no Add, no separate shortcut layers.
+    types = {type(layer).__name__ for layer in small.layers}
+    assert "Add" not in types and types <= {"InputLayer", "Dense", "Concatenate"}
+    for layer in small.layers:
+        if isinstance(layer, keras.layers.Concatenate):
+            sources = [id(t) for t in layer.input]
+            assert len(set(sources)) == len(sources)
 
 
 def test_provably_linear_model_is_exact_on_fresh_inputs():
@@ -176,10 +181,13 @@ def test_shared_layers_fold_at_every_call(shared_consumer):
     assert row.folded and row.linear > 0 and row.dead > 0
     # Still one layer per original shared layer, called at both inputs.
     assert len(small.get_layer("p")._inbound_nodes) == 2
-    shortcuts = [layer for layer in small.layers if "shortcut" in layer.name]
-    assert shortcuts
+    # Each consumer reads [kept neurons, the shortcut's source] in one layer.
+    joins = [layer for layer in small.layers if layer.name.endswith("_inputs")]
+    assert joins and not any("shortcut" in layer.name for layer in small.layers)
     if shared_consumer:
-        assert all(len(layer._inbound_nodes) == 2 for layer in shortcuts)
+        assert [layer.name for layer in joins] == ["c_inputs"]
+        assert len(joins[0]._inbound_nodes) == 2
+        assert len(small.get_layer("c")._inbound_nodes) == 2
 
 
 def test_shared_layer_folds_only_neurons_linear_at_every_call():
@@ -366,9 +374,11 @@ def test_sites_fold_through_a_concatenate():
     rows = report.set_index("site")
     assert rows.loc[["a", "b"], "folded"].all()
     assert rows.loc["a", "consumers"] == rows.loc["b", "consumers"] == "out"
-    assert not any(
-        isinstance(layer, keras.layers.Concatenate) for layer in small.layers
-    )
+    # "merge" is replaced by the join of out's inputs: the kept neurons of
+    # a and b, and x_in once (the parts' own and the shortcuts' source).
+    joins = [x for x in small.layers if isinstance(x, keras.layers.Concatenate)]
+    assert [layer.name for layer in joins] == ["out_inputs"]
+    assert len(joins[0].input) == 3
 
 
 def test_conv_sites_fold_through_a_channel_concatenate():
@@ -429,7 +439,7 @@ def test_shared_reader_of_a_concatenate_is_refused():
     )
 
 
-def test_concatenate_reader_blocks_are_named_as_parts():
+def test_concatenate_reader_reads_its_parts_joined_again():
     keras.utils.set_random_seed(0)
     x_in = keras.Input((6,))
     a = keras.layers.Dense(16, activation="relu", name="a")(x_in)
@@ -439,5 +449,5 @@ def test_concatenate_reader_blocks_are_named_as_parts():
     )
     small, report = f.compress_exact(model, f.data())
     names = [layer.name for layer in small.layers]
-    assert any(n.startswith("out_part_") for n in names)
-    assert not any("shortcut" in n for n in names)  # nothing linear folded
+    assert len(names) == len(model.layers)
+    assert "out_inputs" in names and not any("shortcut" in n for n in names)

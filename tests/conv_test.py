@@ -306,3 +306,37 @@ def test_dead_channels_are_removed_through_global_pooling_and_upsampling(between
     assert row.dead > 0 and row.linear == 0
     assert row.units_after == 12 - row.dead - row.constant
     assert "sits before the consumers" in row.reason
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [
+        lambda: keras.layers.LeakyReLU(0.1, name="act"),
+        lambda: keras.layers.Activation("elu", name="act"),
+        lambda: keras.layers.ReLU(name="act"),
+    ],
+)
+def test_spatial_fold_into_a_pointwise_consumer_is_exact_under_predict(activation):
+    """TensorFlow's CPU graph fusion of `Conv + bias -> Add -> LeakyReLU`
+    applies slope 0.2 whatever the layer says (the compiled model, not the
+    eager one, was off by 3.2 here): the shortcut joins the consumer's
+    kernel through its low-rank first half, so no `Add` is emitted."""
+    model = pin_channels(
+        cnn(
+            keras.layers.Conv2D(6, 3, padding="same", name="c0"),
+            keras.layers.Conv2D(5, 1, name="c1"),
+            head=keras.layers.Flatten,
+            extra=(),
+        )
+    )
+    x_in = model.input
+    h = model.get_layer("c1").output
+    y = keras.layers.Dense(2, name="head")(keras.layers.Flatten()(activation()(h)))
+    model = keras.Model(x_in, y)
+    x = images()
+    small, report = linprune.apply(model, x, layer_threshold=0.0, verbose=0)
+    assert report.set_index("site").loc["r0", "linear"] > 0
+    assert not any(isinstance(layer, keras.layers.Add) for layer in small.layers)
+    expected = model.predict(x, verbose=0)
+    f.assert_close(small.predict(x, verbose=0), expected, atol=1e-4)
+    f.assert_close(small(x), expected, atol=1e-4)

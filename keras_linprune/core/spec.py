@@ -64,6 +64,10 @@ class LinearSpec:
             format). Terms from the same source merge only with the same
             geometry; otherwise the incoming one is kept under
             `term_key(source, geometry)`.
+        pointwise: Whether the kernel mixes channels only, position by
+            position (`Dense`, a 1x1 convolution with stride 1): a term of
+            another geometry is then always emitted low-rank, its second
+            half joining this layer's kernel (no `Add`).
     """
 
     name: str
@@ -78,6 +82,7 @@ class LinearSpec:
     taps: int = 1
     parts: tuple = ()
     geometry: str = "dense"
+    pointwise: bool = True
 
     @property
     def inputs(self):
@@ -114,6 +119,9 @@ class SiteSpec:
         nonzero_constants: Whether neurons stuck at a non-zero constant can
             be moved into the consumers' bias (not through a padded
             spatial kernel).
+        dead_reach_as_constants: Whether dead neurons reach the consumers
+            as constants that may be non-zero (through a depthwise
+            convolution's bias): removing any gives the consumers a bias.
     """
 
     name: str
@@ -124,6 +132,7 @@ class SiteSpec:
     channel_params: int = 0
     linear_block: str = ""
     nonzero_constants: bool = True
+    dead_reach_as_constants: bool = False
 
     def __post_init__(self):
         if self.activation is None:

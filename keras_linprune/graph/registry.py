@@ -19,7 +19,7 @@ Example:
 
 import keras
 
-from keras_linprune.graph.kinds import activation, linear, norm, structural
+from keras_linprune.graph.kinds import activation, depthwise, linear, norm, structural
 from keras_linprune.graph.kinds.base import LayerKind
 
 L = keras.layers
@@ -34,6 +34,8 @@ KINDS = {
     L.Conv1DTranspose: linear.CONV_TRANSPOSE,
     L.Conv2DTranspose: linear.CONV_TRANSPOSE,
     L.Conv3DTranspose: linear.CONV_TRANSPOSE,
+    L.DepthwiseConv1D: depthwise.DEPTHWISE,
+    L.DepthwiseConv2D: depthwise.DEPTHWISE,
     L.BatchNormalization: norm.BATCH_NORM,
     L.ReLU: activation.RELU,
     L.LeakyReLU: activation.LEAKY_RELU,

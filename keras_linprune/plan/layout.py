@@ -88,6 +88,7 @@ def _propagate(spec, decisions):
             if d.linear.size:
                 biased[consumer] |= biased[site.producer] or d.moves_offset
             biased[consumer] |= d.moves_value
+            biased[consumer] |= site.dead_reach_as_constants and d.constant.size > 0
         units[site.producer] = int(d.keep.size)
         widths[site.name] = int(d.keep.size)
     return terms, biased, units, widths
@@ -116,17 +117,22 @@ def _fold_terms(consumer, producer, site, decision):
 
 
 def _node_layout(lin, terms, biased, n, widths, shortcut):
-    """The `NodeLayout` of one node with `n` units and these terms; with
-    `shortcut="auto"`, a term is factored through its rank bound where that
-    is smaller."""
+    """The `NodeLayout` of one node with `n` units and these terms.
+
+    With `shortcut="auto"`, a term is factored through its rank bound where
+    that is smaller, and always when the node is pointwise and the term has
+    another geometry: its second half then joins the node's own kernel
+    (`rebuild/terms.py`) instead of being added by a separate layer.
+    """
     own = {key for key, _ in lin.inputs}
+    joins = lin.pointwise and lin.source in terms
     total, shortcuts, ranks = 0, 0, {}
-    for key, (taps, rank, _) in terms.items() if n else ():
+    for key, (taps, rank, geometry) in terms.items() if n else ():
         rows = taps * widths[source_of(key)]
         size = rows * n
         if shortcut == "auto" and rank is not None:
             r = min(rank, rows, n)
-            if r * (rows + n) < size:
+            if r * (rows + n) < size or (joins and geometry != lin.geometry):
                 size, ranks[key] = r * (rows + n), r
         total += size
         if key not in own:

@@ -92,13 +92,14 @@ class GraphEmitter:
 
 
 def _narrowed_channels(analysis, plan):
-    """Activation layer name -> `(kept channels, channel axis)` for every
-    site whose activation layer is copied behind a narrowed producer."""
+    """Layer name -> `(kept channels, channel axis)` for every layer copied
+    behind a narrowed producer with per-channel weights: a site's
+    activation layer, and a depthwise convolution with the per-channel
+    layers after it."""
     narrowed = {}
     for key, binding in analysis.found.bindings.items():
-        if binding.activation_layer is not None:
-            narrowed[binding.activation_layer.name] = (
-                plan.decisions[key].keep,
-                binding.channel_axis,
-            )
+        per_channel = [binding.activation_layer, *binding.channel_maps]
+        for layer in per_channel:
+            if layer is not None:
+                narrowed[layer.name] = (plan.decisions[key].keep, binding.channel_axis)
     return narrowed

@@ -1,19 +1,57 @@
-"""Emitting one rebuilt linear node: a layer per term, summed.
+"""Emitting one rebuilt linear node with as few layers as possible.
 
 A linear node's pre-activation after folding is a sum of terms, one per
-source (`core.algebra.Affine`). The first term keeps the layer's name,
-config and bias; every other term is a bias-free layer with the geometry it
-came from (`<layer>_shortcut_<source>`, or `<layer>_part_<source>` for a
-block of its own concatenated input); an `Add` sums them and the activation
-follows as an `Activation` layer. A term with a planned rank is a low-rank
-pair: the term's geometry down to `r` channels, then pointwise up.
+source (`core.algebra.Affine`). Terms that can share one kernel are emitted
+as *one* layer reading the concatenation of their inputs (channel axis):
+
+* the *anchor* term (the layer's own input, or the first term left) decides
+  the geometry; every full term with the same geometry joins it;
+* a low-rank term (planned rank `r`) joins it through its first half (the
+  term's geometry down to `r` channels) when the anchor is pointwise: the
+  second half becomes `r` rows of the anchor's kernel.
+
+The joined layer keeps the original layer's name, config, bias and
+activation, and reads `<layer>_inputs` (a `Concatenate`) when it has more
+than one input. Terms that cannot join (another spatial geometry, or input
+shapes that differ) stay separate bias-free layers (`<layer>_shortcut_<source>`,
+or `<layer>_part_<source>` for a block of its own concatenated input)
+summed by an `Add` (`<layer>_add`), the activation then following as an
+`Activation` layer. Same parameters either way; fewer layers, and no
+`Conv -> Add -> activation` chain for TensorFlow's CPU graph fusion to get
+wrong (it applies the default slope to `LeakyReLU` there).
 """
 
+import dataclasses
+
 import keras
+import numpy as np
 
 from keras_linprune.core import algebra
 from keras_linprune.core.spec import source_of
 from keras_linprune.graph import registry
+
+
+@dataclasses.dataclass
+class NodeLayers:
+    """The new layers of one linear node, made at its first call.
+
+    Attributes:
+        joined: Term keys read by the joined layer, anchor first.
+        downs: Term key -> first half of a low-rank term that joins.
+        concat: The `Concatenate` in front of the joined layer, or `None`.
+        layer: The joined layer.
+        separate: Term key -> layers of a term emitted on its own.
+        add: The `Add` summing the joined layer and the separate terms, and
+            the `Activation` after it (either may be `None`).
+    """
+
+    joined: list
+    downs: dict
+    concat: object
+    layer: object
+    separate: dict
+    add: object = None
+    activation: object = None
 
 
 class LinearEmitter:
@@ -33,8 +71,8 @@ class LinearEmitter:
         self.layout = layout
         self.layers = layers
         self.names = names
-        # (layer name, term key) -> emitted layer(s), so that every call of
-        # a shared layer uses the same new layers.
+        # layer name -> NodeLayers, so that every call of a shared layer
+        # uses the same new layers.
         self._emitted = {}
 
     def emit(self, layer, inputs, is_output):
@@ -47,94 +85,199 @@ class LinearEmitter:
                 last emitted layer then takes the original name, so that
                 `output_names`, dict outputs and losses still match).
         """
+        made = self._emitted.get(layer.name)
+        fresh = made is None
+        if fresh:
+            made = self._make(layer, inputs, is_output)
+            self._emitted[layer.name] = made
+        out = self._call(made, inputs)
+        if fresh:  # weights can be set once the layers are built
+            self._set_weights(layer, made)
+        return out
+
+    def _call(self, made, inputs):
+        joined = [
+            made.downs[key](inputs[key]) if key in made.downs else inputs[key]
+            for key in made.joined
+        ]
+        x = made.concat(joined) if made.concat is not None else joined[0]
+        parts = [made.layer(x)]
+        for key, term_layers in made.separate.items():
+            y = inputs[key]
+            for new in term_layers:
+                y = new(y)
+            parts.append(y)
+        if made.add is None:
+            return parts[0]
+        out = made.add(parts)
+        return made.activation(out) if made.activation is not None else out
+
+    # -- making the layers ----------------------------------------------------
+
+    def _make(self, layer, inputs, is_output):
         affine = self.affines[layer.name]
         main = self.spec.linears[layer.name].source
         keys = sorted(affine.terms, key=lambda k: k != main)
-        single = len(keys) == 1
-        parts = [
-            self._term(layer, affine, i, key, inputs[key], single, is_output)
-            for i, key in enumerate(keys)
-        ]
-        if single:
-            return parts[0]
-        return self._sum(layer, parts, is_output)
-
-    def _term(self, layer, affine, i, key, x, single, is_output):
-        """Applies the (possibly new) layers of one term to `x`."""
-        emitted = self._emitted.get((layer.name, key))
-        fresh = emitted is None
-        if fresh:
-            emitted = self._make_term(layer, affine, i, key, single, is_output)
-            self._emitted[(layer.name, key)] = emitted
-        for new in emitted:
-            x = new(x)
-        if fresh:  # weights can be set once the layers are built
-            self._set_term_weights(layer, emitted, affine, i, key)
-        return x
-
-    def _sum(self, layer, parts, is_output):
+        joined, downs, separate = self._group(layer, affine, keys, inputs)
         activation = layer.get_config()["activation"]
-        base = layer.name
+        alone = not separate
+        made = NodeLayers(joined, downs, None, None, {})
+        made.downs = {key: self._down(layer, affine, key) for key in downs}
+        anchor = joined[0]
+        if len(joined) > 1:
+            name = self.names.unique(f"{layer.name}_inputs")
+            axis = self._channel_axis(affine, anchor)
+            made.concat = keras.layers.Concatenate(axis=axis, name=name)
+        made.layer = self._joined_layer(
+            layer, affine, anchor, alone, is_output, anchor in downs
+        )
+        for key in separate:
+            made.separate[key] = self._separate_term(layer, affine, key)
+        if not alone:
+            self._make_sum(made, layer.name, activation, is_output)
+        return made
+
+    def _group(self, layer, affine, keys, inputs):
+        """Which terms join the anchor (the first full term: its geometry;
+        full terms of that geometry join it, and low-rank terms through
+        their first half when it is pointwise), and which stay separate.
+        Without a full term, every term is low-rank and joins a pointwise
+        layer. Joined inputs must agree in shape on all but the channels.
+
+        Returns:
+            `(joined, downs, separate)` lists of term keys, `joined` in
+            the order of the joined layer's inputs.
+        """
+        ranks = self.layout[layer.name].ranks
+        full = [key for key in keys if ranks.get(key) is None]
+        anchor = full[0] if full else keys[0]
+        template = self.layers[affine.geometry[anchor][0]]
+        kind = registry.linear_kind(template)
+        pointwise = not full or (
+            kind.taps(template) == 1 and kind.is_pointwise(template)
+        )
+        axis = kind.channel_axis(template)
+        joined, downs, separate, shape = [], [], [], None
+        for key in [anchor, *(k for k in keys if k != anchor)]:
+            low_rank = ranks.get(key) is not None
+            if low_rank:
+                ok = pointwise
+                x_shape = self._term_output_shape(affine, key, inputs[key])
+            else:
+                ok = affine.geometry[key][1] == affine.geometry[anchor][1]
+                x_shape = inputs[key].shape
+            x_shape = _without(x_shape, axis)
+            shape = x_shape if shape is None else shape
+            if ok and x_shape == shape:
+                joined.append(key)
+                if low_rank:
+                    downs.append(key)
+            else:
+                separate.append(key)
+        return joined, downs, separate
+
+    def _term_output_shape(self, affine, key, x):
+        """Shape of the term's output for input `x` (its geometry, any
+        number of channels)."""
+        template = self.layers[affine.geometry[key][0]]
+        return template.compute_output_shape(x.shape)
+
+    def _channel_axis(self, affine, key):
+        template = self.layers[affine.geometry[key][0]]
+        return registry.linear_kind(template).channel_axis(template)
+
+    def _down(self, layer, affine, key):
+        template = self.layers[affine.geometry[key][0]]
+        rank = self.layout[layer.name].ranks[key]
+        name = self.names.unique(f"{layer.name}_shortcut_{source_of(key)}_down")
+        return registry.linear_kind(template).make_like(
+            template, rank, use_bias=False, name=name
+        )
+
+    def _joined_layer(self, layer, affine, anchor, alone, is_output, low_rank):
+        """The layer over the joined inputs: the original's name, config,
+        bias and (when no term is separate) activation; pointwise when the
+        anchor term is low-rank (its second half)."""
+        template = self.layers[affine.geometry[anchor][0]]
+        if alone or not is_output:
+            name = self.names.claim(layer.name)
+        else:
+            name = self.names.unique(f"{layer.name}_linear")
+        kind = registry.linear_kind(template)
+        common = dict(
+            use_bias=affine.bias is not None,
+            name=name,
+            activation=layer.get_config()["activation"] if alone else "linear",
+        )
+        if low_rank:
+            return kind.make_pointwise(template, affine.units, **common)
+        return kind.make_like(
+            template, affine.units, keep_config=template is layer, **common
+        )
+
+    def _separate_term(self, layer, affine, key):
+        """The bias-free layer(s) of a term that does not join: one layer
+        of its geometry, or a low-rank pair (down, then pointwise up)."""
+        own = {k for k, _ in self.spec.linears[layer.name].inputs}
+        kind_name = "part" if key in own else "shortcut"  # own concat block?
+        name = self.names.unique(f"{layer.name}_{kind_name}_{source_of(key)}")
+        template = self.layers[affine.geometry[key][0]]
+        kind = registry.linear_kind(template)
+        if self.layout[layer.name].ranks.get(key) is None:
+            return (kind.make_like(template, affine.units, use_bias=False, name=name),)
+        down = self._down(layer, affine, key)
+        up = kind.make_pointwise(template, affine.units, use_bias=False, name=name)
+        return (down, up)
+
+    def _make_sum(self, made, base, activation, is_output):
         final_is_add = activation == "linear"
-        add_name = self.names.unique(f"{base}_add")
         if is_output and final_is_add:
             add_name = self.names.claim(base)
-        out = keras.layers.Add(name=add_name)(parts)
+        else:
+            add_name = self.names.unique(f"{base}_add")
+        made.add = keras.layers.Add(name=add_name)
         if not final_is_add:
-            act_name = (
+            name = (
                 self.names.claim(base)
                 if is_output
                 else self.names.unique(f"{base}_activation")
             )
-            out = keras.layers.Activation(activation, name=act_name)(out)
-        return out
+            made.activation = keras.layers.Activation(activation, name=name)
 
-    def _term_name(self, layer, i, key, single, is_output):
-        base = layer.name
-        if i == 0:
-            if single or not is_output:
-                return base
-            return self.names.unique(f"{base}_linear")
-        own = {k for k, _ in self.spec.linears[base].inputs}
-        kind = "part" if key in own else "shortcut"  # own concat block?
-        return self.names.unique(f"{base}_{kind}_{source_of(key)}")
+    # -- weights --------------------------------------------------------------
 
-    def _make_term(self, layer, affine, i, key, single, is_output):
-        """The layer(s) computing one term: one layer, or a low-rank pair
-        (`geometry` down to `rank` channels, then pointwise up)."""
-        geometry = self.layers[affine.geometry[key][0]]
-        kind = registry.linear_kind(geometry)
-        use_bias = i == 0 and affine.bias is not None
-        name = self._term_name(layer, i, key, single, is_output)
-        act = layer.get_config()["activation"] if i == 0 and single else "linear"
-        rank = self.layout[layer.name].ranks.get(key)
-        if rank is not None:
-            down = kind.make_like(
-                geometry, rank, use_bias=False, name=self.names.unique(f"{name}_down")
-            )
-            up = kind.make_pointwise(
-                geometry, affine.units, use_bias=use_bias, name=name, activation=act
-            )
-            return (down, up)
-        return (
-            kind.make_like(
-                geometry,
-                affine.units,
-                use_bias=use_bias,
-                name=name,
-                activation=act,
-                keep_config=i == 0 and geometry is layer,
-            ),
-        )
+    def _set_weights(self, layer, made):
+        affine = self.affines[layer.name]
+        ranks = self.layout[layer.name].ranks
+        blocks = []
+        for key in made.joined:
+            if key in made.downs:
+                down_kernel, up_kernel = algebra.low_rank_factors(
+                    affine.terms[key], ranks[key]
+                )
+                _set(made.downs[key], down_kernel)
+                blocks.append(up_kernel)
+            else:
+                blocks.append(affine.terms[key])
+        _set(made.layer, np.concatenate(blocks, axis=-2), affine.bias)
+        for key, term_layers in made.separate.items():
+            if len(term_layers) == 1:
+                _set(term_layers[0], affine.terms[key])
+            else:
+                down, up = term_layers
+                down_kernel, up_kernel = algebra.low_rank_factors(
+                    affine.terms[key], ranks[key]
+                )
+                _set(down, down_kernel)
+                _set(up, up_kernel)
 
-    def _set_term_weights(self, layer, emitted, affine, i, key):
-        bias = affine.bias if i == 0 else None
-        rank = self.layout[layer.name].ranks.get(key)
-        if rank is not None:
-            down, up = emitted
-            down_kernel, up_kernel = algebra.low_rank_factors(affine.terms[key], rank)
-            registry.linear_kind(down).set_weights(down, down_kernel)
-            registry.linear_kind(up).set_weights(up, up_kernel, bias)
-        else:
-            (only,) = emitted
-            registry.linear_kind(only).set_weights(only, affine.terms[key], bias)
+
+def _set(layer, kernel, bias=None):
+    registry.linear_kind(layer).set_weights(layer, kernel, bias)
+
+
+def _without(shape, axis):
+    """`shape` without the batch axis and the channel `axis`."""
+    shape = list(shape)
+    del shape[axis]
+    return tuple(shape[1:])

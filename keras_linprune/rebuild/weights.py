@@ -5,8 +5,13 @@ one term per input block, normalization layers absorbed), then every
 site's fold runs in site order, so chains compose.
 """
 
+import dataclasses
+
+import numpy as np
+
 from keras_linprune.core import algebra
 from keras_linprune.graph import registry
+from keras_linprune.graph.kinds import depthwise
 from keras_linprune.graph.kinds.base import to_numpy
 
 
@@ -41,6 +46,13 @@ def initial_affines(analysis):
     return affines
 
 
+def _with_bias(affine):
+    """`affine` with a zero bias if it has none."""
+    if affine.bias is not None:
+        return affine
+    return dataclasses.replace(affine, bias=np.zeros(affine.units))
+
+
 def algebra_bias(layer):
     """The layer's bias in float64, or `None`."""
     return to_numpy(layer.bias) if layer.use_bias else None
@@ -66,12 +78,21 @@ def folded_weights(analysis, plan, fitted=None):
     affines = initial_affines(analysis)
     for site in analysis.spec.sites:
         d = plan.decisions[site.name]
+        arguments = d.fold_arguments()
+        consumers = [affines[c] for c in site.consumers]
+        if site.dead_reach_as_constants and d.constant.size:
+            binding = analysis.found.bindings[site.name]
+            values = depthwise.dead_channel_values(
+                binding.channel_maps, binding.channel_axis
+            )
+            arguments["value"] = values[d.constant]
+            consumers = [_with_bias(c) for c in consumers]  # as planned
         producer, consumers = algebra.fold_site(
             affines[site.producer],
-            [affines[c] for c in site.consumers],
+            consumers,
             site.name,
             fitted=(fitted or {}).get(site.name),
-            **d.fold_arguments(),
+            **arguments,
         )
         affines[site.producer] = producer
         for c, affine in zip(site.consumers, consumers):

@@ -18,8 +18,9 @@ class LayerKind:
             `"norm"` (foldable normalization), `"activation"`,
             `"identity"` (the identity at inference), `"channel_pass"`
             (channel-wise: dead channels can be removed through it),
-            `"concatenate"`, `"add"` or `"structural"` (reshapes or pools
-            values without mixing them with weights).
+            `"depthwise"` (a convolution per channel: dead channels pass
+            as constants), `"concatenate"`, `"add"` or `"structural"`
+            (reshapes or pools values without mixing them with weights).
         known: Whether the engine understands the layer; other layers are
             listed in the report as copied unchanged.
     """

@@ -34,6 +34,11 @@ class BatchNormKind(LayerKind):
             layer.epsilon,
         )
 
+    def narrow_weights(self, layer, keep, channel_axis):
+        """Scale, offset and statistics of the kept channels (a copy
+        behind a depthwise convolution that lost channels)."""
+        return [np.take(w, keep, axis=0) for w in layer.get_weights()]
+
     def interval(self, layer, node, bounds, pre):
         low, high = bounds[0]
         axis = layer.axis % (low.ndim + 1) - 1

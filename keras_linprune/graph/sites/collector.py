@@ -28,6 +28,10 @@ class SiteBinding:
         activation_layer: The separate activation layer, or `None`.
         channel_axis: Axis of the neurons (channels) in `measured`.
         nodes: The producer's call nodes.
+        channel_maps: A depthwise convolution and the per-channel layers
+            after it on the way to the consumers (narrowed with the kept
+            channels; dead channels reach the consumers as their output on
+            zeros), or `()`.
     """
 
     tensor: object
@@ -37,6 +41,7 @@ class SiteBinding:
     activation_layer: object = None
     channel_axis: int = -1
     nodes: tuple = ()
+    channel_maps: tuple = ()
 
 
 class SiteCollector:
@@ -67,9 +72,9 @@ class SiteCollector:
         norm = first.norm
         self.add_linear(nodes, post_norm=None if norm is None else norm.name)
         names = self._add_consumers(key, nodes, matches, walks)
-        channel_params = 0
-        if first.layer is not None and first.layer.count_params():
-            channel_params = first.layer.count_params() // width
+        maps = walks[0].channel_maps
+        per_channel = [first.layer, *maps] if first.layer is not None else maps
+        channel_params = sum(m.count_params() // width for m in per_channel)
         consumers = [self.index.layers[n] for n in names]
         via = [v for w in walks for c, _ in w.consumers for v in w.via.get(id(c), ())]
         self.sites.append(
@@ -83,6 +88,7 @@ class SiteCollector:
                 _linear_block(consumers, via),
                 all(registry.linear_kind(c).exact_on_constants(c) for c in consumers)
                 and all(registry.kind_of(v).keeps_constants for v in via),
+                dead_reach_as_constants=bool(maps),
             )
         )
         self.bindings[key] = SiteBinding(
@@ -93,6 +99,7 @@ class SiteCollector:
             first.layer,
             kind.channel_axis(layer),
             tuple(nodes),
+            maps,
         )
 
     def _add_consumers(self, key, nodes, matches, walks):
@@ -158,6 +165,7 @@ class SiteCollector:
             bool(layer.use_bias),
             kind.taps(layer),
             geometry=kind.geometry(layer),
+            pointwise=kind.taps(layer) == 1 and kind.is_pointwise(layer),
         )
 
     def _absorb(self, norm_names):

@@ -2,8 +2,10 @@
 
 The walk goes through inference identities (`Dropout` ...), foldable
 BatchNormalization (absorbed by the consumer), pooling and zero padding
-(dead channels only) and channel `Concatenate`s (the reader's kernel splits
-into one block per part), and stops at linear consumers.
+(dead channels only), channel `Concatenate`s (the reader's kernel splits
+into one block per part) and a depthwise convolution followed by per-channel
+layers (dead channels only: they reach the consumers as constants), and
+stops at linear consumers.
 """
 
 import dataclasses
@@ -22,6 +24,9 @@ class ConsumerWalk:
         identities: Tensors equal to the activation (after identities).
         via: `id(consumer node)` -> pooling/padding layers on the way.
         concat: `id(reader node)` -> the `Concatenate` node it reads.
+        channel_maps: A depthwise convolution and the per-channel layers
+            after it, through which every consumer is reached (narrowed with
+            the site's kept channels), or `()`.
         problem: Why the activation cannot be folded, or "".
     """
 
@@ -29,6 +34,7 @@ class ConsumerWalk:
     identities: list = dataclasses.field(default_factory=list)
     via: dict = dataclasses.field(default_factory=dict)
     concat: dict = dataclasses.field(default_factory=dict)
+    channel_maps: tuple = ()
     problem: str = ""
 
 
@@ -85,15 +91,101 @@ def _step(index, walk, frontier, node, axis, norms, via):
         frontier.append((out, norms + (layer.name,) if is_norm else norms, via))
         return ""
     if kind.role == "concatenate":
+        if walk.channel_maps:
+            return _mixed_paths(walk)
         if via:
             return f"'{via[0].name}' sits before '{layer.name}' (Concatenate)"
         return _through_concat(index, walk, node, axis, norms)
+    if kind.role == "depthwise":
+        return _through_depthwise(index, walk, node, axis, norms, via)
+    if walk.channel_maps:
+        return _mixed_paths(walk)
     problem = consumer_problem(layer, axis, norms)
     if not problem:
         if via:
             walk.via[id(node)] = via
         walk.consumers.append((node, norms))
     return problem
+
+
+def _through_depthwise(index, walk, node, axis, norms, via):
+    """Adds the consumers behind a depthwise convolution; returns a problem
+    or "".
+
+    A dead channel leaves the depthwise convolution as its bias, a constant
+    that per-channel layers (BatchNormalization, activations, identities)
+    keep constant; consumers that turn a constant input channel into a
+    constant output then absorb it into their bias.
+    """
+    layer = node.operation
+    problem = registry.kind_of(layer).problem(layer, axis)
+    if not problem and norms:
+        problem = f"normalization '{norms[-1]}' sits before '{layer.name}'"
+    if not problem and index.calls_of_layer(layer) > 1:
+        problem = f"'{layer.name}' ({type(layer).__name__}) is shared"
+    if not problem and (walk.consumers or walk.channel_maps):
+        problem = _mixed_paths(walk, layer)
+    if problem:
+        return problem
+    maps, tensor = _channel_maps(index, node, axis)
+    if id(tensor) in index.outputs:
+        return f"the output of '{maps[-1].name}' is a model output"
+    after = walk_consumers(index, tensor, axis)
+    problem = after.problem or _constant_problem(after, layer)
+    if problem:
+        return f"{problem} (after '{layer.name}', {type(layer).__name__})"
+    walk.channel_maps = maps
+    for consumer, consumer_norms in after.consumers:
+        walk.via[id(consumer)] = (*via, layer, *after.via.get(id(consumer), ()))
+        walk.consumers.append((consumer, consumer_norms))
+    return ""
+
+
+def _channel_maps(index, node, axis):
+    """The depthwise layer of `node` and the per-channel layers after it
+    (single readers), and the tensor they end with."""
+    maps, tensor = [node.operation], node.outputs[0]
+    while id(tensor) not in index.outputs:
+        reader = index.single_reader(tensor)
+        if reader is None:
+            break
+        layer = reader.operation
+        kind = registry.kind_of(layer)
+        if kind.role == "norm":
+            per_channel = kind.foldable(layer, index.calls_of_layer(layer), axis)
+        elif kind.role == "activation":
+            width = tensor.shape[axis]
+            per_channel = not isinstance(kind.describe(layer, width, axis), str)
+        else:
+            per_channel = kind.role == "identity"
+        if not per_channel:
+            break
+        maps.append(layer)
+        tensor = reader.outputs[0]
+    return tuple(maps), tensor
+
+
+def _constant_problem(after, depthwise):
+    """Why the consumers behind `depthwise` cannot absorb a constant input
+    channel, or ""."""
+    if after.concat or after.channel_maps:
+        return "a Concatenate or another depthwise convolution follows"
+    for consumer, _ in after.consumers:
+        layer = consumer.operation
+        if not registry.linear_kind(layer).exact_on_constants(layer):
+            return (
+                f"consumer '{layer.name}' has a padded kernel: the constant "
+                f"channels of '{depthwise.name}' would not stay constant"
+            )
+        for v in after.via.get(id(consumer), ()):
+            if not registry.kind_of(v).keeps_constants:
+                return f"'{v.name}' ({type(v).__name__}) does not keep constants"
+    return ""
+
+
+def _mixed_paths(walk, depthwise=None):
+    name = depthwise.name if depthwise is not None else walk.channel_maps[0].name
+    return f"its activation reaches consumers both through '{name}' and otherwise"
 
 
 def _through_concat(index, walk, node, axis, norms):

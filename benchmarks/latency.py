@@ -1,0 +1,200 @@
+"""Latency of compressed models against their originals.
+
+For each model: parameters and layer count before/after `apply` at
+threshold 1.0, and the best time of a compiled forward pass
+(`model.predict` on one batch) at batch 1 and 256, an eager call at batch
+1, and the TFLite interpreter at batch 1. Prints a table and writes
+`benchmarks/results/latency.json`.
+
+Models (random weights; nothing downloaded): the paper's 2.8M MLP, a
+VGG-style CNN, ResNet50V2 and DenseNet121 (`keras.applications`,
+`weights=None`, 64x64 inputs), with biases / BatchNormalization offsets
+pinned so that a share of the neurons is dead or linear (a stand-in for
+training, which produces both).
+
+Usage:
+    python benchmarks/latency.py [--models mlp,vgg,resnet50v2,densenet121]
+        [--repeats 5] [--no-tflite]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_linprune as linprune  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).parent / "results" / "latency.json"
+L = keras.layers
+
+
+def pin(model, seed=0, dead=0.25, linear=0.25):
+    """Pins a share of the channels into one piece: the offset of every
+    BatchNormalization (or the bias of every hidden Dense/Conv when there
+    is none) is set far below (dead) or above (linear) zero."""
+    rng = np.random.default_rng(seed)
+    norms = [layer for layer in model.layers if isinstance(layer, L.BatchNormalization)]
+    targets = norms or [
+        layer
+        for layer in model.layers[:-1]
+        if isinstance(layer, (L.Dense, L.Conv2D)) and layer.use_bias
+    ]
+    for layer in targets:
+        weights = layer.get_weights()
+        index = 1 if isinstance(layer, L.BatchNormalization) else -1
+        n = weights[index].shape[0]
+        choice = rng.choice(3, size=n, p=[dead, linear, 1 - dead - linear])
+        offset = np.where(choice == 0, -20.0, np.where(choice == 1, 20.0, 0.0))
+        weights[index] = offset.astype(weights[index].dtype)
+        layer.set_weights(weights)
+    return model
+
+
+def mlp():
+    keras.utils.set_random_seed(0)
+    x = keras.Input((784,))
+    h = x
+    for width in (1024, 1024, 512, 512, 256, 256):
+        h = L.Dense(width, activation="relu", kernel_initializer="glorot_normal")(h)
+    return keras.Model(x, L.Dense(10)(h), name="mlp_2_8m"), (784,)
+
+
+def vgg():
+    keras.utils.set_random_seed(0)
+    x = keras.Input((32, 32, 3))
+    h = x
+    for filters in (32, 64, 128):
+        for _ in range(2):
+            h = L.Conv2D(filters, 3, padding="same", use_bias=False)(h)
+            h = L.ReLU()(L.BatchNormalization()(h))
+        h = L.Conv2D(filters, 1, use_bias=False)(h)
+        h = L.ReLU()(L.BatchNormalization()(h))
+        h = L.MaxPooling2D()(h)
+    h = L.Dense(256, activation="relu")(L.Flatten()(h))
+    return keras.Model(x, L.Dense(10)(h), name="vgg_style"), (32, 32, 3)
+
+
+def application(name):
+    def build():
+        keras.utils.set_random_seed(0)
+        factory = getattr(keras.applications, name)
+        model = factory(weights=None, input_shape=(64, 64, 3), classes=10)
+        return model, (64, 64, 3)
+
+    return build
+
+
+MODELS = {
+    "mlp": mlp,
+    "vgg": vgg,
+    "resnet50v2": application("ResNet50V2"),
+    "densenet121": application("DenseNet121"),
+}
+
+
+def best_time(fn, repeats):
+    fn()  # trace / warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def tflite_time(model, x, repeats):
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(
+        model_content=tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    )
+    interpreter.allocate_tensors()
+    (detail,) = interpreter.get_input_details()
+    interpreter.resize_tensor_input(detail["index"], x.shape)
+    interpreter.allocate_tensors()
+
+    def run():
+        interpreter.set_tensor(detail["index"], x)
+        interpreter.invoke()
+
+    return best_time(run, repeats)
+
+
+def timings(model, shape, repeats, with_tflite):
+    rng = np.random.default_rng(1)
+    big = rng.normal(size=(256, *shape)).astype("float32")
+    one = big[:1]
+    row = {
+        "params": model.count_params(),
+        "layers": len(model.layers),
+        "compiled_b1_ms": 1e3
+        * best_time(lambda: model.predict(one, batch_size=1, verbose=0), repeats),
+        "compiled_b256_ms": 1e3
+        * best_time(lambda: model.predict(big, batch_size=256, verbose=0), repeats),
+        "eager_b1_ms": 1e3 * best_time(lambda: model(one), repeats),
+    }
+    if with_tflite:
+        row["tflite_b1_ms"] = 1e3 * tflite_time(model, one, repeats)
+    return row
+
+
+def run_model(name, repeats, with_tflite):
+    model, shape = MODELS[name]()
+    pin(model)
+    calib = np.random.default_rng(0).normal(size=(512, *shape)).astype("float32")
+    small, _ = linprune.apply(model, calib, verbose=0)
+    before = timings(model, shape, repeats, with_tflite)
+    after = timings(small, shape, repeats, with_tflite)
+    return {"model": name, "before": before, "after": after}
+
+
+def print_table(results):
+    keys = [k for k in results[0]["before"] if k not in ("params", "layers")]
+    header = " ".join(f"{k:>17}" for k in keys)
+    print(f"{'model':<12} {'params':>9} {'layers':>9} {header}")
+    for r in results:
+        b, a = r["before"], r["after"]
+        cells = [f"{b[k]:7.2f}/{a[k]:7.2f}" for k in keys]
+        print(
+            f"{r['model']:<12} {a['params'] / b['params']:>9.3f} "
+            f"{b['layers']:>4}/{a['layers']:<4} " + " ".join(f"{c:>17}" for c in cells)
+        )
+    print("(params: ratio after/before; times: before/after in ms, best of repeats)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-tflite", action="store_true")
+    args = parser.parse_args()
+    names = args.models.split(",")
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown models {unknown}; expected some of {sorted(MODELS)}")
+    results = [run_model(n, args.repeats, not args.no_tflite) for n in names]
+    print_table(results)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+                "repeats": args.repeats,
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""`DepthwiseConv1D/2D`: a convolution per channel, no mixing.
+
+An input channel that is zero everywhere (a dead neuron) gives an output
+channel equal to the bias everywhere: zero padding pads zeros with zeros. So
+a site's dead channels can be removed through a depthwise consumer when
+what follows turns that constant into one: per-channel layers up to linear
+consumers that take a constant input channel into their bias
+(`graph/sites/consumers.py`). Linear neurons do not fold through it (the
+shortcut would have to be a depthwise convolution too).
+"""
+
+import numpy as np
+
+from keras_linprune.graph.kinds.base import LayerKind, to_numpy
+
+
+class DepthwiseKind(LayerKind):
+    role = "depthwise"
+    known = True
+    #: A constant channel is not constant after a padded kernel.
+    keeps_constants = False
+
+    def problem(self, layer, channel_axis):
+        """Why dead channels cannot be removed through this layer, or ""."""
+        name = f"'{layer.name}' ({type(layer).__name__})"
+        if getattr(layer, "quantization_mode", None) is not None:
+            return f"{name} is quantized"
+        if layer.depth_multiplier != 1:
+            return f"{name} has depth_multiplier {layer.depth_multiplier}"
+        axis = 1 if layer.data_format == "channels_first" else -1
+        if axis != channel_axis:
+            return f"{name} does not read the channel axis"
+        return ""
+
+    def narrow_weights(self, layer, keep, channel_axis):
+        """Kernel `(*taps, channels, 1)` and bias of the kept channels."""
+        weights = layer.get_weights()
+        narrowed = [np.take(weights[0], keep, axis=-2)]
+        return narrowed + [np.take(w, keep, axis=0) for w in weights[1:]]
+
+
+def dead_channel_values(channel_maps, channel_axis):
+    """What a zero input channel becomes after `channel_maps` (a depthwise
+    layer and the per-channel layers after it): the depthwise bias, mapped
+    by the other layers. One value per channel, float64."""
+    depthwise = channel_maps[0]
+    channels = int(depthwise.output.shape[channel_axis])
+    shape = [1] * len(depthwise.output.shape)
+    shape[channel_axis] = channels
+    x = np.zeros(channels)
+    if depthwise.use_bias:
+        x = to_numpy(depthwise.bias)
+    x = np.reshape(x, shape).astype("float32")
+    for layer in channel_maps[1:]:
+        x = layer(x)
+    return to_numpy(x).reshape(-1)
+
+
+DEPTHWISE = DepthwiseKind()
