@@ -37,6 +37,8 @@ setup(
         "demo": ["scikit-learn>=1.2"],
         # Plot helpers for sweeps (the paper's figures).
         "plot": ["matplotlib>=3.5"],
+        # `linprune export --onnx` / `export.export_onnx`.
+        "onnx": ["tf2onnx>=1.16", "onnxruntime>=1.17"],
         # Tests, doctests and the linter CI runs.
         "test": [
             "pytest>=7",
@@ -44,6 +46,8 @@ setup(
             "matplotlib>=3.5",
             "ruff>=0.6",
             "hypothesis>=6",
+            "tf2onnx>=1.16",
+            "onnxruntime>=1.17",
         ],
     },
     entry_points={"console_scripts": ["linprune=keras_linprune.cli:main"]},

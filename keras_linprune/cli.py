@@ -1,4 +1,4 @@
-"""Command line: `linprune demo` and `linprune compress`.
+"""Command line: `linprune demo`, `linprune compress` and `linprune export`.
 
 Every user error (a bad option, a missing or unreadable file, an output that
 would overwrite a file) prints one line to stderr and exits with status 2,
@@ -37,7 +37,38 @@ def build_parser():
     comp = sub.add_parser("compress", help="compress a saved .keras model")
     _add_file_arguments(comp)
     _add_choice_arguments(comp)
+    _add_export_arguments(comp)
+    export = sub.add_parser(
+        "export", help="write a .keras model for TF Serving, TFLite or ONNX"
+    )
+    export.add_argument("model", help="path of a .keras model")
+    _add_export_arguments(export)
+    export.add_argument("--force", action="store_true", help="replace existing outputs")
     return parser
+
+
+def _add_export_arguments(parser):
+    parser.add_argument(
+        "--saved-model",
+        metavar="DIR",
+        help="TF Serving base folder: writes DIR/<version>/saved_model.pb",
+    )
+    parser.add_argument(
+        "--version",
+        type=int,
+        default=None,
+        help="SavedModel version (default: one above the highest in DIR)",
+    )
+    parser.add_argument("--tflite", metavar="FILE", help="TensorFlow Lite file")
+    parser.add_argument(
+        "--tflite-ops",
+        choices=("auto", "builtins", "select"),
+        default="auto",
+        help="TFLite operator set (auto: TensorFlow ops only if needed)",
+    )
+    parser.add_argument(
+        "--onnx", metavar="FILE", help='ONNX file (pip install "keras_linprune[onnx]")'
+    )
 
 
 def _add_file_arguments(comp):
@@ -107,8 +138,10 @@ def main(argv=None):
 
             demo.run(epochs=args.epochs, seed=args.seed)
             return 0
+        if args.command == "export":
+            return _export(args)
         return _compress(args)
-    except (ValueError, TypeError, OSError) as e:
+    except (ValueError, TypeError, OSError, ImportError) as e:
         return _fail(e)
     except KeyboardInterrupt:
         print("linprune: interrupted; no file was written", file=sys.stderr)
@@ -136,6 +169,7 @@ def _compress(args):
         )
         if os.path.abspath(args.report) == os.path.abspath(args.out):
             raise ValueError("--report and --out must be different files")
+    _check_exports(args, sources)
     model = inputs.load_model(args.model)
     data = inputs.load_data(args.data)
 
@@ -162,6 +196,59 @@ def _compress(args):
     print(f"Saved {args.out}")
     if args.report:
         print(f"Report written to {args.report}")
+    _write_exports(small, args)
+    return 0
+
+
+def _check_exports(args, sources):
+    """Checks the export outputs before any work."""
+    from keras_linprune.files import outputs
+
+    if args.version is not None and args.version < 1:
+        raise ValueError(
+            f"--version must be a positive integer; received: {args.version}"
+        )
+    if args.version is not None and not args.saved_model:
+        raise ValueError("--version needs --saved-model")
+    for path, what, suffix in (
+        (args.tflite, "TFLite", ".tflite"),
+        (args.onnx, "ONNX", ".onnx"),
+    ):
+        if path:
+            outputs.check_writable(path, what, suffix, force=args.force, inputs=sources)
+    if args.onnx:
+        import importlib.util
+
+        if importlib.util.find_spec("tf2onnx") is None:
+            raise ValueError('--onnx needs tf2onnx: pip install "keras_linprune[onnx]"')
+
+
+def _write_exports(model, args):
+    from keras_linprune import export
+
+    if args.saved_model:
+        path = export.export_saved_model(
+            model, args.saved_model, args.version, overwrite=args.force
+        )
+        print(f"SavedModel for TF Serving written to {path}")
+    if args.tflite:
+        ops = export.export_tflite(
+            model, args.tflite, ops=args.tflite_ops, overwrite=args.force
+        )
+        print(f"TFLite model written to {args.tflite} (operators: {ops})")
+    if args.onnx:
+        export.export_onnx(model, args.onnx, overwrite=args.force)
+        print(f"ONNX model written to {args.onnx}")
+
+
+def _export(args):
+    from keras_linprune.files import inputs
+
+    inputs.check_readable(args.model, "model", inputs.MODEL_SUFFIXES)
+    if not (args.saved_model or args.tflite or args.onnx):
+        raise ValueError("nothing to export: pass --saved-model, --tflite or --onnx")
+    _check_exports(args, (args.model,))
+    _write_exports(inputs.load_model(args.model), args)
     return 0
 
 

@@ -116,3 +116,10 @@ def copy_state(source, target):
         saving_lib._load_state(target, weights, read, "", visited_saveables=set())
     finally:
         written.close()
+
+
+def keep_tensor_list_ops(converter):
+    """Tells a TFLite converter not to lower TensorList ops (what recurrent
+    layers need with TensorFlow select ops); a private TensorFlow flag, so
+    it lives here with the other internals."""
+    converter._experimental_lower_tensor_list_ops = False
