@@ -121,15 +121,15 @@ class LinearEmitter:
         joined, downs, separate = self._group(layer, affine, keys, inputs)
         activation = layer.get_config()["activation"]
         alone = not separate
+        downs = {key: self._down(layer, affine, key) for key in downs}
         made = NodeLayers(joined, downs, None, None, {})
-        made.downs = {key: self._down(layer, affine, key) for key in downs}
         anchor = joined[0]
         if len(joined) > 1:
             name = self.names.unique(f"{layer.name}_inputs")
             axis = self._channel_axis(affine, anchor)
             made.concat = keras.layers.Concatenate(axis=axis, name=name)
         made.layer = self._joined_layer(
-            layer, affine, anchor, alone, is_output, anchor in downs
+            layer, affine, anchor, alone, is_output, anchor in made.downs
         )
         for key in separate:
             made.separate[key] = self._separate_term(layer, affine, key)
