@@ -18,20 +18,17 @@ Usage:
 """
 
 import argparse
-import json
 import os
-import pathlib
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 import keras_linprune as linprune  # noqa: E402
 
-RESULTS = pathlib.Path(__file__).parent / "results" / "latency.json"
 L = keras.layers
 
 
@@ -181,19 +178,7 @@ def main():
         parser.error(f"unknown models {unknown}; expected some of {sorted(MODELS)}")
     results = [run_model(n, args.repeats, not args.no_tflite) for n in names]
     print_table(results)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "machine": f"{platform.machine()} {os.cpu_count()} cpus",
-                "repeats": args.repeats,
-                "results": results,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    print(f"wrote {RESULTS}")
+    write_results("latency", {"repeats": args.repeats, "results": results})
 
 
 if __name__ == "__main__":

@@ -12,21 +12,18 @@ on the same rows; `apply()` on precomputed stats under 1 second.
 """
 
 import argparse
-import json
 import os
-import pathlib
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 import keras_linprune as linprune  # noqa: E402
 
 WIDTHS = (784, 1024, 1024, 512, 512, 256, 256, 10)
-RESULTS = pathlib.Path(__file__).parent / "results" / "measure_speed.json"
 
 
 def build_model(seed=0):
@@ -104,24 +101,18 @@ def main():
         f"\nmeasure / best predict = {ratio:.2f} (target <= 1.0); "
         f"apply on stats = {apply_best:.3f} s (target < 1 s)"
     )
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "model": model.name,
-                "params": model.count_params(),
-                "rows": args.rows,
-                "repeats": args.repeats,
-                "machine": f"{platform.machine()} {os.cpu_count()} cpus",
-                "timings": [dict(step=n, best_s=b, first_s=f) for n, b, f in rows],
-                "measure_over_best_predict": ratio,
-                "apply_on_stats_s": apply_best,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        "measure_speed",
+        {
+            "model": model.name,
+            "params": model.count_params(),
+            "rows": args.rows,
+            "repeats": args.repeats,
+            "timings": [dict(step=n, best_s=b, first_s=f) for n, b, f in rows],
+            "measure_over_best_predict": ratio,
+            "apply_on_stats_s": apply_best,
+        },
     )
-    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

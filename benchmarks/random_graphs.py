@@ -13,7 +13,6 @@ Usage:
 """
 
 import argparse
-import json
 import os
 import pathlib
 import sys
@@ -25,11 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 from keras_linprune.examples.random_graphs import random_model  # noqa: E402
 from tests.property_test import check_model  # noqa: E402
-
-RESULTS = pathlib.Path(__file__).parent / "results" / "random_graphs.json"
 
 
 def run_one(seed, layers, kind, folder):
@@ -95,13 +93,10 @@ def main():
     for fail in failures:
         print(f"FAIL {fail}")
     print(f"{args.models} models in {seconds:.0f} s")
-    RESULTS.write_text(
-        json.dumps(
-            dict(table=table, failures=failures, seconds=seconds, models=args.models),
-            indent=2,
-        )
+    write_results(
+        "random_graphs",
+        dict(table=table, failures=failures, seconds=seconds, models=args.models),
     )
-    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

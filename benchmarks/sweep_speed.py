@@ -11,19 +11,17 @@ Usage:
 """
 
 import argparse
-import json
 import os
-import pathlib
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 import keras_linprune as linprune  # noqa: E402
 from keras_linprune.examples import demo  # noqa: E402
 
-RESULTS = pathlib.Path(__file__).parent / "results" / "sweep_speed.json"
 WIDTHS = (1024, 1024, 512, 512, 256, 256)
 
 
@@ -81,23 +79,18 @@ def main():
     )
     for t in targets:
         print(t)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            dict(
-                params=model.count_params(),
-                rows=args.rows,
-                measure_s=measure_s,
-                sweep_s=sweep_s,
-                table=table.to_dict("records"),
-                targets=targets,
-                original=table.attrs["original"],
-            ),
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        "sweep_speed",
+        dict(
+            params=model.count_params(),
+            rows=args.rows,
+            measure_s=measure_s,
+            sweep_s=sweep_s,
+            table=table.to_dict("records"),
+            targets=targets,
+            original=table.attrs["original"],
+        ),
     )
-    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

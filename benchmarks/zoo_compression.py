@@ -12,20 +12,18 @@ Usage:
 """
 
 import argparse
-import json
 import os
-import pathlib
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 import keras_linprune as linprune  # noqa: E402
 from keras_linprune.examples import zoo  # noqa: E402
 
-RESULTS = pathlib.Path(__file__).parent / "results" / "zoo_compression.json"
 THRESHOLDS = (1.0, 0.95)
 
 
@@ -105,12 +103,9 @@ def main():
             f"{r['max_abs_diff_calibration']:>13.2e} "
             f"{r['max_abs_diff_fresh']:>13.2e}"
         )
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(dict(rows=args.rows, epochs=args.epochs, results=results), indent=2)
-        + "\n"
+    write_results(
+        "zoo_compression", dict(rows=args.rows, epochs=args.epochs, results=results)
     )
-    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":
