@@ -10,20 +10,7 @@ def pin_channels(model, levels=(-50.0, 50.0), seed=0, scale=0.05):
     """Scales kernels down and draws biases from `levels` (plus a few
     zero ones), so channels sit inside one piece of their activation."""
     rng = np.random.default_rng(seed)
-    linear = [
-        layer
-        for layer in model.layers
-        if isinstance(
-            layer,
-            (
-                keras.layers.Dense,
-                keras.layers.Conv1D,
-                keras.layers.Conv2D,
-                keras.layers.Conv3D,
-            ),
-        )
-    ]
-    for layer in linear[:-1]:
+    for layer in f.linear_layers(model)[:-1]:
         k, b = layer.get_weights()
         b = rng.choice(levels, size=b.shape)
         b[: max(1, b.size // 6)] = 0.0

@@ -95,20 +95,7 @@ def pin(model, levels=(-50.0, 3.0, 50.0), seed=0, scale=0.05):
     from `levels` (-50: off, 3: linear for ReLU and ReLU6, 50: on or
     saturated). The last linear layer is left alone."""
     rng = np.random.default_rng(seed)
-    linear = [
-        layer
-        for layer in _all_layers(model)
-        if isinstance(
-            layer,
-            (
-                keras.layers.Dense,
-                keras.layers.Conv1D,
-                keras.layers.Conv2D,
-                keras.layers.Conv3D,
-            ),
-        )
-    ]
-    for layer in linear[:-1]:
+    for layer in linear_layers(model)[:-1]:
         weights = layer.get_weights()
         weights[0] = weights[0] * scale
         if len(weights) > 1:
@@ -126,6 +113,18 @@ def pin(model, levels=(-50.0, 3.0, 50.0), seed=0, scale=0.05):
                 ]
             )
     return model
+
+
+def linear_layers(model):
+    """The Dense and Conv1D/2D/3D layers of `model` (inside nested models
+    too), in layer order."""
+    kinds = (
+        keras.layers.Dense,
+        keras.layers.Conv1D,
+        keras.layers.Conv2D,
+        keras.layers.Conv3D,
+    )
+    return [layer for layer in _all_layers(model) if isinstance(layer, kinds)]
 
 
 def _all_layers(model):
