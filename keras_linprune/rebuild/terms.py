@@ -118,10 +118,15 @@ class LinearEmitter:
         affine = self.affines[layer.name]
         main = self.spec.linears[layer.name].source
         keys = sorted(affine.terms, key=lambda k: k != main)
-        joined, downs, separate = self._group(layer, affine, keys, inputs)
+        joined, separate = self._group(layer, affine, keys, inputs)
         activation = layer.get_config()["activation"]
         alone = not separate
-        downs = {key: self._down(layer, affine, key) for key in downs}
+        ranks = self.layout[layer.name].ranks
+        downs = {
+            key: self._down(layer, affine, key)
+            for key in joined
+            if ranks.get(key) is not None
+        }
         made = NodeLayers(joined, downs, None, None, {})
         anchor = joined[0]
         if len(joined) > 1:
@@ -145,19 +150,19 @@ class LinearEmitter:
         layer. Joined inputs must agree in shape on all but the channels.
 
         Returns:
-            `(joined, downs, separate)` lists of term keys, `joined` in
-            the order of the joined layer's inputs.
+            `(joined, separate)` lists of term keys, `joined` in the order
+            of the joined layer's inputs.
         """
         ranks = self.layout[layer.name].ranks
         full = [key for key in keys if ranks.get(key) is None]
         anchor = full[0] if full else keys[0]
-        template = self.layers[affine.geometry[anchor][0]]
+        template = self._template(affine, anchor)
         kind = registry.linear_kind(template)
         pointwise = not full or (
             kind.taps(template) == 1 and kind.is_pointwise(template)
         )
         axis = kind.channel_axis(template)
-        joined, downs, separate, shape = [], [], [], None
+        joined, separate, shape = [], [], None
         for key in [anchor, *(k for k in keys if k != anchor)]:
             low_rank = ranks.get(key) is not None
             if low_rank:
@@ -168,26 +173,24 @@ class LinearEmitter:
                 x_shape = inputs[key].shape
             x_shape = _without(x_shape, axis)
             shape = x_shape if shape is None else shape
-            if ok and x_shape == shape:
-                joined.append(key)
-                if low_rank:
-                    downs.append(key)
-            else:
-                separate.append(key)
-        return joined, downs, separate
+            (joined if ok and x_shape == shape else separate).append(key)
+        return joined, separate
+
+    def _template(self, affine, key):
+        """The original layer whose geometry the term `key` has."""
+        return self.layers[affine.geometry[key][0]]
 
     def _term_output_shape(self, affine, key, x):
         """Shape of the term's output for input `x` (its geometry, any
         number of channels)."""
-        template = self.layers[affine.geometry[key][0]]
-        return template.compute_output_shape(x.shape)
+        return self._template(affine, key).compute_output_shape(x.shape)
 
     def _channel_axis(self, affine, key):
-        template = self.layers[affine.geometry[key][0]]
+        template = self._template(affine, key)
         return registry.linear_kind(template).channel_axis(template)
 
     def _down(self, layer, affine, key):
-        template = self.layers[affine.geometry[key][0]]
+        template = self._template(affine, key)
         rank = self.layout[layer.name].ranks[key]
         name = self.names.unique(f"{layer.name}_shortcut_{source_of(key)}_down")
         return registry.linear_kind(template).make_like(
@@ -198,7 +201,7 @@ class LinearEmitter:
         """The layer over the joined inputs: the original's name, config,
         bias and (when no term is separate) activation; pointwise when the
         anchor term is low-rank (its second half)."""
-        template = self.layers[affine.geometry[anchor][0]]
+        template = self._template(affine, anchor)
         if alone or not is_output:
             name = self.names.claim(layer.name)
         else:
@@ -221,7 +224,7 @@ class LinearEmitter:
         own = {k for k, _ in self.spec.linears[layer.name].inputs}
         kind_name = "part" if key in own else "shortcut"  # own concat block?
         name = self.names.unique(f"{layer.name}_{kind_name}_{source_of(key)}")
-        template = self.layers[affine.geometry[key][0]]
+        template = self._template(affine, key)
         kind = registry.linear_kind(template)
         if self.layout[layer.name].ranks.get(key) is None:
             return (kind.make_like(template, affine.units, use_bias=False, name=name),)
@@ -249,31 +252,30 @@ class LinearEmitter:
     def _set_weights(self, layer, made):
         affine = self.affines[layer.name]
         ranks = self.layout[layer.name].ranks
-        blocks = []
-        for key in made.joined:
-            if key in made.downs:
-                down_kernel, up_kernel = algebra.low_rank_factors(
-                    affine.terms[key], ranks[key]
-                )
-                _set(made.downs[key], down_kernel)
-                blocks.append(up_kernel)
-            else:
-                blocks.append(affine.terms[key])
+        blocks = [
+            _set_down(made.downs[key], affine.terms[key], ranks[key])
+            if key in made.downs
+            else affine.terms[key]
+            for key in made.joined
+        ]
         _set(made.layer, np.concatenate(blocks, axis=-2), affine.bias)
         for key, term_layers in made.separate.items():
-            if len(term_layers) == 1:
-                _set(term_layers[0], affine.terms[key])
-            else:
-                down, up = term_layers
-                down_kernel, up_kernel = algebra.low_rank_factors(
-                    affine.terms[key], ranks[key]
-                )
-                _set(down, down_kernel)
-                _set(up, up_kernel)
+            kernel = affine.terms[key]
+            if len(term_layers) == 2:  # a low-rank pair
+                kernel = _set_down(term_layers[0], kernel, ranks[key])
+            _set(term_layers[-1], kernel)
 
 
 def _set(layer, kernel, bias=None):
     registry.linear_kind(layer).set_weights(layer, kernel, bias)
+
+
+def _set_down(down, kernel, rank):
+    """Sets the first half of the rank-`rank` factorization of `kernel` on
+    `down`; returns the second half."""
+    down_kernel, up_kernel = algebra.low_rank_factors(kernel, rank)
+    _set(down, down_kernel)
+    return up_kernel
 
 
 def _without(shape, axis):
