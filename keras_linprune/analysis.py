@@ -24,11 +24,14 @@ class Analysis:
         model: The user's model (never modified).
         fn: The functional graph it runs, nested models inlined.
         found: The fold sites of `fn` (`graph.sites.FoundSites`).
+        inlined: The nested models `fn` inlined (`graph.flatten.Inlined`),
+            which the rebuild nests again.
     """
 
     model: object
     fn: object
     found: object
+    inlined: tuple = ()
 
     @property
     def spec(self):
@@ -80,5 +83,5 @@ def analyse(model):
     """
     fn = nodes_lib.functional_graph(model)
     copier.check_copyable(fn)
-    fn = flatten_lib.flatten(fn)
-    return Analysis(model, fn, sites_lib.find_sites(fn))
+    fn, inlined = flatten_lib.flatten(fn)
+    return Analysis(model, fn, sites_lib.find_sites(fn), inlined)

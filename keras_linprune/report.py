@@ -26,6 +26,8 @@ Totals live in `report.attrs` and behind the `report.linprune` accessor:
 import numpy as np
 import pandas as pd
 
+from keras_linprune.graph import nest
+
 COLUMNS = (
     "site",
     "layer",
@@ -103,7 +105,7 @@ def layer_actions(analysis, plan, small):
     low-rank pair, `Add` or `Activation` of the rebuild).
     """
     spec = plan.spec
-    copies = {layer.name: layer for layer in _layers_of(small)}
+    copies = dict(nest.flat_operations(small))
     rows = []
     for name in analysis.layer_order:
         operation = analysis.operations[name]
@@ -121,18 +123,11 @@ def layer_actions(analysis, plan, small):
         rows.append(dict(layer=name, type=kind, action=action))
     original = set(analysis.layer_order)
     rows += [
-        dict(layer=layer.name, type=type(layer).__name__, action="added")
-        for layer in _layers_of(small)
-        if layer.name not in original and type(layer).__name__ != "InputLayer"
+        dict(layer=name, type=type(layer).__name__, action="added")
+        for name, layer in copies.items()
+        if name not in original
     ]
     return rows
-
-
-def _layers_of(model):
-    """Every operation of a functional model; the layers of a Sequential
-    (which has no `operations`)."""
-    operations = getattr(model, "operations", None)
-    return operations if operations is not None else model.layers
 
 
 def _linear_action(lin, layout):

@@ -71,3 +71,47 @@ def test_dead_channels_leave_mobilenet_depthwise_blocks(name):
     ]
     assert len(narrowed) >= len(depthwise) // 2, (narrowed, depthwise)
     assert small.count_params() < 0.6 * model.count_params()
+
+
+def _pin_dead_bn_channels(model, rng, share=0.2):
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            beta[rng.uniform(size=beta.size) < share] = -50.0
+            layer.set_weights([gamma, beta, mean, var])
+
+
+@pytest.mark.slow
+def test_transfer_learning_base_stays_nested_and_frozen(tmp_path):
+    """The usual transfer-learning model (a frozen keras.applications base,
+    pooling and a new head): the compressed model has the same 5 top-level
+    layers, the base is still a frozen submodel with the original's layer
+    names, and it saves and reloads."""
+    rng = np.random.default_rng(1)
+    base = A.MobileNetV2(
+        weights=None, include_top=False, input_shape=(32, 32, 3), alpha=0.35
+    )
+    base.trainable = False
+    _pin_dead_bn_channels(base, rng)
+    x_in = keras.Input((32, 32, 3), name="image")
+    h = keras.layers.GlobalAveragePooling2D(name="pool")(base(x_in, training=False))
+    h = keras.layers.Dropout(0.2, name="drop")(h)
+    model = keras.Model(x_in, keras.layers.Dense(5, name="head")(h), name="clf")
+    x = rng.uniform(0, 255, (16, 32, 32, 3)).astype("float32")
+
+    small, _ = f.compress_exact(model, x, atol=1e-4, layer_threshold="optimal")
+
+    assert [layer.name for layer in small.layers] == [x.name for x in model.layers]
+    small_base = small.get_layer(base.name)
+    assert isinstance(small_base, keras.Model) and small_base is not base
+    assert not small_base.trainable and small_base.trainable_weights == []
+    names = {layer.name for layer in small_base.layers}
+    assert {"Conv1", "out_relu", "block_16_project"} <= names
+    assert small_base.count_params() < 0.6 * base.count_params()
+    small_base.trainable = True  # "unfreeze the base" reaches its layers
+    assert small_base.get_layer("Conv1").trainable
+    assert not base.get_layer("Conv1").trainable
+    path = tmp_path / "small.keras"
+    small.save(path)
+    loaded = keras.saving.load_model(path)
+    f.assert_close(loaded.predict(x, verbose=0), small.predict(x, verbose=0), atol=0)

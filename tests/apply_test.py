@@ -244,7 +244,7 @@ def test_dense_on_sequences_folds_per_position():
     f.assert_close(predict(small, x), predict(model, x), atol=1e-5)
 
 
-def test_nested_submodels_are_flattened_and_folded():
+def test_nested_submodels_are_folded_and_stay_nested():
     inner = keras.Sequential(
         [
             keras.Input((8,)),
@@ -268,7 +268,12 @@ def test_nested_submodels_are_flattened_and_folded():
     assert rows.loc["d1", "consumers"] == "block.up"
     assert rows.loc["block.up", "consumers"] == "block.down"
     assert rows.folded.all()
-    assert not any(isinstance(layer, keras.Model) for layer in small.layers)
+    assert [layer.name for layer in small.layers[1:]] == ["d0", "block", "head"]
+    block = small.get_layer("block")
+    # d1 folded into block.up, whose neurons folded into block.down: the
+    # shortcut from d0's input enters the block as an extra input.
+    assert len(block.inputs) == 2
+    assert isinstance(block.get_layer("down"), keras.layers.Dense)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert isinstance(model.get_layer("block"), keras.Sequential)
@@ -451,3 +456,47 @@ def test_concatenate_reader_reads_its_parts_joined_again():
     names = [layer.name for layer in small.layers]
     assert len(names) == len(model.layers)
     assert "out_inputs" in names and not any("shortcut" in n for n in names)
+
+
+def test_submodels_nested_two_deep_keep_names_types_and_frozen_flags():
+    """A Sequential inside a functional block inside the model: both stay
+    submodels with their types, names and trainable flags, and the
+    outer Sequential stays a Sequential."""
+    inner = keras.Sequential(
+        [keras.Input((12,)), keras.layers.Dense(24, activation="relu", name="up")],
+        name="inner",
+    )
+    x = keras.Input((12,), name="block_in")
+    h = keras.layers.Dense(12, activation="relu", name="pre")(x)
+    block = keras.Model(x, keras.layers.Dense(6, name="proj")(inner(h)), name="block")
+    block.get_layer("pre").trainable = False
+    model = keras.Sequential(
+        [keras.Input((12,)), block, keras.layers.Dense(3, name="out")], name="outer"
+    )
+    up = inner.get_layer("up")
+    kernel, bias = up.get_weights()
+    bias[::3] = -50.0  # a third of the inner neurons never active
+    up.set_weights([kernel, bias])
+    data = f.data(300, 12)
+
+    small, report = linprune.apply(model, data, verbose=0)
+
+    f.assert_close(
+        small.predict(data, verbose=0), model.predict(data, verbose=0), atol=1e-5
+    )
+    assert isinstance(small, keras.Sequential)
+    assert [layer.name for layer in small.layers] == ["block", "out"]
+    small_block = small.get_layer("block")
+    assert [layer.name for layer in small_block.layers] == [
+        "block_in",
+        "pre",
+        "inner",
+        "proj",
+    ]
+    assert isinstance(small_block.get_layer("inner"), keras.Sequential)
+    assert not small_block.get_layer("pre").trainable
+    assert small_block.get_layer("proj").trainable
+    assert report.set_index("site").loc["block.inner.up", "dead"] > 0
+    actions = report.linprune.layers().set_index("layer").action
+    assert actions["block.inner.up"] == "narrowed"
+    assert "added" not in set(actions)

@@ -7,6 +7,7 @@ the graph and `terms` emits each rewritten linear node.
 
 import keras
 
+from keras_linprune.graph import nest
 from keras_linprune.graph import nodes as nodes_lib
 from keras_linprune.rebuild.emitter import GraphEmitter
 from keras_linprune.rebuild.weights import folded_weights
@@ -26,12 +27,14 @@ def rebuild(analysis, plan, fitted=None):
         A new `keras.Model` (compiled like the original when it was
         compiled) that shares no layer, variable or operation with the
         original: a `Sequential` for a `Sequential` whose result is still a
-        chain, else a functional model.
+        chain, else a functional model; nested models stay nested
+        (`graph.nest`).
     """
     affines = folded_weights(analysis, plan, fitted)
     emitter = GraphEmitter(analysis, plan, affines)
     tensors = emitter.run(analysis.fn)
     small = nodes_lib.new_model(analysis.fn, tensors, analysis.model.name)
+    small = nest.renest(small, analysis.inlined, tensors)
     if isinstance(analysis.model, keras.Sequential):
         small = nodes_lib.as_sequential(small) or small
     _copy_compile_config(analysis.model, small)
