@@ -63,7 +63,9 @@ def test_operations_that_are_not_layers():
     y = L.Dense(3, name="out")(keras.ops.tanh(h) * h + x[:, :1])
     small, report = compress(shaped(keras.Model(x, y)), f.data())
     rows = report.set_index("site")
-    assert "is not a Dense or Conv layer" in rows.loc["h", "reason"]  # reads x + 1
+    assert rows.loc["h", "consumers"] == "g"  # through (h + 1) * 0.5
+    assert rows.loc["h", "units_after"] < rows.loc["h", "units_before"]
+    assert "is not a Dense or Conv layer" in rows.loc["g", "reason"]  # tanh(g) * g
 
 
 def test_residual_written_with_plus():

@@ -49,8 +49,9 @@ class LinearSpec:
             is folded into it.
         pre_norms: Names of BatchNormalization layers between its source
             and itself, folded into its kernel (source side first).
-        post_norm: Name of a BatchNormalization layer right after it,
-            folded into its kernel and bias, or `None`.
+        post_norms: Names of the affine layers right after it (an
+            inference-mode BatchNormalization, `x * c + d` operations),
+            folded into its kernel and bias, in graph order.
         absorbed_params: Parameters of those normalization layers that this
             layer accounts for (each removed layer is counted once).
         had_bias: Whether the original layer has a bias (default:
@@ -76,7 +77,7 @@ class LinearSpec:
     units: int
     use_bias: bool
     pre_norms: tuple = ()
-    post_norm: str = None
+    post_norms: tuple = ()
     absorbed_params: int = 0
     had_bias: bool = None
     taps: int = 1

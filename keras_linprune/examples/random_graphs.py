@@ -6,6 +6,8 @@ every supported activation (inline or as a layer, with BatchNormalization
 before it sometimes), `Add` and `Concatenate` merges, pooling, dropout and
 operations that are not layers (`x * c + d`). Biases are drawn so that some
 neurons are always active, some never and some mixed, so folds happen.
+Image models end with global average pooling or `Flatten` into the Dense
+head; some are nested as a submodel between an outer producer and head.
 
 Example:
 
@@ -101,11 +103,28 @@ def random_model(seed, layers=4, kind="vector"):
             pool.append(h * float(rng.choice([0.5, 2.0])) + 1.0)
     h = pool[-1]
     if kind == "image":
-        h = L.GlobalAveragePooling2D()(h)
+        head = L.Flatten() if rng.random() < 0.4 else L.GlobalAveragePooling2D()
+        h = head(h)
     model = keras.Model(x, L.Dense(3)(h), name=f"random_{kind}_{seed}")
     _pin(model, rng)
+    if rng.random() < 0.3:
+        model = _nested(model, rng, shape, kind)
     data = rng.normal(size=(64, *shape)).astype("float32")
     return model, data
+
+
+def _nested(inner, rng, shape, kind):
+    """`inner` as a submodel between a producer with a ReLU before it and
+    a ReLU and Dense head after it: sites cross the submodel's boundary."""
+    x = keras.Input(shape)
+    if kind == "vector":
+        pre = L.Dense(shape[-1], activation="relu")
+    else:
+        pre = L.Conv2D(shape[-1], 1, activation="relu")
+    h = L.ReLU()(inner(pre(x)))
+    outer = keras.Model(x, L.Dense(3)(h), name=f"{inner.name}_outer")
+    _pin(outer, rng)
+    return outer
 
 
 def _pin(model, rng):

@@ -123,3 +123,19 @@ def keep_tensor_list_ops(converter):
     layers need with TensorFlow select ops); a private TensorFlow flag, so
     it lives here with the other internals."""
     converter._experimental_lower_tensor_list_ops = False
+
+
+def arithmetic_op_classes():
+    """The `keras.ops` classes that `x + c`, `x - c`, `x * c`, `x / c` and
+    `-x` on a symbolic tensor record as graph nodes, by name."""
+    from keras.src.ops import numpy as numpy_ops
+
+    names = ("Add", "Subtract", "Multiply", "TrueDivide", "Divide", "Negative")
+    return {name: getattr(numpy_ops, name) for name in names}
+
+
+def only_call(operation):
+    """The one call node of `operation` (an op on symbolic tensors is made
+    anew at each call), or `None` if it was called more than once."""
+    nodes = getattr(operation, "_inbound_nodes", [])
+    return nodes[0] if len(nodes) == 1 else None

@@ -19,7 +19,15 @@ Example:
 
 import keras
 
-from keras_linprune.graph.kinds import activation, depthwise, linear, norm, structural
+from keras_linprune.graph import keras_internals as internals
+from keras_linprune.graph.kinds import (
+    activation,
+    arithmetic,
+    depthwise,
+    linear,
+    norm,
+    structural,
+)
 from keras_linprune.graph.kinds.base import LayerKind
 
 L = keras.layers
@@ -60,8 +68,8 @@ KINDS = {
     L.ZeroPadding3D: structural.ZERO_PADDING,
     L.Concatenate: structural.CONCATENATE,
     L.Add: structural.ADD,
-    L.Flatten: structural.STRUCTURAL,
-    L.Reshape: structural.STRUCTURAL,
+    L.Flatten: structural.FLATTEN,
+    L.Reshape: structural.FLATTEN,
     L.Permute: structural.STRUCTURAL,
     L.GlobalAveragePooling1D: structural.POOLING,
     L.GlobalAveragePooling2D: structural.POOLING,
@@ -77,6 +85,14 @@ KINDS = {
     L.UpSampling3D: structural.POOLING,
     L.RepeatVector: structural.STRUCTURAL,
 }
+
+# Operations that are not layers: `x + c`, `x * c`, ... (`kinds/arithmetic`).
+KINDS.update(
+    {
+        op: arithmetic.BY_OP_NAME[name]
+        for name, op in internals.arithmetic_op_classes().items()
+    }
+)
 
 #: The kind of every unregistered class.
 OPAQUE = LayerKind()

@@ -27,14 +27,16 @@ def initial_affines(analysis):
         layer = layers[name]
         kind = registry.linear_kind(layer)
         kernel = kind.kernel(layer)
+        if kernel.ndim == 2 and lin.taps > 1:  # a Dense reading a Flatten
+            kernel = kernel.reshape(lin.taps, lin.in_width, lin.units)
         bias = algebra_bias(layer)
         for norm in reversed(lin.pre_norms):
             kernel, bias = algebra.absorb_input_affine(
                 kernel, bias, *_norm_affine(layers[norm])
             )
-        if lin.post_norm is not None:
+        for norm in lin.post_norms:
             kernel, bias = algebra.absorb_output_affine(
-                kernel, bias, *_norm_affine(layers[lin.post_norm])
+                kernel, bias, *_norm_affine(layers[norm])
             )
         terms, start = {}, 0
         for key, width in lin.inputs:  # rows of each concatenated part

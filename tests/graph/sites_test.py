@@ -46,7 +46,7 @@ def test_activation_layer_norm_and_dropout_on_the_way():
     found = sites_of(net)
     (site,) = found.spec.sites
     assert site.name == "act" and site.consumers == ("c",)
-    assert found.spec.linears["p"].post_norm == "bn"
+    assert found.spec.linears["p"].post_norms == ("bn",)
     assert found.spec.absorbed == ("bn",)
     assert found.spec.linears["c"].source == "act"  # through the dropout
     assert not found.bindings["act"].on_output
@@ -144,3 +144,30 @@ def test_concatenate_of_the_same_activation_twice_is_refused():
         return L.Dense(2, name="c")(twice)
 
     assert "joins the same tensor more than once" in only_rejection(sites_of(net))
+
+
+def test_affine_layers_between_producer_and_activation_all_fold_into_it():
+    def net(x):
+        h = L.BatchNormalization(name="bn")(L.Dense(8, name="p")(x))
+        h = L.ReLU(name="act")((h - 1.0) * 3.0)
+        return L.Dense(2, name="c")(h / 2.0)
+
+    found = sites_of(net)
+    (site,) = found.spec.sites
+    p, c = found.spec.linears["p"], found.spec.linears["c"]
+    assert site.name == "act" and site.consumers == ("c",)
+    assert len(p.post_norms) == 3 and p.post_norms[0] == "bn"
+    assert len(c.pre_norms) == 1 and c.use_bias
+
+
+def test_a_dense_behind_flatten_has_one_tap_per_position():
+    def net(x):
+        h = L.Conv2D(5, 3, padding="same", activation="relu", name="p")(x)
+        return L.Dense(2, name="c")(L.Flatten(name="flat")(h))
+
+    found = sites_of(net, shape=(4, 3, 2))
+    (site,) = found.spec.sites
+    c = found.spec.linears["c"]
+    assert site.consumers == ("c",) and "'flat' (Flatten)" in site.linear_block
+    assert (c.in_width, c.taps, c.units) == (5, 12, 2)
+    assert c.params == 5 * 12 * 2 + 2 and not c.pointwise

@@ -23,10 +23,14 @@ class LayerKind:
             (reshapes or pools values without mixing them with weights).
         known: Whether the engine understands the layer; other layers are
             listed in the report as copied unchanged.
+        flattens: Whether the layer flattens positions and channels into
+            one axis (`Flatten`): a Dense behind it reads each channel once
+            per position.
     """
 
     role = "opaque"
     known = False
+    flattens = False
 
     def interval(self, layer, node, bounds, pre):
         """Interval bounds of the layer's output, or `None` (unbounded).

@@ -16,6 +16,9 @@ class BatchNormKind(LayerKind):
 
     role = "norm"
     known = False  # listed as copied unchanged unless a site absorbs it
+    #: Copied narrowed (`narrow_weights`) behind a depthwise layer that
+    #: lost channels.
+    copies_per_channel = True
 
     def foldable(self, layer, calls, channel_axis=-1):
         """Normalizes `channel_axis` and is called once."""

@@ -2,6 +2,7 @@
 merge tensors: inputs, inference identities, pooling and padding,
 `Concatenate`, `Add`, reshaping layers."""
 
+import keras
 import numpy as np
 
 from keras_linprune.graph.kinds.base import LayerKind, monotone_bounds
@@ -58,6 +59,28 @@ class ChannelPassKind(StructuralKind):
         return (channel_axis == 1) == (data_format == "channels_first")
 
 
+class FlattenKind(ChannelPassKind):
+    """`Flatten`, and `Reshape((-1,))` (a fixed size would not fit the
+    narrowed input): channels-last values
+    `(..., positions, channels)` become one vector in which channel `c` at
+    position `p` is entry `p * channels + c`. A Dense reading it sees each
+    channel at every position, like a valid convolution whose kernel covers
+    the whole input, so dead and constant channels leave its kernel rows
+    (`flattens = True`: the walk gives the consumer one tap per position).
+    """
+
+    flattens = True
+
+    def __init__(self):
+        super().__init__(keeps_constants=True)
+
+    def keeps_channels(self, layer, channel_axis):
+        if isinstance(layer, keras.layers.Reshape) and layer.target_shape != (-1,):
+            return False
+        data_format = getattr(layer, "data_format", "channels_last")
+        return channel_axis == -1 and data_format == "channels_last"
+
+
 class ConcatenateKind(LayerKind):
     """`Concatenate`: a site feeding it folds into its linear readers, one
     block of kernel rows per part."""
@@ -84,5 +107,6 @@ IDENTITY = IdentityKind()
 STRUCTURAL = StructuralKind()
 POOLING = ChannelPassKind(keeps_constants=True)
 ZERO_PADDING = ChannelPassKind(keeps_constants=False)
+FLATTEN = FlattenKind()
 CONCATENATE = ConcatenateKind()
 ADD = AddKind()

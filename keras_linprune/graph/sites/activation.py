@@ -16,15 +16,15 @@ class ActivationMatch:
             activation.
         layer: The activation layer, or `None` when inline.
         activation: A `core.pieces.Activation`, or why it cannot fold.
-        norm: A BatchNormalization between the linear layer and the
-            activation, or `None`.
+        norms: The affine layers between the linear layer and the
+            activation (BatchNormalization, `x * c + d` operations).
     """
 
     output: object
     measured: object
     layer: object
     activation: object
-    norm: object = None
+    norms: tuple = ()
 
 
 def match_activation(index, node):
@@ -42,10 +42,10 @@ def match_activation(index, node):
                 "output; use an activation layer"
             )
         return ActivationMatch(out, out, None, act)
-    norm = None
+    norms = []
     reader = index.single_reader(out)
-    if reader is not None and _is_foldable_norm(index, reader.operation, axis):
-        norm = reader.operation
+    while reader is not None and _is_foldable_norm(index, reader.operation, axis):
+        norms.append(reader.operation)
         out = reader.outputs[0]
         reader = index.single_reader(out)
     if reader is None:
@@ -54,7 +54,7 @@ def match_activation(index, node):
     if act_kind.role != "activation":
         return None
     act = act_kind.describe(reader.operation, units, axis)
-    return ActivationMatch(reader.outputs[0], out, reader.operation, act, norm)
+    return ActivationMatch(reader.outputs[0], out, reader.operation, act, tuple(norms))
 
 
 def _is_foldable_norm(index, layer, axis):
@@ -81,9 +81,9 @@ def calls_problem(index, layer, matches):
             return m.activation
         if id(m.output) in index.outputs:
             return "its activation is a model output"
-        if len(matches) > 1 and m.norm is not None:
+        if len(matches) > 1 and m.norms:
             return (
-                f"normalization '{m.norm.name}' follows a shared layer "
+                f"normalization '{m.norms[0].name}' follows a shared layer "
                 "(one per call site cannot be folded into it)"
             )
     return _activation_layers_problem(index, layer, [m.layer for m in matches])

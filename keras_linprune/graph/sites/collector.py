@@ -10,6 +10,7 @@ bypassed `Concatenate`s.
 import dataclasses
 
 from keras_linprune.core.spec import LinearSpec, Rejection, SiteSpec
+from keras_linprune.graph import nodes as nodes_lib
 from keras_linprune.graph import registry
 
 
@@ -69,8 +70,7 @@ class SiteCollector:
         first = matches[0]
         kind = registry.linear_kind(layer)
         width = kind.out_channels(layer)
-        norm = first.norm
-        self.add_linear(nodes, post_norm=None if norm is None else norm.name)
+        self.add_linear(nodes, post_norms=tuple(n.name for n in first.norms))
         names = self._add_consumers(key, nodes, matches, walks)
         maps = walks[0].channel_maps
         per_channel = [first.layer, *maps] if first.layer is not None else maps
@@ -109,7 +109,15 @@ class SiteCollector:
             for consumer, norms in walk.consumers:
                 if id(consumer) in walk.concat:
                     self.concat_of[id(consumer)] = walk.concat[id(consumer)]
-                self.add_linear([consumer], source=key, pre_norms=norms)
+                flat = any(
+                    registry.kind_of(v).flattens for v in walk.via.get(id(consumer), ())
+                )
+                self.add_linear(
+                    [consumer],
+                    source=key,
+                    pre_norms=norms,
+                    positions_of=match.output.shape[-1] if flat else None,
+                )
                 # The site's key reads the consumer's own input when it
                 # passes through pooling or padding (not the activation).
                 reads = (
@@ -129,23 +137,28 @@ class SiteCollector:
                 self.canonical[id(t)] = key
         return names
 
-    def add_linear(self, nodes, source=None, pre_norms=(), post_norm=None):
+    def add_linear(
+        self, nodes, source=None, pre_norms=(), post_norms=(), positions_of=None
+    ):
         """Registers a linear layer from its call `nodes` (idempotent).
 
         Also records each node's environment: the original tensor behind
         each source key at that call. A shared layer that reads no site
         gets the call-relative key `"<layer>_input"`.
+
+        `positions_of`: for a Dense reading a site's flattened activation,
+        the site's channel count; its kernel then has one tap per position.
         """
         layer = nodes[0].operation
         if len(nodes) == 1:
             self.reader_node[layer.name] = nodes[0]
-        absorbed = self._absorb((*pre_norms, post_norm))
+        absorbed = self._absorb((*pre_norms, *post_norms))
         if layer.name in self.linears:
             old = self.linears[layer.name]
             self.linears[layer.name] = dataclasses.replace(
                 old,
-                post_norm=post_norm or old.post_norm,
-                use_bias=old.use_bias or post_norm is not None,
+                post_norms=post_norms or old.post_norms,
+                use_bias=old.use_bias or bool(post_norms),
                 absorbed_params=old.absorbed_params + absorbed,
             )
             return
@@ -153,19 +166,24 @@ class SiteCollector:
         if source is None:
             source = self._source_of(nodes, tensor)
         kind = registry.linear_kind(layer)
+        width, taps = int(tensor.shape[kind.channel_axis(layer)]), kind.taps(layer)
+        geometry = kind.geometry(layer)
+        if positions_of is not None:
+            width, taps = positions_of, width // positions_of
+            geometry = f"{geometry}:flattened{taps}"
         self.linears[layer.name] = LinearSpec(
             layer.name,
             source,
-            int(tensor.shape[kind.channel_axis(layer)]),
+            width,
             kind.out_channels(layer),
-            bool(layer.use_bias) or bool(pre_norms) or post_norm is not None,
+            bool(layer.use_bias) or bool(pre_norms) or bool(post_norms),
             tuple(pre_norms),
-            post_norm,
+            tuple(post_norms),
             absorbed,
             bool(layer.use_bias),
-            kind.taps(layer),
-            geometry=kind.geometry(layer),
-            pointwise=kind.taps(layer) == 1 and kind.is_pointwise(layer),
+            taps,
+            geometry=geometry,
+            pointwise=taps == 1 and kind.is_pointwise(layer),
         )
 
     def _absorb(self, norm_names):
@@ -174,7 +192,7 @@ class SiteCollector:
         absorbed = 0
         for name in norm_names:
             if name is not None and name not in self.absorbed:
-                self.absorbed[name] = self.index.layers[name].count_params()
+                self.absorbed[name] = nodes_lib.params_of(self.index.layers[name])
                 absorbed += self.absorbed[name]
         return absorbed
 

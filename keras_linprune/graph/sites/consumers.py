@@ -1,11 +1,12 @@
 """Walking from a site's activation to the linear layers that read it.
 
 The walk goes through inference identities (`Dropout` ...), foldable
-BatchNormalization (absorbed by the consumer), pooling and zero padding
-(dead channels only), channel `Concatenate`s (the reader's kernel splits
-into one block per part) and a depthwise convolution followed by per-channel
-layers (dead channels only: they reach the consumers as constants), and
-stops at linear consumers.
+BatchNormalization (absorbed by the consumer), pooling, zero padding and
+`Flatten` into a Dense (dead and constant channels only), channel
+`Concatenate`s (the reader's kernel splits into one block per part) and
+a depthwise convolution followed by per-channel layers (dead channels
+only: they reach the consumers as constants), and stops at linear
+consumers.
 """
 
 import dataclasses
@@ -83,6 +84,9 @@ def _step(index, walk, frontier, node, axis, norms, via):
     is_norm = kind.role == "norm" and kind.foldable(
         layer, index.calls_of_layer(layer), axis
     )
+    if is_norm and any(registry.kind_of(v).flattens for v in via):
+        flat = via[-1]
+        return f"normalization '{layer.name}' follows '{flat.name}' (Flatten)"
     if kind.role == "identity" or is_norm:
         if id(out) in index.outputs:
             return "its activation is a model output"
@@ -152,7 +156,9 @@ def _channel_maps(index, node, axis):
         layer = reader.operation
         kind = registry.kind_of(layer)
         if kind.role == "norm":
-            per_channel = kind.foldable(layer, index.calls_of_layer(layer), axis)
+            per_channel = kind.copies_per_channel and kind.foldable(
+                layer, index.calls_of_layer(layer), axis
+            )
         elif kind.role == "activation":
             width = tensor.shape[axis]
             per_channel = not isinstance(kind.describe(layer, width, axis), str)
