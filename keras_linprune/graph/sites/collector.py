@@ -60,6 +60,7 @@ class SiteCollector:
         self.concat_of = {}  # id(reader node) -> the Concatenate node
         self.reader_node = {}  # linear layer name -> its (single) node
         self.bypassed = set()  # Concatenate layers no longer needed
+        self.inherited = []  # (consumer, producer node, key, tensor) ids
 
     def reject(self, key, layer, width, reason):
         self.rejected.append(Rejection(key, layer.name, width, reason))
@@ -125,17 +126,23 @@ class SiteCollector:
                     if id(consumer) in walk.via
                     else match.output
                 )
-                self.env[id(consumer)] = {
-                    **self.env.get(id(consumer), {}),
-                    **self.env[id(node)],
-                    key: reads,
-                }
+                self.inherited.append((id(consumer), id(node), key, reads))
+                self._inherit(id(consumer), id(node), key, reads)
                 if consumer.operation.name not in names:
                     names.append(consumer.operation.name)
             self.canonical[id(match.output)] = key
             for t in walk.identities:
                 self.canonical[id(t)] = key
         return names
+
+    def _inherit(self, consumer_id, producer_id, key, reads):
+        """A consumer's environment: its own, the producer's (shortcuts
+        from the producer's sources land in it), and the site's key."""
+        self.env[consumer_id] = {
+            **self.env.get(consumer_id, {}),
+            **self.env[producer_id],
+            key: reads,
+        }
 
     def add_linear(
         self, nodes, source=None, pre_norms=(), post_norms=(), positions_of=None
@@ -231,6 +238,10 @@ class SiteCollector:
             )
             self.env[id(node)] = {**env, **self.env.get(id(node), {})}
             self.bypassed.add(concat.operation.name)
+        # The parts' keys reach the consumers of a reader that is itself a
+        # producer: their environments were inherited before parts existed.
+        for inheritance in self.inherited:
+            self._inherit(*inheritance)
 
 
 def _linear_block(consumers, via):
