@@ -44,6 +44,8 @@ KINDS = {
     L.Conv3DTranspose: linear.CONV_TRANSPOSE,
     L.DepthwiseConv1D: depthwise.DEPTHWISE,
     L.DepthwiseConv2D: depthwise.DEPTHWISE,
+    L.SeparableConv1D: depthwise.SEPARABLE,
+    L.SeparableConv2D: depthwise.SEPARABLE,
     L.BatchNormalization: norm.BATCH_NORM,
     L.ReLU: activation.RELU,
     L.LeakyReLU: activation.LEAKY_RELU,

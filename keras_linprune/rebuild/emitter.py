@@ -98,7 +98,11 @@ def _narrowed_channels(analysis, plan):
     layers after it."""
     narrowed = {}
     for key, binding in analysis.found.bindings.items():
-        per_channel = [binding.activation_layer, *binding.channel_maps]
+        per_channel = [
+            binding.activation_layer,
+            *binding.channel_maps,
+            *binding.narrowed_readers,
+        ]
         for layer in per_channel:
             if layer is not None:
                 narrowed[layer.name] = (plan.decisions[key].keep, binding.channel_axis)

@@ -44,6 +44,12 @@ class LayerKind:
         """
         return None
 
+    def channel_params(self, layer, width):
+        """Parameters that go with each of `width` input channels when the
+        layer is narrowed with a site's kept channels."""
+        count = getattr(layer, "count_params", None)
+        return count() // width if count is not None and layer.built else 0
+
     def __repr__(self):
         return f"<{type(self).__name__} role={self.role}>"
 

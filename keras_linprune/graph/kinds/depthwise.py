@@ -56,4 +56,45 @@ def dead_channel_values(channel_maps, channel_axis):
     return to_numpy(x).reshape(-1)
 
 
+class SeparableKind(LayerKind):
+    """`SeparableConv1D/2D`: a depthwise convolution without bias, then a
+    pointwise one. A dead input channel (zero everywhere) is zero after the
+    depthwise stage, so it leaves both kernels and nothing else changes: the
+    layer is a reader narrowed with the site's kept channels. Linear and
+    non-zero constant channels stay (the fold algebra does not rewrite
+    separable kernels)."""
+
+    role = "separable"
+    known = True
+
+    def problem(self, layer, channel_axis):
+        """Why dead channels cannot leave this layer, or ""."""
+        name = f"'{layer.name}' ({type(layer).__name__})"
+        if getattr(layer, "quantization_mode", None) is not None:
+            return f"{name} is quantized"
+        axis = 1 if layer.data_format == "channels_first" else -1
+        if axis != channel_axis:
+            return f"{name} does not read the channel axis"
+        return ""
+
+    def channel_params(self, layer, width):
+        """Depthwise taps and pointwise rows of one input channel."""
+        taps = int(np.prod(layer.kernel_size))
+        return layer.depth_multiplier * (taps + layer.filters)
+
+    def narrow_weights(self, layer, keep, channel_axis):
+        """Depthwise kernel `(*taps, channels, multiplier)` and pointwise
+        rows (channel `c`, multiplier `m` is row `c * multiplier + m`) of
+        the kept channels; the bias is unchanged."""
+        depthwise, pointwise, *bias = layer.get_weights()
+        m = layer.depth_multiplier
+        rows = (np.asarray(keep)[:, None] * m + np.arange(m)).reshape(-1)
+        return [
+            np.take(depthwise, keep, axis=-2),
+            np.take(pointwise, rows, axis=-2),
+            *bias,
+        ]
+
+
 DEPTHWISE = DepthwiseKind()
+SEPARABLE = SeparableKind()

@@ -114,8 +114,9 @@ def _visit(index, collector, layer):
             walks.append(walk)
     if problem is None:
         problem = lockstep_problem(index, layer, walks)
-    if problem is None and len(walks) > 1 and any(w.channel_maps for w in walks):
-        problem = f"shared layer '{layer.name}' feeds a depthwise convolution"
+    if problem is None and len(walks) > 1:
+        if any(w.channel_maps or w.narrowed_readers for w in walks):
+            problem = f"shared layer '{layer.name}' feeds a depthwise convolution"
     if problem is not None:
         width = registry.linear_kind(layer).out_channels(layer)
         collector.reject(key, layer, width, problem)

@@ -33,6 +33,8 @@ class SiteBinding:
             after it on the way to the consumers (narrowed with the kept
             channels; dead channels reach the consumers as their output on
             zeros), or `()`.
+        narrowed_readers: Separable convolutions reading the activation,
+            narrowed with the kept channels.
     """
 
     tensor: object
@@ -43,6 +45,7 @@ class SiteBinding:
     channel_axis: int = -1
     nodes: tuple = ()
     channel_maps: tuple = ()
+    narrowed_readers: tuple = ()
 
 
 class SiteCollector:
@@ -73,9 +76,13 @@ class SiteCollector:
         width = kind.out_channels(layer)
         self.add_linear(nodes, post_norms=tuple(n.name for n in first.norms))
         names = self._add_consumers(key, nodes, matches, walks)
-        maps = walks[0].channel_maps
-        per_channel = [first.layer, *maps] if first.layer is not None else maps
-        channel_params = sum(m.count_params() // width for m in per_channel)
+        maps, readers = walks[0].channel_maps, tuple(walks[0].narrowed_readers)
+        per_channel = [first.layer, *maps, *readers]
+        channel_params = sum(
+            registry.kind_of(m).channel_params(m, width)
+            for m in per_channel
+            if m is not None
+        )
         consumers = [self.index.layers[n] for n in names]
         via = [v for w in walks for c, _ in w.consumers for v in w.via.get(id(c), ())]
         self.sites.append(
@@ -86,9 +93,10 @@ class SiteCollector:
                 width,
                 first.activation,
                 channel_params,
-                _linear_block(consumers, via),
+                _linear_block(consumers, via, readers),
                 all(registry.linear_kind(c).exact_on_constants(c) for c in consumers)
-                and all(registry.kind_of(v).keeps_constants for v in via),
+                and all(registry.kind_of(v).keeps_constants for v in via)
+                and not readers,
                 dead_reach_as_constants=bool(maps),
             )
         )
@@ -101,6 +109,7 @@ class SiteCollector:
             kind.channel_axis(layer),
             tuple(nodes),
             maps,
+            readers,
         )
 
     def _add_consumers(self, key, nodes, matches, walks):
@@ -244,8 +253,13 @@ class SiteCollector:
             self._inherit(*inheritance)
 
 
-def _linear_block(consumers, via):
+def _linear_block(consumers, via, readers=()):
     """Why linear neurons cannot fold into these consumers, or ""."""
+    for r in readers:
+        return (
+            f"'{r.name}' ({type(r).__name__}) reads the activation: only dead "
+            "channels are removed"
+        )
     for c in consumers:
         kind = registry.linear_kind(c)
         if not kind.is_pointwise(c):

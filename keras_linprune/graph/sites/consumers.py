@@ -28,6 +28,8 @@ class ConsumerWalk:
         channel_maps: A depthwise convolution and the per-channel layers
             after it, through which every consumer is reached (narrowed with
             the site's kept channels), or `()`.
+        narrowed_readers: Separable convolutions reading the activation:
+            narrowed with the kept channels, only dead ones may leave.
         problem: Why the activation cannot be folded, or "".
     """
 
@@ -36,6 +38,7 @@ class ConsumerWalk:
     via: dict = dataclasses.field(default_factory=dict)
     concat: dict = dataclasses.field(default_factory=dict)
     channel_maps: tuple = ()
+    narrowed_readers: list = dataclasses.field(default_factory=list)
     problem: str = ""
 
 
@@ -66,7 +69,7 @@ def walk_consumers(index, tensor, axis):
             walk.problem = _step(index, walk, frontier, node, axis, norms, via)
             if walk.problem:
                 break
-    if not walk.problem and not walk.consumers:
+    if not walk.problem and not walk.consumers and not walk.narrowed_readers:
         walk.problem = "its activation has no Dense or Conv consumer"
     return walk
 
@@ -102,6 +105,8 @@ def _step(index, walk, frontier, node, axis, norms, via):
         return _through_concat(index, walk, node, axis, norms)
     if kind.role == "depthwise":
         return _through_depthwise(index, walk, node, axis, norms, via)
+    if kind.role == "separable":
+        return _separable_reader(index, walk, node, axis, norms)
     if walk.channel_maps:
         return _mixed_paths(walk)
     problem = consumer_problem(layer, axis, norms)
@@ -127,7 +132,7 @@ def _through_depthwise(index, walk, node, axis, norms, via):
         problem = f"normalization '{norms[-1]}' sits before '{layer.name}'"
     if not problem and index.calls_of_layer(layer) > 1:
         problem = f"'{layer.name}' ({type(layer).__name__}) is shared"
-    if not problem and (walk.consumers or walk.channel_maps):
+    if not problem and (walk.consumers or walk.channel_maps or walk.narrowed_readers):
         problem = _mixed_paths(walk, layer)
     if problem:
         return problem
@@ -143,6 +148,22 @@ def _through_depthwise(index, walk, node, axis, norms, via):
         walk.via[id(consumer)] = (*via, layer, *after.via.get(id(consumer), ()))
         walk.consumers.append((consumer, consumer_norms))
     return ""
+
+
+def _separable_reader(index, walk, node, axis, norms):
+    """Adds a separable convolution reading the activation (narrowed with
+    the site's kept channels); returns a problem or ""."""
+    layer = node.operation
+    problem = registry.kind_of(layer).problem(layer, axis)
+    if not problem and norms:
+        problem = f"normalization '{norms[-1]}' sits before '{layer.name}'"
+    if not problem and index.calls_of_layer(layer) > 1:
+        problem = f"'{layer.name}' ({type(layer).__name__}) is shared"
+    if not problem and walk.channel_maps:
+        problem = _mixed_paths(walk)
+    if not problem and layer not in walk.narrowed_readers:
+        walk.narrowed_readers.append(layer)
+    return problem
 
 
 def _channel_maps(index, node, axis):
@@ -174,7 +195,7 @@ def _channel_maps(index, node, axis):
 def _constant_problem(after, depthwise):
     """Why the consumers behind `depthwise` cannot absorb a constant input
     channel, or ""."""
-    if after.concat or after.channel_maps:
+    if after.concat or after.channel_maps or after.narrowed_readers:
         return "a Concatenate or another depthwise convolution follows"
     for consumer, _ in after.consumers:
         layer = consumer.operation
