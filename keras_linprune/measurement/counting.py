@@ -220,7 +220,10 @@ class _SiteCounter:
         )
         inputs = (
             [make((), tf.int64) for _ in self.inputs],
-            [make(shape, tf.float64, np.nan) for _, _, shape in self.inputs],
+            [
+                make(_reference_shape(shape), tf.float64, np.nan)
+                for _, _, shape in self.inputs
+            ],
             [make((), tf.int64) for _ in self.inputs],
         )
         return sites, inputs
@@ -237,6 +240,8 @@ class _SiteCounter:
             else:
                 finite = tf.constant(True)
             nonfinite.append(tf.cast(tf.logical_not(finite), tf.int64))
+            if None in v.shape[1:]:
+                v = _row_digests(v)  # rows may differ in size between batches
             unset = tf.reduce_all(tf.math.is_nan(reference))
             reference = tf.where(unset, tf.cast(v[0], tf.float64), reference)
             differs = tf.reduce_any(tf.not_equal(v, tf.cast(reference, v.dtype)))
@@ -320,6 +325,19 @@ class _SiteCounter:
             {name: int(n) for (_, name, _), n in zip(self.inputs, input_nonfinite)},
             bool(self.inputs) and not any(varies),
         )
+
+
+def _reference_shape(shape):
+    """Shape of the reference row of an input with feature shape `shape`:
+    the row itself, or its digest when a size is unknown."""
+    return (2,) if None in shape else shape
+
+
+def _row_digests(v):
+    """Per row, the sum and the sum of squares of its values (float64):
+    equal rows have equal digests."""
+    flat = tf.reshape(tf.cast(v, tf.float64), [tf.shape(v)[0], -1])
+    return tf.stack([tf.reduce_sum(flat, 1), tf.reduce_sum(flat * flat, 1)], 1)
 
 
 def _numeric_inputs(fn):

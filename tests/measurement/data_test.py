@@ -159,3 +159,30 @@ def test_enough_varied_rows_raise_no_warning(model):
         warnings.simplefilter("error", CalibrationWarning)
         stats = linprune.measure(model, f.data(), verbose=0)
     assert stats.warnings == []
+
+
+def test_images_of_unknown_size_are_measured_and_checked():
+    """A model built for any image size (`Input((None, None, 3))`) measures
+    batches of different sizes; identical rows are found by their digests."""
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((None, None, 3))
+    h = keras.layers.Conv2D(4, 3, activation="relu", name="c")(x_in)
+    model = keras.Model(
+        x_in, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(h))
+    )
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(size=(4, 8, 8, 3)), rng.normal(size=(4, 6, 10, 3))]
+    data = tf.data.Dataset.from_generator(
+        lambda: iter(b.astype("float32") for b in batches),
+        output_signature=tf.TensorSpec((None, None, None, 3), tf.float32),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stats = linprune.measure(model, data, verbose=0)
+    assert not [w for w in caught if issubclass(w.category, CalibrationWarning)]
+    assert stats.observations["c"] == 4 * 6 * 6 + 4 * 4 * 8
+    same = np.tile(batches[0][:1], (4, 1, 1, 1)).astype("float32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        linprune.measure(model, same, verbose=0)
+    assert any("identical" in str(w.message) for w in caught)
