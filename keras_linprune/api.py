@@ -87,6 +87,7 @@ def apply(
     layer_threshold: str | int | float = "optimal",
     remove_dead: bool = True,
     shortcut: str = "auto",
+    objective: str = "params",
     target_size: float | None = None,
     target_params: int | None = None,
     target_step: float | None = None,
@@ -133,6 +134,13 @@ def apply(
             adds parameters; `"dense"` keeps the paper's full matrices
             (use it, with `remove_dead=False`, for parity with the
             prototype).
+        objective: What `layer_threshold="optimal"` (and the other site
+            rules) minimise: `"params"` (default, the paper's measure) or
+            `"macs"` (multiply-accumulates per example, counted exactly
+            like parameters; a fold that saves parameters in a small late
+            layer but adds a shortcut at a large early resolution is then
+            declined). Needs static spatial sizes. Size targets stay in
+            parameters.
         target_size: Size budget as a fraction in (0, 1] of the original
             parameter count: the highest threshold whose compressed model
             fits is chosen, searching exactly over the activation rates.
@@ -199,6 +207,7 @@ def apply(
         layer_threshold=layer_threshold,
         remove_dead=remove_dead,
         shortcut=shortcut,
+        objective=objective,
         target_size=target_size,
         target_params=target_params,
         target_step=target_step,
@@ -215,6 +224,7 @@ def apply(
     )
     opts.check_against(model, data_or_stats)
     analysis = analyse(model)
+    opts.check_analysis(analysis)
     stats, notes = statistics(analysis, data_or_stats, opts)
     small, report = compress(analysis, stats, opts, data_or_stats)
     report.attrs.update(notes)

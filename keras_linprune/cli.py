@@ -109,6 +109,13 @@ def _add_choice_arguments(comp):
     )
     comp.add_argument("--shortcut", choices=("auto", "dense"), default="auto")
     comp.add_argument(
+        "--objective",
+        choices=("params", "macs"),
+        default="params",
+        help="what the site choice minimises: parameters (default) or "
+        "multiply-accumulates per example",
+    )
+    comp.add_argument(
         "--refit",
         action="store_true",
         help="least-squares shortcuts (one more data pass)",
@@ -182,6 +189,7 @@ def _compress(args):
         layer_threshold=args.layer_threshold,
         remove_dead=not args.no_remove_dead,
         shortcut=args.shortcut,
+        objective=args.objective,
         target_size=args.target_size,
         target_params=args.target_params,
         refit=args.refit,

@@ -16,7 +16,11 @@ import numpy as np
 
 from keras_linprune.graph import keras_internals as internals
 from keras_linprune.plan import policies
-from keras_linprune.plan.decisions import LAYER_THRESHOLD_STRINGS, SHORTCUT_FORMS
+from keras_linprune.plan.decisions import (
+    LAYER_THRESHOLD_STRINGS,
+    OBJECTIVES,
+    SHORTCUT_FORMS,
+)
 
 
 def check_backend():
@@ -365,6 +369,19 @@ def _has_data(data):
     return data is not None and not isinstance(data, ActivationStats)
 
 
+def check_objective_against(objective, spec):
+    """Raises unless the model's multiply-accumulates are known when they
+    are the objective (they need static spatial sizes)."""
+    if objective == "macs" and spec.total_macs is None:
+        raise ValueError(
+            "Expected static spatial sizes with objective='macs': "
+            "multiply-accumulates depend on them. Build the model with a "
+            "fixed input shape (e.g. `keras.Input((224, 224, 3))`), or use "
+            "objective='params'. Received: a model with unknown (None) "
+            "spatial sizes"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class Options:
     """The options of `apply`, with their defaults (see `apply` for what
@@ -386,6 +403,7 @@ class Options:
     layer_threshold: object = "optimal"
     remove_dead: bool = True
     shortcut: str = "auto"
+    objective: str = "params"
     target_size: float = None
     target_params: int = None
     target_step: float = None
@@ -426,6 +444,7 @@ class Options:
             layer_threshold=check_layer_threshold(self.layer_threshold),
             remove_dead=check_flag("remove_dead", self.remove_dead),
             shortcut=check_choice("shortcut", self.shortcut, SHORTCUT_FORMS),
+            objective=check_choice("objective", self.objective, OBJECTIVES),
             batch_size=check_batch_size(self.batch_size),
             steps=check_steps(self.steps),
             verbose=check_verbose(self.verbose),
@@ -452,6 +471,10 @@ class Options:
                 f"{type(data).__name__}"
             )
 
+    def check_analysis(self, analysis):
+        """The checks that need the analysed model, before measuring."""
+        check_objective_against(self.objective, analysis.spec)
+
     @property
     def guarded(self):
         """Whether a metric guard chooses the threshold."""
@@ -464,6 +487,7 @@ class Options:
             layer_threshold=self.layer_threshold,
             remove_dead=self.remove_dead,
             shortcut=self.shortcut,
+            objective=self.objective,
         )
 
     def policy(self, guard=None):

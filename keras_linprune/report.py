@@ -15,12 +15,17 @@ Columns:
 * `shortcut_params`: parameters of the shortcut layers added in front of
   this site's consumers; `shortcut_form` says how they are stored
   (`dense`, `low-rank (r=...)` or `mixed`);
+* `macs_before` / `macs_after`: multiply-accumulates per example of the
+  producer layer (its kernel applied at every position; `NaN` when a
+  spatial size is unknown);
 * `rate_min`, `rate_median`, `rate_max`: activation rates of the site;
 * `folded` and `reason` (why the linear neurons were not folded);
   `certified`: folded under `certify=True`, exact on the whole input box.
 
-Totals live in `report.attrs` and behind the `report.linprune` accessor:
-`report.linprune.totals` (a dict) and `report.linprune.summary()` (text).
+Totals live in `report.attrs` (`params_before`, `params_after`,
+`macs_before`, `macs_after`, `macs_ratio`, the options) and behind the
+`report.linprune` accessor: `report.linprune.totals` (a dict) and
+`report.linprune.summary()` (text).
 """
 
 import numpy as np
@@ -45,6 +50,8 @@ COLUMNS = (
     "params_after",
     "shortcut_params",
     "shortcut_form",
+    "macs_before",
+    "macs_after",
     "rate_min",
     "rate_median",
     "rate_max",
@@ -75,11 +82,15 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
     records.sort(key=lambda rec: order.get(rec["layer"], len(order)))
     frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     before, after = spec.total_params, plan.params
+    macs_before, macs_after = spec.total_macs, plan.macs
     frame.attrs.update(
         params_before=before,
         params_after=after,
         ratio=after / before if before else 1.0,
         saved=before - after,
+        macs_before=macs_before,
+        macs_after=macs_after,
+        macs_ratio=macs_after / macs_before if macs_before else None,
         calibration_rows=rows,
         unchanged_layers=[f"{n} ({c})" for n, c in unchanged],
         **plan.options,
@@ -152,6 +163,7 @@ def _site_record(plan, site, rates):
     d = plan.decisions[site.name]
     r = np.asarray(rates, np.float64)
     producer = plan.layout[site.producer]
+    lin = plan.spec.linears[site.producer]
     return dict(
         site=site.name,
         layer=site.producer,
@@ -169,6 +181,8 @@ def _site_record(plan, site, rates):
         params_after=producer.params - producer.shortcut_params,
         shortcut_params=sum(plan.layout[c].shortcut_params for c in site.consumers),
         shortcut_form=_shortcut_form(plan, site),
+        macs_before=_macs(lin, lin.units * lin.taps * lin.in_width),
+        macs_after=_macs(lin, producer.params - producer.units * producer.use_bias),
         rate_min=r.min(),
         rate_median=float(np.median(r)),
         rate_max=r.max(),
@@ -195,11 +209,19 @@ def _rejection_record(rejection, params):
         params_after=params,
         shortcut_params=0,
         shortcut_form="",
+        macs_before=np.nan,
+        macs_after=np.nan,
         rate_min=np.nan,
         rate_median=np.nan,
         rate_max=np.nan,
         reason=f"not a fold site: {rejection.reason}",
     )
+
+
+def _macs(lin, kernel_params):
+    """Multiply-accumulates of `kernel_params` applied at `lin`'s
+    positions, or NaN when they are unknown."""
+    return np.nan if lin.positions is None else lin.positions * kernel_params
 
 
 def _shortcut_form(plan, site):
@@ -274,6 +296,12 @@ def summary(report: pd.DataFrame) -> str:
             s=a.get("saved", 0),
         )
     )
+    if a.get("macs_before"):
+        lines.append(
+            "Total MACs per example: {b:,} -> {f:,} ({r:.1%} of the original)".format(
+                b=a["macs_before"], f=a["macs_after"], r=a["macs_ratio"]
+            )
+        )
     for warning in a.get("warnings", ()):
         lines.append(f"Warning: {warning}")
     if a.get("unchanged_layers"):

@@ -33,6 +33,7 @@ def sweep(
     layer_threshold: str | int | float = "optimal",
     remove_dead: bool = True,
     shortcut: str = "auto",
+    objective: str = "params",
     metrics: Any = None,
     batch_size: int | None = None,
     steps: int | None = None,
@@ -47,7 +48,7 @@ def sweep(
             `Model.evaluate` accepts, to evaluate each compressed model on.
             Without it only sizes are reported.
         thresholds: Thresholds to try (non-empty, each in [0, 1]).
-        layer_threshold, remove_dead, shortcut: As in `apply`.
+        layer_threshold, remove_dead, shortcut, objective: As in `apply`.
         metrics: Metric names or `keras.metrics.Metric`s to evaluate;
             default: the model's compiled loss and metrics (the model must
             then be compiled).
@@ -58,8 +59,9 @@ def sweep(
     Returns:
         A `pandas.DataFrame`, one row per threshold: `threshold`,
         `layer_params` (all parameters but the shortcuts),
-        `shortcut_params`, `total_params`, `ratio` (of the original), one
-        column per metric, and `seconds` (plan + rebuild + evaluation).
+        `shortcut_params`, `total_params`, `ratio` (of the original),
+        `total_macs` (multiply-accumulates per example), one column per
+        metric, and `seconds` (plan + rebuild + evaluation).
         `attrs["original"]` holds the original model's size and metrics.
 
     Raises:
@@ -82,13 +84,18 @@ def sweep(
         layer_threshold=layer_threshold,
         remove_dead=remove_dead,
         shortcut=shortcut,
+        objective=objective,
         batch_size=batch_size,
         steps=steps,
         verbose=verbose,
     )
     analysis = analyse(model)  # once, for every threshold
+    base.check_analysis(analysis)
     stats, _ = api.statistics(analysis, data_or_stats, base)
-    original = {"total_params": model.count_params()}
+    original = {
+        "total_params": model.count_params(),
+        "total_macs": analysis.spec.total_macs,
+    }
     if eval_data is not None:
         original.update(evaluation.evaluate(model, eval_data, metrics))
     rows = []
@@ -104,6 +111,7 @@ def sweep(
             shortcut_params=shortcut_params,
             total_params=total,
             ratio=total / original["total_params"],
+            total_macs=report.attrs["macs_after"],
         )
         if eval_data is not None:
             row.update(evaluation.evaluate(small, eval_data, metrics))

@@ -26,6 +26,8 @@ def test_compress_command(tmp_path, capsys):
             "1.0",
             "--layer-threshold",
             "0",
+            "--objective",
+            "macs",
             "--report",
             str(report),
         ]
@@ -35,8 +37,10 @@ def test_compress_command(tmp_path, capsys):
     f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     frame = pd.read_csv(report)
     assert frame["linear"].sum() > 0
+    assert (frame["macs_after"] <= frame["macs_before"]).all()
     text = capsys.readouterr().out
     assert "Total params" in text and "Saved" in text
+    assert "Total MACs per example" in text
 
 
 def test_compress_reports_bad_input(tmp_path, capsys):

@@ -69,6 +69,10 @@ class LinearSpec:
             position (`Dense`, a 1x1 convolution with stride 1): a term of
             another geometry is then always emitted low-rank, its second
             half joining this layer's kernel (no `Add`).
+        positions: Positions its kernel is applied at per example, summed
+            over its calls (output positions; a transposed convolution's
+            input positions), or `None` when a spatial size is unknown.
+            Multiply-accumulates are `positions` times the kernel size.
     """
 
     name: str
@@ -84,6 +88,7 @@ class LinearSpec:
     parts: tuple = ()
     geometry: str = "dense"
     pointwise: bool = True
+    positions: int = 1
 
     @property
     def inputs(self):
@@ -99,6 +104,13 @@ class LinearSpec:
         return self.units * (self.taps * self.in_width + int(had_bias)) + (
             self.absorbed_params
         )
+
+    @property
+    def macs(self):
+        """Multiply-accumulates per example in the original model."""
+        if self.positions is None:
+            return None
+        return self.positions * self.units * self.taps * self.in_width
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +135,9 @@ class SiteSpec:
         dead_reach_as_constants: Whether dead neurons reach the consumers
             as constants that may be non-zero (through a depthwise
             convolution's bias): removing any gives the consumers a bias.
+        channel_macs: Multiply-accumulates per example and neuron in the
+            layers narrowed with the site (a depthwise convolution after it,
+            a separable one reading it), or `None` when unknown.
     """
 
     name: str
@@ -134,6 +149,7 @@ class SiteSpec:
     linear_block: str = ""
     nonzero_constants: bool = True
     dead_reach_as_constants: bool = False
+    channel_macs: int = 0
 
     def __post_init__(self):
         if self.activation is None:
@@ -170,6 +186,9 @@ class GraphSpec:
             node (they disappear from the rebuilt graph).
         bypassed: Names of `Concatenate` layers whose readers now read
             the parts directly (they disappear too).
+        total_macs: Multiply-accumulates per example of the original
+            model's kernels (Dense, convolutions of every kind), or `None`
+            when a spatial size is unknown.
     """
 
     linears: dict
@@ -178,6 +197,7 @@ class GraphSpec:
     total_params: int
     absorbed: tuple = ()
     bypassed: tuple = ()
+    total_macs: int = None
 
     @functools.cached_property
     def fixed_params(self):
@@ -186,4 +206,19 @@ class GraphSpec:
             self.total_params
             - sum(s.params for s in self.linears.values())
             - sum(s.channel_params * s.width for s in self.sites)
+        )
+
+    @functools.cached_property
+    def fixed_macs(self):
+        """Multiply-accumulates of every layer the planner never changes,
+        or `None` when unknown."""
+        parts = [self.total_macs]
+        parts += [s.macs for s in self.linears.values()]
+        parts += [s.channel_macs for s in self.sites]
+        if any(p is None for p in parts):
+            return None
+        return (
+            self.total_macs
+            - sum(s.macs for s in self.linears.values())
+            - sum(s.channel_macs * s.width for s in self.sites)
         )

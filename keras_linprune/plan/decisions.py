@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 
 from keras_linprune.plan import selection
-from keras_linprune.plan.layout import layout_of, total_params
+from keras_linprune.plan.layout import layout_of, total_macs, total_params
 
 #: String layer thresholds (rules over the exact parameter count):
 #: "optimal" folds the subset of sites with the smallest count ("best" is an
@@ -99,6 +99,8 @@ class Plan:
         layout: Mapping from linear-node name to `NodeLayout`.
         params: Exact `count_params()` of the rebuilt model.
         options: The options the plan was made with.
+        macs: Multiply-accumulates per example of the rebuilt model's
+            kernels (`layout.total_macs`), or `None` when unknown.
     """
 
     spec: object
@@ -106,6 +108,7 @@ class Plan:
     layout: dict
     params: int
     options: dict
+    macs: int = None
 
     @property
     def params_before(self):
@@ -117,6 +120,11 @@ class Plan:
 #: paper's form, for parity with the prototype).
 SHORTCUT_FORMS = ("auto", "dense")
 
+#: What `layer_threshold="optimal"` (and the other site rules) minimise:
+#: the exact parameter count (the paper's measure) or the exact
+#: multiply-accumulates per example (what a CPU spends its time on).
+OBJECTIVES = ("params", "macs")
+
 
 def make_plan(
     spec,
@@ -126,6 +134,7 @@ def make_plan(
     layer_threshold="optimal",
     remove_dead=True,
     shortcut="auto",
+    objective="params",
 ):
     """Decides every site and counts the parameters of the result.
 
@@ -148,6 +157,8 @@ def make_plan(
             channels whenever that is smaller than the full matrix (`r`: a
             bound on its rank, at most the number of neurons folded into
             it); `"dense"` keeps full matrices.
+        objective: What the site rules minimise: `"params"` or `"macs"`
+            (needs `spec.total_macs`).
 
     Returns:
         A `Plan`. Options are assumed validated (see `options.py`).
@@ -162,9 +173,11 @@ def make_plan(
         if base[site.name].candidates
     }
 
+    cost = total_macs if objective == "macs" else total_params
+
     def count(subset):
         chosen = {**base, **{k: folded[k] for k in subset}}
-        return total_params(spec, chosen, layout_of(spec, chosen, shortcut))
+        return cost(spec, chosen, layout_of(spec, chosen, shortcut))
 
     count = selection.memoized(count)
     chosen = _choose(spec, base, list(folded), layer_threshold, count)
@@ -174,7 +187,9 @@ def make_plan(
         if key in chosen:
             decisions[key] = folded[key]
         elif key in folded:
-            reason = _why_not(site, base[key], layer_threshold, count, chosen)
+            reason = _why_not(
+                site, base[key], layer_threshold, count, chosen, objective
+            )
             decisions[key] = dataclasses.replace(base[key], reason=reason)
         else:
             decisions[key] = base[key]
@@ -185,8 +200,10 @@ def make_plan(
         layer_threshold=layer_threshold,
         remove_dead=remove_dead,
         shortcut=shortcut,
+        objective=objective,
     )
-    return Plan(spec, decisions, layout, params, options)
+    macs = total_macs(spec, decisions, layout)
+    return Plan(spec, decisions, layout, params, options, macs)
 
 
 def piece_rates(site, rates):
@@ -288,13 +305,13 @@ def _choose(spec, base, candidates, rule, count):
     return {k for k in candidates if base[k].candidates / widths[k] > rule}
 
 
-def _why_not(site, base, rule, count, chosen):
+def _why_not(site, base, rule, count, chosen, objective="params"):
     n = base.candidates
     if isinstance(rule, str):
         delta = count(chosen | {site.name}) - count(chosen)
+        measure = "multiply-accumulates" if objective == "macs" else "parameter count"
         return (
-            f"no saving: folding {n} neurons would change the parameter "
-            f"count by {delta:+,d}"
+            f"no saving: folding {n} neurons would change the {measure} by {delta:+,d}"
         )
     if isinstance(rule, numbers.Integral):
         return f"below layer threshold: {n} linear neurons, needs more than {rule}"
@@ -343,4 +360,5 @@ def removal_plan(spec, remove, options=None):
         layout,
         total_params(spec, decisions, layout),
         dict(options or {}),
+        total_macs(spec, decisions, layout),
     )

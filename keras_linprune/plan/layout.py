@@ -44,6 +44,24 @@ def total_params(spec, decisions, layout):
     return spec.fixed_params + per_channel + sum(n.params for n in layout.values())
 
 
+def total_macs(spec, decisions, layout):
+    """Multiply-accumulates per example of the rebuilt model's kernels, or
+    `None` when a spatial size is unknown.
+
+    Every term of a rebuilt node is applied at the node's positions (a
+    shortcut's output is summed with the node's), so a node costs its
+    positions times its kernel parameters, low-rank halves included.
+    """
+    if spec.fixed_macs is None:
+        return None
+    per_channel = sum(s.channel_macs * decisions[s.name].keep.size for s in spec.sites)
+    kernels = sum(
+        spec.linears[name].positions * (node.params - node.units * int(node.use_bias))
+        for name, node in layout.items()
+    )
+    return spec.fixed_macs + per_channel + kernels
+
+
 def layout_of(spec, decisions, shortcut="dense"):
     """Sources, width and parameters of every rebuilt linear node.
 

@@ -44,6 +44,12 @@ class LayerKind:
         """
         return None
 
+    def macs(self, layer, node):
+        """Multiply-accumulates per example of one call of a layer with a
+        kernel (0 for every other layer), or `None` when a spatial size
+        is unknown."""
+        return 0
+
     def channel_params(self, layer, width):
         """Parameters that go with each of `width` input channels when the
         layer is narrowed with a site's kept channels."""
@@ -52,6 +58,25 @@ class LayerKind:
 
     def __repr__(self):
         return f"<{type(self).__name__} role={self.role}>"
+
+
+def positions(shape, channel_axis):
+    """Number of positions (all axes but batch and channels) of a tensor
+    shape, or `None` if one of them is unknown."""
+    axes = list(shape[1:])
+    del axes[channel_axis if channel_axis < 0 else channel_axis - 1]
+    if any(a is None for a in axes):
+        return None
+    return int(np.prod(axes, dtype=np.int64))
+
+
+def kernel_macs(layer, node, tensor, *kernels):
+    """`positions of tensor` times the sizes of `kernels`, or `None`."""
+    axis = 1 if getattr(layer, "data_format", None) == "channels_first" else -1
+    count = positions(tensor.shape, axis)
+    if count is None:
+        return None
+    return count * sum(int(np.prod(k.shape)) for k in kernels)
 
 
 def to_numpy(variable):

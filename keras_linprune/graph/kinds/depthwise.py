@@ -11,7 +11,7 @@ shortcut would have to be a depthwise convolution too).
 
 import numpy as np
 
-from keras_linprune.graph.kinds.base import LayerKind, to_numpy
+from keras_linprune.graph.kinds.base import LayerKind, kernel_macs, to_numpy
 
 
 class DepthwiseKind(LayerKind):
@@ -31,6 +31,9 @@ class DepthwiseKind(LayerKind):
         if axis != channel_axis:
             return f"{name} does not read the channel axis"
         return ""
+
+    def macs(self, layer, node):
+        return kernel_macs(layer, node, node.outputs[0], layer.kernel)
 
     def narrow_weights(self, layer, keep, channel_axis):
         """Kernel `(*taps, channels, 1)` and bias of the kept channels."""
@@ -76,6 +79,10 @@ class SeparableKind(LayerKind):
         if axis != channel_axis:
             return f"{name} does not read the channel axis"
         return ""
+
+    def macs(self, layer, node):
+        kernels = (layer.depthwise_kernel, layer.pointwise_kernel)
+        return kernel_macs(layer, node, node.outputs[0], *kernels)
 
     def channel_params(self, layer, width):
         """Depthwise taps and pointwise rows of one input channel."""

@@ -12,7 +12,12 @@ import keras
 import numpy as np
 
 from keras_linprune.graph import activations
-from keras_linprune.graph.kinds.base import LayerKind, affine_bounds, to_numpy
+from keras_linprune.graph.kinds.base import (
+    LayerKind,
+    affine_bounds,
+    positions,
+    to_numpy,
+)
 
 
 def _plain(layer):
@@ -47,6 +52,15 @@ class DenseKind(LayerKind):
     def is_pointwise(self, layer):
         """Mixes channels only, position by position."""
         return True
+
+    def kernel_positions(self, layer, node):
+        """Positions the kernel is applied at in one call (`None` if
+        unknown): the output's positions."""
+        return positions(node.outputs[0].shape, self.channel_axis(layer))
+
+    def macs(self, layer, node):
+        count = self.kernel_positions(layer, node)
+        return None if count is None else count * int(np.prod(layer.kernel.shape))
 
     def exact_on_constants(self, layer):
         """Whether a constant input channel contributes a constant output,
@@ -211,6 +225,10 @@ class ConvTransposeKind(ConvKind):
 
     def usable(self, layer):
         return _plain(layer)
+
+    def kernel_positions(self, layer, node):
+        """A transposed kernel is applied once per input position."""
+        return positions(node.input_tensors[0].shape, self.channel_axis(layer))
 
     def exact_on_constants(self, layer):
         # Each output position sums a varying number of kernel taps (at

@@ -19,7 +19,7 @@ import dataclasses
 from keras_linprune.core.spec import GraphSpec
 from keras_linprune.graph import registry
 from keras_linprune.graph.sites.activation import calls_problem, match_activation
-from keras_linprune.graph.sites.collector import SiteBinding, SiteCollector
+from keras_linprune.graph.sites.collector import SiteBinding, SiteCollector, sum_known
 from keras_linprune.graph.sites.consumers import lockstep_problem, walk_consumers
 from keras_linprune.graph.sites.index import GraphIndex
 
@@ -81,6 +81,9 @@ def find_sites(fn):
         total_params=int(fn.count_params()),
         absorbed=tuple(collector.absorbed),
         bypassed=tuple(sorted(collector.bypassed)),
+        total_macs=sum_known(
+            registry.kind_of(n.operation).macs(n.operation, n) for n in index.nodes
+        ),
     )
     removed = set(collector.absorbed) | collector.bypassed
     unchanged = tuple(

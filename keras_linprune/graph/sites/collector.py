@@ -78,10 +78,9 @@ class SiteCollector:
         names = self._add_consumers(key, nodes, matches, walks)
         maps, readers = walks[0].channel_maps, tuple(walks[0].narrowed_readers)
         per_channel = [first.layer, *maps, *readers]
+        per_channel = [m for m in per_channel if m is not None]
         channel_params = sum(
-            registry.kind_of(m).channel_params(m, width)
-            for m in per_channel
-            if m is not None
+            registry.kind_of(m).channel_params(m, width) for m in per_channel
         )
         consumers = [self.index.layers[n] for n in names]
         via = [v for w in walks for c, _ in w.consumers for v in w.via.get(id(c), ())]
@@ -98,6 +97,7 @@ class SiteCollector:
                 and all(registry.kind_of(v).keeps_constants for v in via)
                 and not readers,
                 dead_reach_as_constants=bool(maps),
+                channel_macs=self._channel_macs(per_channel, width),
             )
         )
         self.bindings[key] = SiteBinding(
@@ -111,6 +111,18 @@ class SiteCollector:
             maps,
             readers,
         )
+
+    def _channel_macs(self, layers, width):
+        """Multiply-accumulates per neuron of the layers narrowed with a
+        site (all calls), or `None` when unknown."""
+        total = 0
+        for layer in layers:
+            for node in self.index.calls_of[id(layer)]:
+                macs = registry.kind_of(layer).macs(layer, node)
+                if macs is None:
+                    return None
+                total += macs
+        return total // width
 
     def _add_consumers(self, key, nodes, matches, walks):
         """Registers every consumer of a site; returns their names."""
@@ -200,6 +212,7 @@ class SiteCollector:
             taps,
             geometry=geometry,
             pointwise=taps == 1 and kind.is_pointwise(layer),
+            positions=sum_known(kind.kernel_positions(layer, n) for n in nodes),
         )
 
     def _absorb(self, norm_names):
@@ -251,6 +264,12 @@ class SiteCollector:
         # producer: their environments were inherited before parts existed.
         for inheritance in self.inherited:
             self._inherit(*inheritance)
+
+
+def sum_known(values):
+    """The sum of `values`, or `None` if one is `None`."""
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
 
 
 def _linear_block(consumers, via, readers=()):
