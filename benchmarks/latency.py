@@ -1,10 +1,11 @@
 """Latency of compressed models against their originals.
 
-For each model: parameters and layer count before/after `apply` at
-threshold 1.0, and the best time of a compiled forward pass
-(`model.predict` on one batch) at batch 1 and 256, an eager call at batch
-1, and the TFLite interpreter at batch 1. Prints a table and writes
-`benchmarks/results/latency.json`.
+For each model: parameters, operations (layers and ops, nested models'
+included) and `.keras` size before/after `apply` at threshold 1.0, and the
+best time of a compiled forward pass (the call as one `tf.function` graph,
+as a serving signature runs it) at batch 1 and 256, an eager call at batch
+1, and the TFLite interpreter at batch 1 (`keras_linprune.bench`). Prints a
+table and writes `benchmarks/results/latency.json`.
 
 Models (random weights; nothing downloaded): the paper's 2.8M MLP, a
 VGG-style CNN, ResNet50V2 and DenseNet121 (`keras.applications`,
@@ -19,7 +20,6 @@ Usage:
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 from results_file import write_results  # noqa: E402
 
 import keras_linprune as linprune  # noqa: E402
+from keras_linprune import bench  # noqa: E402
 
 L = keras.layers
 
@@ -96,50 +97,11 @@ MODELS = {
 }
 
 
-def best_time(fn, repeats):
-    fn()  # trace / warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def tflite_time(model, x, repeats):
-    import tensorflow as tf
-
-    interpreter = tf.lite.Interpreter(
-        model_content=tf.lite.TFLiteConverter.from_keras_model(model).convert()
+def timings(model, repeats, with_tflite):
+    """Parameters, operations, file sizes and best times (`bench.describe`)."""
+    return bench.describe(
+        model, batch_sizes=(1, 256), repeats=repeats, tflite=with_tflite
     )
-    interpreter.allocate_tensors()
-    (detail,) = interpreter.get_input_details()
-    interpreter.resize_tensor_input(detail["index"], x.shape)
-    interpreter.allocate_tensors()
-
-    def run():
-        interpreter.set_tensor(detail["index"], x)
-        interpreter.invoke()
-
-    return best_time(run, repeats)
-
-
-def timings(model, shape, repeats, with_tflite):
-    rng = np.random.default_rng(1)
-    big = rng.normal(size=(256, *shape)).astype("float32")
-    one = big[:1]
-    row = {
-        "params": model.count_params(),
-        "layers": len(model.layers),
-        "compiled_b1_ms": 1e3
-        * best_time(lambda: model.predict(one, batch_size=1, verbose=0), repeats),
-        "compiled_b256_ms": 1e3
-        * best_time(lambda: model.predict(big, batch_size=256, verbose=0), repeats),
-        "eager_b1_ms": 1e3 * best_time(lambda: model(one), repeats),
-    }
-    if with_tflite:
-        row["tflite_b1_ms"] = 1e3 * tflite_time(model, one, repeats)
-    return row
 
 
 def run_model(name, repeats, with_tflite):
@@ -147,21 +109,22 @@ def run_model(name, repeats, with_tflite):
     pin(model)
     calib = np.random.default_rng(0).normal(size=(512, *shape)).astype("float32")
     small, _ = linprune.apply(model, calib, verbose=0)
-    before = timings(model, shape, repeats, with_tflite)
-    after = timings(small, shape, repeats, with_tflite)
+    before = timings(model, repeats, with_tflite)
+    after = timings(small, repeats, with_tflite)
     return {"model": name, "before": before, "after": after}
 
 
 def print_table(results):
-    keys = [k for k in results[0]["before"] if k not in ("params", "layers")]
+    keys = [k for k in results[0]["before"] if k.endswith("_ms")]
     header = " ".join(f"{k:>17}" for k in keys)
-    print(f"{'model':<12} {'params':>9} {'layers':>9} {header}")
+    print(f"{'model':<12} {'params':>9} {'operations':>9} {header}")
     for r in results:
         b, a = r["before"], r["after"]
         cells = [f"{b[k]:7.2f}/{a[k]:7.2f}" for k in keys]
         print(
             f"{r['model']:<12} {a['params'] / b['params']:>9.3f} "
-            f"{b['layers']:>4}/{a['layers']:<4} " + " ".join(f"{c:>17}" for c in cells)
+            f"{b['operations']:>4}/{a['operations']:<4} "
+            + " ".join(f"{c:>17}" for c in cells)
         )
     print("(params: ratio after/before; times: before/after in ms, best of repeats)")
 

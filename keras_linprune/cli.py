@@ -1,4 +1,4 @@
-"""Command line: `linprune demo`, `linprune compress` and `linprune export`.
+"""Command line: `linprune demo`, `compress`, `export` and `bench`.
 
 Every user error (a bad option, a missing or unreadable file, an output that
 would overwrite a file) prints one line to stderr and exits with status 2,
@@ -44,7 +44,46 @@ def build_parser():
     export.add_argument("model", help="path of a .keras model")
     _add_export_arguments(export)
     export.add_argument("--force", action="store_true", help="replace existing outputs")
+    _add_bench_parser(sub)
     return parser
+
+
+def _add_bench_parser(sub):
+    bench = sub.add_parser(
+        "bench",
+        help="CPU latency and file sizes of a .keras model, or of a compressed "
+        "model against its original",
+    )
+    bench.add_argument("model", help="path of a .keras model (the original)")
+    bench.add_argument(
+        "compressed", nargs="?", help="path of its compressed .keras model"
+    )
+    bench.add_argument(
+        "--batch-sizes",
+        type=_batch_sizes,
+        default=(1, 256),
+        help="comma-separated batch sizes of the compiled forward pass "
+        "(default: 1,256)",
+    )
+    bench.add_argument("--repeats", type=int, default=5, help="timed calls per figure")
+    bench.add_argument(
+        "--tflite", action="store_true", help="also time the TFLite interpreter"
+    )
+    bench.add_argument(
+        "--json", action="store_true", help="print JSON instead of a table"
+    )
+
+
+def _batch_sizes(text):
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers; received: {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected sizes >= 1; received: {text!r}")
+    return sizes
 
 
 def _add_export_arguments(parser):
@@ -147,6 +186,8 @@ def main(argv=None):
             return 0
         if args.command == "export":
             return _export(args)
+        if args.command == "bench":
+            return _bench(args)
         return _compress(args)
     except (ValueError, TypeError, OSError, ImportError) as e:
         return _fail(e)
@@ -206,6 +247,51 @@ def _compress(args):
         print(f"Report written to {args.report}")
     _write_exports(small, args)
     return 0
+
+
+def _bench(args):
+    import pandas as pd
+
+    from keras_linprune import bench
+    from keras_linprune.files import inputs
+
+    paths = [p for p in (args.model, args.compressed) if p]
+    for path in paths:
+        inputs.check_readable(path, "model", inputs.MODEL_SUFFIXES)
+    if args.repeats < 1:
+        raise ValueError(f"--repeats must be at least 1; received: {args.repeats}")
+    models = [inputs.load_model(path) for path in paths]
+    options = dict(batch_sizes=args.batch_sizes, repeats=args.repeats)
+    options["tflite"] = args.tflite
+    if len(models) == 2:
+        table = bench.compare(*models, **options)
+    else:
+        row = bench.describe(models[0], **options)
+        table = pd.DataFrame({"measure": list(row), "value": list(row.values())})
+    if args.json:
+        print(table.to_json(orient="records"))
+    else:
+        print(_bench_text(table))
+    return 0
+
+
+def _bench_text(table):
+    """The bench table with readable numbers."""
+
+    lines = []
+    for record in table.to_dict("records"):
+        measure = record.pop("measure")
+        cells = [
+            f"{v:.3f}" if k == "ratio" or measure.endswith("_ms") else f"{v:,.0f}"
+            for k, v in record.items()
+        ]
+        lines.append([measure, *cells])
+    header = ["measure", *[c for c in table.columns if c != "measure"]]
+    widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(c).rjust(w) for c, w in zip(row, widths))
+        for row in [header, *lines]
+    )
 
 
 def _check_exports(args, sources):
