@@ -68,6 +68,25 @@ def load_data(path):
         raise FileProblem(f"cannot read the data file {path}: {e}") from None
 
 
+def load_eval_data(path):
+    """Evaluation data `(x, y)` from an `.npz` archive holding the targets as
+    `y` and the inputs as `x` (or one array per model input name)."""
+    check_readable(path, "evaluation data", (".npz",))
+    try:
+        arrays = _load_npz(path)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise FileProblem(f"cannot read the evaluation data {path}: {e}") from None
+    if not isinstance(arrays, dict) or "y" not in arrays:
+        raise FileProblem(
+            f"expected the evaluation data {path} to hold the targets as `y` "
+            "and the inputs as `x` (or one array per input name); received "
+            f"arrays {sorted(arrays) if isinstance(arrays, dict) else ['(one)']}"
+        )
+    y = arrays.pop("y")
+    x = arrays.pop("x") if set(arrays) == {"x"} else arrays
+    return x, y
+
+
 def _load_npz(path):
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}

@@ -246,3 +246,21 @@ def test_auto_shortcut_rank_bound_in_chains():
         + 4 * (100 + 50)
     )
     assert p.params == expected
+
+
+@pytest.mark.parametrize("shortcut", ["auto", "dense"])
+def test_the_size_promise_holds_for_the_site_rules_not_for_forced_folds(shortcut):
+    """README: `optimal`, `greedy` and `sequential` accept a fold only when
+    the exact count goes down, so the result is never larger; forcing every
+    site to fold (`layer_threshold=0`) can make it larger."""
+    # x(100) -> d0 -> d1 -> d2 -> d3 (8 units) -> d4(3), one linear neuron
+    # per site: each forced fold passes a shortcut from the wide input on.
+    spec = chain_spec([100, 8, 8, 8, 8, 3])
+    rates = {f"d{i}": np.array([1.0] + [0.5] * 7) for i in range(4)}
+    assert spec.total_params == 1051
+    for rule in ("optimal", "greedy", "sequential"):
+        plan = plan_lib.make_plan(spec, rates, layer_threshold=rule, shortcut=shortcut)
+        assert plan.params <= spec.total_params
+    forced = plan_lib.make_plan(spec, rates, layer_threshold=0, shortcut=shortcut)
+    assert all(d.folded for d in forced.decisions.values())
+    assert forced.params > spec.total_params

@@ -1,0 +1,7 @@
+"""`python -m keras_linprune.cli ...`."""
+
+import sys
+
+from keras_linprune.cli import main
+
+sys.exit(main())

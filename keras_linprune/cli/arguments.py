@@ -1,0 +1,162 @@
+"""Arguments shared by several commands, and their parsing."""
+
+import argparse
+
+
+def layer_threshold(text):
+    """Parses --layer-threshold: an int, a float or a string rule."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def int_list(text):
+    """Parses comma-separated integers >= 1 (--batch-sizes)."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers; received: {text!r}"
+        ) from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected sizes >= 1; received: {text!r}")
+    return values
+
+
+def float_list(text):
+    """Parses comma-separated numbers (--thresholds)."""
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers; received: {text!r}"
+        ) from None
+
+
+def add_model(parser):
+    parser.add_argument("model", help="path of a .keras model")
+
+
+def add_data(parser, required=True):
+    parser.add_argument(
+        "--data",
+        required=required,
+        help="calibration inputs: a .npy array (rows first), an .npz archive "
+        "(one array, or one per input name) or a numeric .csv table",
+    )
+
+
+def add_output(parser, help_text):
+    parser.add_argument("--out", required=True, help=help_text)
+    parser.add_argument(
+        "--force", action="store_true", help="replace existing output files"
+    )
+
+
+def add_json(parser):
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON on stdout instead of text"
+    )
+
+
+def add_batch_size(parser):
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="rows per measuring batch"
+    )
+
+
+def add_plan_options(parser):
+    """Options of the plan shared by `compress` and `sweep`."""
+    parser.add_argument(
+        "--layer-threshold",
+        type=layer_threshold,
+        default="optimal",
+        help='"optimal" (default), "greedy", "sequential", an int or a float',
+    )
+    parser.add_argument("--shortcut", choices=("auto", "dense"), default="auto")
+    parser.add_argument(
+        "--objective",
+        choices=("params", "macs"),
+        default="params",
+        help="what the site choice minimises: parameters (default) or "
+        "multiply-accumulates per example",
+    )
+    parser.add_argument(
+        "--no-remove-dead",
+        action="store_true",
+        help="keep never-active neurons (prototype behaviour)",
+    )
+
+
+def plan_options(args):
+    """The `apply` / `sweep` keyword arguments of `add_plan_options`."""
+    return dict(
+        layer_threshold=args.layer_threshold,
+        shortcut=args.shortcut,
+        objective=args.objective,
+        remove_dead=not args.no_remove_dead,
+    )
+
+
+def add_calibration(parser):
+    """`--data D` or `--stats S` (exactly one)."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument(
+        "--data",
+        help="calibration inputs: a .npy array (rows first), an .npz archive "
+        "(one array, or one per input name) or a numeric .csv table",
+    )
+    group.add_argument(
+        "--stats", help="activation statistics written by `linprune measure`"
+    )
+
+
+def check_calibration(args):
+    """Checks that the `--data` or `--stats` file exists; returns its path."""
+    from keras_linprune.files import inputs
+
+    if getattr(args, "stats", None):
+        inputs.check_readable(args.stats, "stats", (".npz",))
+        return args.stats
+    inputs.check_readable(args.data, "data", inputs.DATA_SUFFIXES)
+    return args.data
+
+
+def load_calibration(args):
+    """The calibration argument of `apply`/`sweep`: the `--stats` file's
+    `ActivationStats`, or the `--data` file's arrays."""
+    from keras_linprune.files import inputs
+
+    if getattr(args, "stats", None):
+        from keras_linprune.measurement.stats import ActivationStats
+
+        return ActivationStats.load(args.stats)
+    return inputs.load_data(args.data)
+
+
+def print_json(value):
+    """Prints `value` as JSON (NumPy numbers and NaN made plain)."""
+    import json
+
+    import numpy as np
+
+    def plain(v):
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and v != v:
+            return None
+        return v
+
+    def walk(v):
+        if isinstance(v, dict):
+            return {str(k): walk(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [walk(x) for x in v]
+        return plain(v)
+
+    print(json.dumps(walk(value)))

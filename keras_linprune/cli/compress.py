@@ -1,0 +1,102 @@
+"""`linprune compress MODEL (--data D | --stats S) --out SMALL.keras`."""
+
+import os
+
+from keras_linprune.cli import arguments, export
+
+
+def add_parser(sub):
+    parser = sub.add_parser("compress", help="compress a saved .keras model")
+    arguments.add_model(parser)
+    arguments.add_calibration(parser)
+    arguments.add_output(parser, "output .keras path")
+    parser.add_argument("--report", help="write the report as CSV here")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="activation rate for linear neurons (default 1.0)",
+    )
+    parser.add_argument(
+        "--target-size",
+        type=float,
+        default=None,
+        help="size budget as a fraction of the original",
+    )
+    parser.add_argument(
+        "--target-params",
+        type=int,
+        default=None,
+        help="size budget as a parameter count",
+    )
+    arguments.add_plan_options(parser)
+    parser.add_argument(
+        "--refit",
+        action="store_true",
+        help="least-squares shortcuts (one more data pass; needs --data)",
+    )
+    arguments.add_batch_size(parser)
+    export.add_export_arguments(parser)
+    arguments.add_json(parser)
+    return parser
+
+
+def _check_outputs(args, sources):
+    from keras_linprune.files import outputs
+
+    outputs.check_writable(
+        args.out, "model", ".keras", force=args.force, inputs=sources
+    )
+    if args.report:
+        outputs.check_writable(
+            args.report, "report", ".csv", force=args.force, inputs=sources
+        )
+        if os.path.abspath(args.report) == os.path.abspath(args.out):
+            raise ValueError("--report and --out must be different files")
+    export.check_exports(args, sources)
+
+
+def run(args):
+    from keras_linprune.files import inputs, outputs
+
+    inputs.check_readable(args.model, "model", inputs.MODEL_SUFFIXES)
+    sources = (args.model, arguments.check_calibration(args))
+    _check_outputs(args, sources)
+    model = inputs.load_model(args.model)
+    calibration = arguments.load_calibration(args)
+
+    import keras_linprune as linprune
+
+    small, report = linprune.apply(
+        model,
+        calibration,
+        threshold=args.threshold,
+        target_size=args.target_size,
+        target_params=args.target_params,
+        refit=args.refit,
+        batch_size=args.batch_size,
+        verbose=0 if args.json else 1,
+        **arguments.plan_options(args),
+    )
+    with outputs.staged({"model": args.out, "report": args.report}) as tmp:
+        small.save(tmp["model"])
+        if tmp["report"]:
+            report.to_csv(tmp["report"], index=False)
+    written = export.write_exports(small, args)
+    if args.json:
+        totals = {k: v for k, v in report.attrs.items() if k != "layers"}
+        arguments.print_json(
+            dict(
+                totals=totals,
+                sites=report.to_dict("records"),
+                outputs=dict(model=args.out, report=args.report, **written),
+            )
+        )
+        return 0
+    print(linprune.summary(report))
+    print(f"Saved {args.out}")
+    if args.report:
+        print(f"Report written to {args.report}")
+    for line in export.describe_exports(written):
+        print(line)
+    return 0

@@ -1,0 +1,116 @@
+"""`linprune sweep MODEL (--data D | --stats S) --out sweep.csv`: size (and
+metrics, with --eval-data) at every threshold, optionally plotted."""
+
+from keras_linprune.cli import arguments
+
+
+def add_parser(sub):
+    parser = sub.add_parser(
+        "sweep", help="compress at several thresholds and tabulate size and metrics"
+    )
+    arguments.add_model(parser)
+    arguments.add_calibration(parser)
+    arguments.add_output(parser, "output .csv path of the table")
+    parser.add_argument(
+        "--eval-data",
+        help="an .npz archive with the targets as `y` and the inputs as `x` "
+        "(or one array per input name), to evaluate every compressed model on",
+    )
+    parser.add_argument(
+        "--metrics",
+        help="comma-separated metric names (default: the model's compiled ones)",
+    )
+    parser.add_argument(
+        "--thresholds",
+        type=arguments.float_list,
+        default=None,
+        help="comma-separated thresholds (default: 0.05, 0.10, ..., 1.00)",
+    )
+    parser.add_argument(
+        "--plot",
+        help="also draw the table to this .png: the first metric against the "
+        "parameters (or the parameters against the threshold)",
+    )
+    arguments.add_plan_options(parser)
+    arguments.add_batch_size(parser)
+    arguments.add_json(parser)
+    return parser
+
+
+def _check(args, sources):
+    from keras_linprune.files import inputs, outputs
+
+    if args.eval_data:
+        inputs.check_readable(args.eval_data, "evaluation data", (".npz",))
+    outputs.check_writable(args.out, "table", ".csv", force=args.force, inputs=sources)
+    if args.plot:
+        outputs.check_writable(
+            args.plot, "plot", ".png", force=args.force, inputs=sources
+        )
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ValueError(
+                '--plot needs matplotlib: pip install "keras_linprune[plot]"'
+            )
+
+
+def run(args):
+    from keras_linprune.files import inputs, outputs
+
+    inputs.check_readable(args.model, "model", inputs.MODEL_SUFFIXES)
+    sources = (args.model, arguments.check_calibration(args))
+    _check(args, sources)
+    model = inputs.load_model(args.model)
+    calibration = arguments.load_calibration(args)
+    eval_data = inputs.load_eval_data(args.eval_data) if args.eval_data else None
+
+    import keras_linprune as linprune
+
+    options = arguments.plan_options(args)
+    if args.thresholds is not None:
+        options["thresholds"] = args.thresholds
+    table = linprune.sweep(
+        model,
+        calibration,
+        eval_data=eval_data,
+        metrics=args.metrics.split(",") if args.metrics else None,
+        batch_size=args.batch_size,
+        verbose=0 if args.json else 1,
+        **options,
+    )
+    with outputs.staged({"table": args.out, "plot": args.plot}) as tmp:
+        table.to_csv(tmp["table"], index=False)
+        if tmp["plot"]:
+            _plot(table, tmp["plot"])
+    if args.json:
+        arguments.print_json(
+            dict(original=table.attrs["original"], rows=table.to_dict("records"))
+        )
+        return 0
+    print(table.to_string(index=False))
+    print(f"Table written to {args.out}")
+    if args.plot:
+        print(f"Plot written to {args.plot}")
+    return 0
+
+
+def _plot(table, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from keras_linprune import plot
+
+    metrics = [
+        m for m in table.attrs["original"] if m not in ("total_params", "total_macs")
+    ]
+    figure, ax = plt.subplots(figsize=(6, 4))
+    if metrics:
+        plot.metric_vs_weights(table, metrics[0], ax=ax)
+    else:
+        plot.weights_vs_threshold(table, ax=ax)
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    plt.close(figure)
