@@ -48,6 +48,9 @@ setup(
             "hypothesis>=6",
             "tf2onnx>=1.16",
             "onnxruntime>=1.17",
+            # The documentation site (`mkdocs build --strict` is a test).
+            "mkdocs-material>=9.5",
+            "mkdocstrings[python]>=0.26",
         ],
     },
     entry_points={"console_scripts": ["linprune=keras_linprune.cli:main"]},

@@ -24,14 +24,17 @@ _EXPORTS = {
     "StatsFileError": "keras_linprune.files.stats_file",
 }
 
-__all__ = [*_EXPORTS, "plot", "__version__"]
+#: Submodules reachable as attributes (`linprune.plot.site_breakdown`).
+_MODULES = ("plot", "bench", "export")
+
+__all__ = [*_EXPORTS, *_MODULES, "__version__"]
 
 
 def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    elif name == "plot":
-        value = importlib.import_module("keras_linprune.plot")
+    elif name in _MODULES:
+        value = importlib.import_module(f"keras_linprune.{name}")
     else:
         raise AttributeError(f"module 'keras_linprune' has no attribute {name!r}")
     globals()[name] = value

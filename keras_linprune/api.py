@@ -137,10 +137,11 @@ def apply(
         objective: What `layer_threshold="optimal"` (and the other site
             rules) minimise: `"params"` (default, the paper's measure) or
             `"macs"` (multiply-accumulates per example, counted exactly
-            like parameters; a fold that saves parameters in a small late
-            layer but adds a shortcut at a large early resolution is then
-            declined). Needs static spatial sizes. Size targets stay in
-            parameters.
+            like parameters). They differ where parameters cost no
+            multiply-accumulate (biases, PReLU slopes, absorbed
+            BatchNormalization) and for shared layers (each call costs
+            compute, the weights count once). Needs static spatial sizes.
+            Size targets stay in parameters.
         target_size: Size budget as a fraction in (0, 1] of the original
             parameter count: the highest threshold whose compressed model
             fits is chosen, searching exactly over the activation rates.

@@ -81,3 +81,55 @@ def metric_vs_weights(table: pd.DataFrame, metric: str, ax: Any = None) -> Any:
     ax.set_xlabel("total parameters")
     ax.set_ylabel(metric)
     return ax
+
+
+#: The parts of `site_breakdown`, in drawing order, with their colours.
+SITE_PARTS = (
+    ("removed", "dead or constant: removed", "#9e9e9e"),
+    ("folded", "linear: folded", "#2e7d32"),
+    ("not_folded", "linear, not folded", "#a5d6a7"),
+    ("kept", "mixed: kept", "#1565c0"),
+)
+
+
+def site_parts(report: pd.DataFrame) -> pd.DataFrame:
+    """Per fold site of a report, how many neurons are `removed` (dead or
+    constant), `folded` (linear), `not_folded` (linear at the threshold but
+    not folded: see `reason`) and `kept` (mixed)."""
+    sites = report[report["units_before"] > 0]
+    removed = sites["dead"] + sites["constant"]
+    not_folded = sites["candidates"] - sites["linear"]
+    return pd.DataFrame(
+        {
+            "site": sites["site"].to_numpy(),
+            "removed": removed.to_numpy(),
+            "folded": sites["linear"].to_numpy(),
+            "not_folded": not_folded.clip(lower=0).to_numpy(),
+            "kept": (sites["units_after"] - not_folded.clip(lower=0)).to_numpy(),
+        }
+    )
+
+
+def site_breakdown(report: pd.DataFrame, ax: Any = None) -> Any:
+    """Where folding happens, at a glance: one horizontal bar per site of an
+    `apply` report, its neurons split into removed, folded, linear but not
+    folded, and kept (as fractions of the site's width, the width in the
+    label)."""
+    ax = _axes(ax)
+    parts = site_parts(report)
+    widths = parts[[p for p, _, _ in SITE_PARTS]].sum(axis=1).replace(0, 1)
+    left = pd.Series(0.0, index=parts.index)
+    rows = list(range(len(parts)))[::-1]  # first site on top
+    for part, label, colour in SITE_PARTS:
+        share = parts[part] / widths
+        ax.barh(rows, share, left=left, color=colour, label=label)
+        left += share
+    ax.set_yticks(rows)
+    ax.set_yticklabels([f"{s} ({int(w)})" for s, w in zip(parts["site"], widths)])
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the site's neurons")
+    threshold = report.attrs.get("threshold")
+    if threshold is not None:
+        ax.set_title(f"threshold {threshold:g}")
+    ax.legend(loc="lower right", fontsize=7)
+    return ax

@@ -48,7 +48,10 @@ def sweep(
             `Model.evaluate` accepts, to evaluate each compressed model on.
             Without it only sizes are reported.
         thresholds: Thresholds to try (non-empty, each in [0, 1]).
-        layer_threshold, remove_dead, shortcut, objective: As in `apply`.
+        layer_threshold: As in `apply`.
+        remove_dead: As in `apply`.
+        shortcut: As in `apply`.
+        objective: As in `apply`.
         metrics: Metric names or `keras.metrics.Metric`s to evaluate;
             default: the model's compiled loss and metrics (the model must
             then be compiled).

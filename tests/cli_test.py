@@ -179,11 +179,15 @@ def test_compress_json_has_totals_sites_and_outputs(saved, capsys):
             str(tmp / "x.npy"),
             "--out",
             str(out),
+            "--plot",
+            str(tmp / "sites.png"),
             "--json",
         ]
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out)  # nothing else on stdout
+    assert (tmp / "sites.png").read_bytes()[:4] == b"\x89PNG"
+    assert result["outputs"]["plot"] == str(tmp / "sites.png")
     small = keras.saving.load_model(out)
     assert result["totals"]["params_after"] == small.count_params()
     assert result["outputs"]["model"] == str(out)

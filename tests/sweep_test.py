@@ -99,3 +99,27 @@ def test_plots(trained):
     np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), table.total_params)
     with pytest.raises(ValueError, match="metric column"):
         linprune.plot.metric_vs_threshold(table, "f1")
+
+
+def test_site_breakdown_shows_where_folding_happens():
+    """Each site's bar is split into removed / folded / linear-not-folded /
+    kept neurons, the parts adding up to the site's width."""
+    model = f.shape_biases(f.mlp((6, 16, 12, 3)), on=0.4, dead=0.3)
+    _, report = linprune.apply(model, f.data(), verbose=0)
+    parts = linprune.plot.site_parts(report).set_index("site")
+    for row in report.itertuples():
+        got = parts.loc[row.site]
+        assert got.removed == row.dead + row.constant
+        assert got.folded == row.linear
+        assert got.sum() == row.units_before
+    ax = linprune.plot.site_breakdown(report)
+    bars = ax.patches
+    assert len(bars) == 4 * len(report)
+    by_site = {}
+    for bar in bars:
+        by_site.setdefault(round(bar.get_y(), 3), []).append(bar.get_width())
+    for widths in by_site.values():
+        assert sum(widths) == pytest.approx(1.0)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [f"{s} ({u})" for s, u in zip(report.site, report.units_before)]
+    assert ax.get_yticks()[0] == len(report) - 1  # the first site on top

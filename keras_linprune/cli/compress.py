@@ -2,7 +2,7 @@
 
 import os
 
-from keras_linprune.cli import arguments, export
+from keras_linprune.cli import arguments, export, figures
 
 
 def add_parser(sub):
@@ -11,6 +11,11 @@ def add_parser(sub):
     arguments.add_calibration(parser)
     arguments.add_output(parser, "output .keras path")
     parser.add_argument("--report", help="write the report as CSV here")
+    parser.add_argument(
+        "--plot",
+        help="draw where folding happened to this .png (per site: removed, "
+        "folded, linear but not folded, kept)",
+    )
     parser.add_argument(
         "--threshold",
         type=float,
@@ -54,6 +59,7 @@ def _check_outputs(args, sources):
         if os.path.abspath(args.report) == os.path.abspath(args.out):
             raise ValueError("--report and --out must be different files")
     export.check_exports(args, sources)
+    figures.check_plot(args, sources)
 
 
 def run(args):
@@ -78,10 +84,15 @@ def run(args):
         verbose=0 if args.json else 1,
         **arguments.plan_options(args),
     )
-    with outputs.staged({"model": args.out, "report": args.report}) as tmp:
+    staged = {"model": args.out, "report": args.report, "plot": args.plot}
+    with outputs.staged(staged) as tmp:
         small.save(tmp["model"])
         if tmp["report"]:
             report.to_csv(tmp["report"], index=False)
+        if tmp["plot"]:
+            figures.save_png(
+                tmp["plot"], lambda ax: linprune.plot.site_breakdown(report, ax)
+            )
     written = export.write_exports(small, args)
     if args.json:
         totals = {k: v for k, v in report.attrs.items() if k != "layers"}
@@ -89,7 +100,9 @@ def run(args):
             dict(
                 totals=totals,
                 sites=report.to_dict("records"),
-                outputs=dict(model=args.out, report=args.report, **written),
+                outputs=dict(
+                    model=args.out, report=args.report, plot=args.plot, **written
+                ),
             )
         )
         return 0
@@ -97,6 +110,8 @@ def run(args):
     print(f"Saved {args.out}")
     if args.report:
         print(f"Report written to {args.report}")
+    if args.plot:
+        print(f"Plot written to {args.plot}")
     for line in export.describe_exports(written):
         print(line)
     return 0

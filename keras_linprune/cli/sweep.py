@@ -1,7 +1,7 @@
 """`linprune sweep MODEL (--data D | --stats S) --out sweep.csv`: size (and
 metrics, with --eval-data) at every threshold, optionally plotted."""
 
-from keras_linprune.cli import arguments
+from keras_linprune.cli import arguments, figures
 
 
 def add_parser(sub):
@@ -43,16 +43,7 @@ def _check(args, sources):
     if args.eval_data:
         inputs.check_readable(args.eval_data, "evaluation data", (".npz",))
     outputs.check_writable(args.out, "table", ".csv", force=args.force, inputs=sources)
-    if args.plot:
-        outputs.check_writable(
-            args.plot, "plot", ".png", force=args.force, inputs=sources
-        )
-        import importlib.util
-
-        if importlib.util.find_spec("matplotlib") is None:
-            raise ValueError(
-                '--plot needs matplotlib: pip install "keras_linprune[plot]"'
-            )
+    figures.check_plot(args, sources)
 
 
 def run(args):
@@ -96,21 +87,11 @@ def run(args):
 
 
 def _plot(table, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from keras_linprune import plot
 
-    metrics = [
-        m for m in table.attrs["original"] if m not in ("total_params", "total_macs")
-    ]
-    figure, ax = plt.subplots(figsize=(6, 4))
+    sizes = ("total_params", "total_macs")
+    metrics = [m for m in table.attrs["original"] if m not in sizes]
     if metrics:
-        plot.metric_vs_weights(table, metrics[0], ax=ax)
+        figures.save_png(path, lambda ax: plot.metric_vs_weights(table, metrics[0], ax))
     else:
-        plot.weights_vs_threshold(table, ax=ax)
-    figure.tight_layout()
-    figure.savefig(path, format="png")
-    plt.close(figure)
+        figures.save_png(path, lambda ax: plot.weights_vs_threshold(table, ax))
