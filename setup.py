@@ -13,6 +13,8 @@ VERSION = re.search(
 
 setup(
     name="keras_linprune",
+    # The repository the Colab badges and install cells of tutorials/ use.
+    url="https://github.com/keras-linprune/keras_linprune",
     version=VERSION,
     description=(
         "Linearity-based structural compression for Keras 3 models: fold "
@@ -48,6 +50,11 @@ setup(
             "hypothesis>=6",
             "tf2onnx>=1.16",
             "onnxruntime>=1.17",
+            # The tutorials are notebooks paired with scripts, run by nbclient.
+            "jupytext>=1.16",
+            "nbclient>=0.10",
+            "nbformat>=5.9",
+            "ipykernel>=6.29",
             # The documentation site (`mkdocs build --strict` is a test).
             "mkdocs-material>=9.5",
             "mkdocstrings[python]>=0.26",

@@ -23,7 +23,6 @@ print(linprune.bench.compare(model, small).to_string(index=False))
 import os
 import tempfile
 import time
-import warnings
 
 import keras
 import numpy as np
@@ -110,17 +109,12 @@ def latency(model, *, batch_sizes=(1, 256), repeats=5, tflite=False, seed=0):
 
 
 def _tflite_seconds(model, x, repeats):
-    import tensorflow as tf
-
     from keras_linprune import export
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.tflite")
         export.export_tflite(model, path, ops="builtins")
-        with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation
-            warnings.simplefilter("ignore")
-            interpreter = tf.lite.Interpreter(model_path=path)
-    runner = interpreter.get_signature_runner("serving_default")
+        runner = export.tflite_runner(path)
     names = data_lib.input_names(nodes_lib.functional_graph(model))
     feed = dict(zip(names, keras.tree.flatten(x)))
     return best_seconds(lambda: runner(**feed), repeats)

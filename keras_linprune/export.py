@@ -24,6 +24,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -168,6 +169,26 @@ def _tflite_bytes(tf, model, select):
             ]
             keras_internals.keep_tensor_list_ops(converter)
         return converter.convert()
+
+
+def tflite_runner(path, signature="serving_default"):
+    """A callable running signature `signature` of the TFLite file at
+    `path`: `runner(**{input name: array})` -> `{output name: array}`.
+
+    Uses the LiteRT interpreter (`ai_edge_litert`) when it is installed,
+    else TensorFlow's `tf.lite.Interpreter` without its deprecation
+    warning (it still ships with TensorFlow 2.21).
+    """
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        interpreter = Interpreter(model_path=os.fspath(path))
+    return interpreter.get_signature_runner(signature)
 
 
 def export_onnx(model, path, *, opset=17, overwrite=False):

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import warnings
 
 import keras
 import numpy as np
@@ -126,8 +127,9 @@ def test_tflite_file_computes_the_model_under_its_names(tmp_path, compressed):
     model, small, x = compressed
     path = tmp_path / "small.tflite"
     assert export.export_tflite(small, path) == "builtins"
-    interpreter = tf.lite.Interpreter(model_path=str(path))
-    runner = interpreter.get_signature_runner("serving_default")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no deprecation warning reaches users
+        runner = export.tflite_runner(path)
     outputs = runner(**x)
     assert sorted(outputs) == ["logits", "score"]
     expected = model.predict(x, verbose=0)
