@@ -120,8 +120,9 @@ def _tflite_seconds(model, x, repeats):
     return best_seconds(lambda: runner(**feed), repeats)
 
 
-def file_sizes(model, *, tflite=False):
-    """Bytes of the model saved as `.keras` (and as TFLite)."""
+def file_sizes(model, *, tflite=False, saved_model=False):
+    """Bytes of the model saved as `.keras` (and as a SavedModel folder, and
+    as TFLite)."""
     from keras_linprune import export
 
     sizes = {}
@@ -129,6 +130,9 @@ def file_sizes(model, *, tflite=False):
         path = os.path.join(folder, "model.keras")
         model.save(path)
         sizes["keras_bytes"] = os.path.getsize(path)
+        if saved_model:
+            path = export.export_saved_model(model, os.path.join(folder, "served"))
+            sizes["saved_model_bytes"] = _folder_bytes(path)
         if tflite:
             path = os.path.join(folder, "model.tflite")
             export.export_tflite(model, path)
@@ -136,14 +140,24 @@ def file_sizes(model, *, tflite=False):
     return sizes
 
 
-def describe(model, **options):
+def _folder_bytes(folder):
+    return sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(folder)
+        for name in names
+    )
+
+
+def describe(model, *, saved_model=False, **options):
     """Parameters, operations (nested models' included), file sizes and
-    latency of one model, as a dict (`options`: those of `latency`)."""
+    latency of one model, as a dict (`options`: those of `latency`;
+    `saved_model`: also the size of its SavedModel folder)."""
     row = {
         "params": model.count_params(),
         "operations": sum(1 for _ in nest.flat_operations(model)),
     }
-    row.update(file_sizes(model, tflite=options.get("tflite", False)))
+    tflite = options.get("tflite", False)
+    row.update(file_sizes(model, tflite=tflite, saved_model=saved_model))
     row.update(latency(model, **options))
     return row
 

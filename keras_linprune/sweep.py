@@ -57,7 +57,8 @@ def sweep(
             then be compiled).
         batch_size: Rows per batch when measuring unbatched data.
         steps: Batches to read per pass over the data (default: all).
-        verbose: Progress bar while measuring.
+        verbose: Progress bars while measuring and over the thresholds
+            (`"auto"` or 1; 0 is silent).
 
     Returns:
         A `pandas.DataFrame`, one row per threshold: `threshold`,
@@ -101,25 +102,34 @@ def sweep(
     }
     if eval_data is not None:
         original.update(evaluation.evaluate(model, eval_data, metrics))
+    bar = keras.utils.Progbar(
+        len(thresholds), verbose=base.verbose, unit_name="threshold"
+    )
     rows = []
     for t in thresholds:
-        start = time.perf_counter()
-        opts = dataclasses.replace(base, threshold=t, verbose=0)
-        small, report = api.compress(analysis, stats, opts)
-        total = small.count_params()
-        shortcut_params = int(report.shortcut_params.sum())
-        row = dict(
-            threshold=t,
-            layer_params=total - shortcut_params,
-            shortcut_params=shortcut_params,
-            total_params=total,
-            ratio=total / original["total_params"],
-            total_macs=report.attrs["macs_after"],
-        )
-        if eval_data is not None:
-            row.update(evaluation.evaluate(small, eval_data, metrics))
-        row["seconds"] = time.perf_counter() - start
-        rows.append(row)
+        rows.append(_row(analysis, stats, base, t, original, eval_data, metrics))
+        bar.add(1)
     frame = pd.DataFrame(rows)
     frame.attrs["original"] = original
     return frame
+
+
+def _row(analysis, stats, base, threshold, original, eval_data, metrics):
+    """The sweep table's row of one threshold: compress, count, evaluate."""
+    start = time.perf_counter()
+    opts = dataclasses.replace(base, threshold=threshold, verbose=0)
+    small, report = api.compress(analysis, stats, opts)
+    total = small.count_params()
+    shortcut_params = int(report.shortcut_params.sum())
+    row = dict(
+        threshold=threshold,
+        layer_params=total - shortcut_params,
+        shortcut_params=shortcut_params,
+        total_params=total,
+        ratio=total / original["total_params"],
+        total_macs=report.attrs["macs_after"],
+    )
+    if eval_data is not None:
+        row.update(evaluation.evaluate(small, eval_data, metrics))
+    row["seconds"] = time.perf_counter() - start
+    return row

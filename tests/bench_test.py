@@ -3,13 +3,14 @@ they report it (no assertion on how fast anything is)."""
 
 import json
 import os
+import pathlib
 
 import keras
 import numpy as np
 import pytest
 
 import keras_linprune as linprune
-from keras_linprune import bench, cli
+from keras_linprune import bench, cli, export
 from tests import factories as f
 
 
@@ -68,10 +69,19 @@ def test_compare_puts_the_models_side_by_side(pair, tmp_path):
 
 
 @pytest.mark.slow
-def test_tflite_figures(pair):
+def test_tflite_and_saved_model_figures(pair, tmp_path):
     model, _ = pair
-    row = bench.describe(model, batch_sizes=(1,), repeats=1, tflite=True)
-    assert row["tflite_bytes"] > 0 and row["tflite_b1_ms"] > 0
+    row = bench.describe(
+        model, batch_sizes=(1,), repeats=1, tflite=True, saved_model=True
+    )
+    assert row["tflite_b1_ms"] > 0
+    export.export_tflite(model, tmp_path / "m.tflite")
+    assert row["tflite_bytes"] == os.path.getsize(tmp_path / "m.tflite")
+    folder = export.export_saved_model(model, tmp_path / "served")
+    on_disk = sum(
+        p.stat().st_size for p in pathlib.Path(folder).rglob("*") if p.is_file()
+    )
+    assert row["saved_model_bytes"] == pytest.approx(on_disk, rel=0.01)
 
 
 def test_bench_command_prints_a_table_or_json(pair, tmp_path, capsys):

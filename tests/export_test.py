@@ -233,3 +233,12 @@ def test_compress_command_exports_too(tmp_path):
     assert code == 0
     assert os.path.isfile(tmp_path / "served" / "1" / "saved_model.pb")
     assert (tmp_path / "small.tflite").stat().st_size > 0
+
+
+def test_export_command_json(tmp_path, compressed, capsys):
+    _, small, _ = compressed
+    small.save(tmp_path / "small.keras")
+    args = ["export", str(tmp_path / "small.keras"), "--json"]
+    assert cli.main([*args, "--saved-model", str(tmp_path / "served")]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written == {"saved_model": str(tmp_path / "served" / "1")}

@@ -123,3 +123,11 @@ def test_site_breakdown_shows_where_folding_happens():
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == [f"{s} ({u})" for s, u in zip(report.site, report.units_before)]
     assert ax.get_yticks()[0] == len(report) - 1  # the first site on top
+
+
+def test_sweep_shows_progress_over_the_thresholds(capsys):
+    model = f.shape_biases(f.mlp((6, 16, 3)))
+    linprune.sweep(model, f.data(), thresholds=[1.0, 0.9, 0.8], verbose=1)
+    assert "3/3" in capsys.readouterr().out
+    linprune.sweep(model, f.data(), thresholds=[1.0, 0.9], verbose=0)
+    assert capsys.readouterr().out == ""

@@ -1,6 +1,7 @@
 """Arguments shared by several commands, and their parsing."""
 
 import argparse
+import os
 
 
 def layer_threshold(text):
@@ -146,6 +147,8 @@ def print_json(value):
     import numpy as np
 
     def plain(v):
+        if isinstance(v, os.PathLike):
+            return os.fspath(v)
         if isinstance(v, np.generic):
             v = v.item()
         if isinstance(v, float) and v != v:

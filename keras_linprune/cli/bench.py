@@ -22,7 +22,14 @@ def add_parser(sub):
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per figure")
     parser.add_argument(
-        "--tflite", action="store_true", help="also time the TFLite interpreter"
+        "--tflite",
+        action="store_true",
+        help="also the TFLite file's size and interpreter time",
+    )
+    parser.add_argument(
+        "--saved-model",
+        action="store_true",
+        help="also the size of the SavedModel folder (TF Serving)",
     )
     arguments.add_json(parser)
     return parser
@@ -41,7 +48,7 @@ def run(args):
         raise ValueError(f"--repeats must be at least 1; received: {args.repeats}")
     models = [inputs.load_model(path) for path in paths]
     options = dict(batch_sizes=args.batch_sizes, repeats=args.repeats)
-    options["tflite"] = args.tflite
+    options.update(tflite=args.tflite, saved_model=args.saved_model)
     if len(models) == 2:
         table = bench.compare(*models, **options)
     else:

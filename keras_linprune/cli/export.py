@@ -11,6 +11,7 @@ def add_parser(sub):
     arguments.add_model(parser)
     add_export_arguments(parser)
     parser.add_argument("--force", action="store_true", help="replace existing outputs")
+    arguments.add_json(parser)
     return parser
 
 
@@ -104,6 +105,9 @@ def run(args):
         raise ValueError("nothing to export: pass --saved-model, --tflite or --onnx")
     check_exports(args, (args.model,))
     written = write_exports(inputs.load_model(args.model), args)
+    if args.json:
+        arguments.print_json(written)
+        return 0
     for line in describe_exports(written):
         print(line)
     return 0
