@@ -15,7 +15,7 @@ training, which produces both).
 
 Usage:
     python benchmarks/latency.py [--models mlp,vgg,resnet50v2,densenet121]
-        [--repeats 5] [--no-tflite]
+        [--repeats 5] [--no-tflite] [--objective params|macs|latency]
 """
 
 import argparse
@@ -104,11 +104,11 @@ def timings(model, repeats, with_tflite):
     )
 
 
-def run_model(name, repeats, with_tflite):
+def run_model(name, repeats, with_tflite, objective="params"):
     model, shape = MODELS[name]()
     pin(model)
     calib = np.random.default_rng(0).normal(size=(512, *shape)).astype("float32")
-    small, _ = linprune.apply(model, calib, verbose=0)
+    small, _ = linprune.apply(model, calib, objective=objective, verbose=0)
     before = timings(model, repeats, with_tflite)
     after = timings(small, repeats, with_tflite)
     return {"model": name, "before": before, "after": after}
@@ -134,14 +134,22 @@ def main():
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-tflite", action="store_true")
+    parser.add_argument(
+        "--objective", choices=("params", "macs", "latency"), default="params"
+    )
     args = parser.parse_args()
     names = args.models.split(",")
     unknown = sorted(set(names) - set(MODELS))
     if unknown:
         parser.error(f"unknown models {unknown}; expected some of {sorted(MODELS)}")
-    results = [run_model(n, args.repeats, not args.no_tflite) for n in names]
+    results = [
+        run_model(n, args.repeats, not args.no_tflite, args.objective) for n in names
+    ]
     print_table(results)
-    write_results("latency", {"repeats": args.repeats, "results": results})
+    write_results(
+        f"latency_{args.objective}" if args.objective != "params" else "latency",
+        {"repeats": args.repeats, "objective": args.objective, "results": results},
+    )
 
 
 if __name__ == "__main__":

@@ -140,8 +140,12 @@ def apply(
             like parameters). They differ where parameters cost no
             multiply-accumulate (biases, PReLU slopes, absorbed
             BatchNormalization) and for shared layers (each call costs
-            compute, the weights count once). Needs static spatial sizes.
-            Size targets stay in parameters.
+            compute, the weights count once). `"latency"`: a cost per
+            emitted layer plus a cost per multiply-accumulate, calibrated
+            once on this machine by a few-second microbenchmark and cached
+            (`measurement/latency_model.py`): folds that add layers for
+            little compute are declined. `"macs"` and `"latency"` need
+            static spatial sizes. Size targets stay in parameters.
         target_size: Size budget as a fraction in (0, 1] of the original
             parameter count: the highest threshold whose compressed model
             fits is chosen, searching exactly over the activation rates.

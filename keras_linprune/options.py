@@ -372,9 +372,9 @@ def _has_data(data):
 def check_objective_against(objective, spec):
     """Raises unless the model's multiply-accumulates are known when they
     are the objective (they need static spatial sizes)."""
-    if objective == "macs" and spec.total_macs is None:
+    if objective in ("macs", "latency") and spec.total_macs is None:
         raise ValueError(
-            "Expected static spatial sizes with objective='macs': "
+            f"Expected static spatial sizes with objective={objective!r}: "
             "multiply-accumulates depend on them. Build the model with a "
             "fixed input shape (e.g. `keras.Input((224, 224, 3))`), or use "
             "objective='params'. Received: a model with unknown (None) "
@@ -488,7 +488,17 @@ class Options:
             remove_dead=self.remove_dead,
             shortcut=self.shortcut,
             objective=self.objective,
+            latency=self._latency_model(),
         )
+
+    def _latency_model(self):
+        """The calibrated `LatencyModel` of `objective="latency"` (measured
+        once per machine and cached), else `None`."""
+        if self.objective != "latency":
+            return None
+        from keras_linprune.measurement.latency_model import latency_model
+
+        return latency_model()
 
     def policy(self, guard=None):
         """The threshold policy: a size target or step search when given,

@@ -113,3 +113,28 @@ def test_objective_macs_needs_static_spatial_sizes():
 def test_unknown_objective_is_refused():
     with pytest.raises(ValueError, match="objective.*Received: objective='speed'"):
         linprune.apply(f.mlp((4, 8, 2)), f.data(8, 4), objective="speed")
+
+
+def test_apply_with_the_latency_objective_uses_the_cached_calibration(
+    monkeypatch, tmp_path
+):
+    from keras_linprune.measurement import latency_model as lm
+
+    monkeypatch.setenv("KERAS_LINPRUNE_CACHE", str(tmp_path))
+    monkeypatch.setattr(
+        lm, "calibrate", lambda batch, repeats: lm.LatencyModel(0.0, 1e-9, batch)
+    )
+    model = f.shape_biases(f.mlp((10, 24, 16, 3)), on=0.4, dead=0.2)
+    x = f.data(256, 10)
+    small, report = f.compress_exact(
+        model, x, layer_threshold="optimal", objective="latency"
+    )
+    assert report.attrs["objective"] == "latency"
+    assert report.attrs["latency_model"] == {
+        "per_layer_ms": 0.0,
+        "per_mac_ms": 1e-9,
+        "batch": 256,
+    }
+    # Layers free: the latency objective is the MAC objective.
+    _, by_macs = linprune.apply(model, x, objective="macs", verbose=0)
+    assert report.attrs["macs_after"] == by_macs.attrs["macs_after"]

@@ -82,10 +82,11 @@ def add_plan_options(parser):
     parser.add_argument("--shortcut", choices=("auto", "dense"), default="auto")
     parser.add_argument(
         "--objective",
-        choices=("params", "macs"),
+        choices=("params", "macs", "latency"),
         default="params",
-        help="what the site choice minimises: parameters (default) or "
-        "multiply-accumulates per example",
+        help="what the site choice minimises: parameters (default), "
+        "multiply-accumulates per example, or the latency estimated by a cost "
+        "model calibrated once on this machine",
     )
     parser.add_argument(
         "--no-remove-dead",

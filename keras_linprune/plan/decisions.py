@@ -29,7 +29,7 @@ import numbers
 
 import numpy as np
 
-from keras_linprune.plan import selection
+from keras_linprune.plan import costs, selection
 from keras_linprune.plan.layout import layout_of, total_macs, total_params
 
 #: String layer thresholds (rules over the exact parameter count):
@@ -120,10 +120,9 @@ class Plan:
 #: paper's form, for parity with the prototype).
 SHORTCUT_FORMS = ("auto", "dense")
 
-#: What `layer_threshold="optimal"` (and the other site rules) minimise:
-#: the exact parameter count (the paper's measure) or the exact
-#: multiply-accumulates per example (what a CPU spends its time on).
-OBJECTIVES = ("params", "macs")
+#: What `layer_threshold="optimal"` (and the other site rules) minimise
+#: (`plan.costs`).
+OBJECTIVES = tuple(costs.OBJECTIVES)
 
 
 def make_plan(
@@ -135,6 +134,7 @@ def make_plan(
     remove_dead=True,
     shortcut="auto",
     objective="params",
+    latency=None,
 ):
     """Decides every site and counts the parameters of the result.
 
@@ -157,8 +157,9 @@ def make_plan(
             channels whenever that is smaller than the full matrix (`r`: a
             bound on its rank, at most the number of neurons folded into
             it); `"dense"` keeps full matrices.
-        objective: What the site rules minimise: `"params"` or `"macs"`
-            (needs `spec.total_macs`).
+        objective: What the site rules minimise: `"params"`, `"macs"`
+            (needs `spec.total_macs`) or `"latency"` (needs `latency`).
+        latency: The `costs.LatencyModel` of `objective="latency"`.
 
     Returns:
         A `Plan`. Options are assumed validated (see `options.py`).
@@ -173,7 +174,7 @@ def make_plan(
         if base[site.name].candidates
     }
 
-    cost = total_macs if objective == "macs" else total_params
+    cost = costs.cost_function(objective, latency)
 
     def count(subset):
         chosen = {**base, **{k: folded[k] for k in subset}}
@@ -202,6 +203,8 @@ def make_plan(
         shortcut=shortcut,
         objective=objective,
     )
+    if latency is not None:
+        options["latency_model"] = dataclasses.asdict(latency)
     macs = total_macs(spec, decisions, layout)
     return Plan(spec, decisions, layout, params, options, macs)
 
@@ -309,10 +312,9 @@ def _why_not(site, base, rule, count, chosen, objective="params"):
     n = base.candidates
     if isinstance(rule, str):
         delta = count(chosen | {site.name}) - count(chosen)
-        measure = "multiply-accumulates" if objective == "macs" else "parameter count"
-        return (
-            f"no saving: folding {n} neurons would change the {measure} by {delta:+,d}"
-        )
+        measure = costs.OBJECTIVES[objective]
+        change = f"{delta:+.3g}" if isinstance(delta, float) else f"{delta:+,d}"
+        return f"no saving: folding {n} neurons would change the {measure} by {change}"
     if isinstance(rule, numbers.Integral):
         return f"below layer threshold: {n} linear neurons, needs more than {rule}"
     fraction = n / site.width
