@@ -141,6 +141,20 @@ def load_calibration(args):
     return inputs.load_data(args.data)
 
 
+def read_inputs(args, check_outputs):
+    """The model and calibration of `compress` / `sweep`: both files are
+    checked, then `check_outputs(args, input paths)`, before either loads.
+
+    Returns:
+        `(model, calibration)`.
+    """
+    from keras_linprune.files import inputs
+
+    inputs.check_readable(args.model, "model", inputs.MODEL_SUFFIXES)
+    check_outputs(args, (args.model, check_calibration(args)))
+    return inputs.load_model(args.model), load_calibration(args)
+
+
 def print_json(value):
     """Prints `value` as JSON (NumPy numbers and NaN made plain)."""
     import json

@@ -63,13 +63,9 @@ def _check_outputs(args, sources):
 
 
 def run(args):
-    from keras_linprune.files import inputs, outputs
+    from keras_linprune.files import outputs
 
-    inputs.check_readable(args.model, "model", inputs.MODEL_SUFFIXES)
-    sources = (args.model, arguments.check_calibration(args))
-    _check_outputs(args, sources)
-    model = inputs.load_model(args.model)
-    calibration = arguments.load_calibration(args)
+    model, calibration = arguments.read_inputs(args, _check_outputs)
 
     import keras_linprune as linprune
 

@@ -49,11 +49,7 @@ def _check(args, sources):
 def run(args):
     from keras_linprune.files import inputs, outputs
 
-    inputs.check_readable(args.model, "model", inputs.MODEL_SUFFIXES)
-    sources = (args.model, arguments.check_calibration(args))
-    _check(args, sources)
-    model = inputs.load_model(args.model)
-    calibration = arguments.load_calibration(args)
+    model, calibration = arguments.read_inputs(args, _check)
     eval_data = inputs.load_eval_data(args.eval_data) if args.eval_data else None
 
     import keras_linprune as linprune
