@@ -9,12 +9,12 @@ table and writes `benchmarks/results/latency.json`.
 
 Models (random weights; nothing downloaded): the paper's 2.8M MLP, a
 VGG-style CNN, ResNet50V2 and DenseNet121 (`keras.applications`,
-`weights=None`, 64x64 inputs), with biases / BatchNormalization offsets
-pinned so that a share of the neurons is dead or linear (a stand-in for
-training, which produces both).
+`weights=None`, 64x64 inputs), and with `--models zoo` the model zoo,
+with biases / BatchNormalization offsets pinned so that a share of the
+neurons is dead or linear (a stand-in for training, which produces both).
 
 Usage:
-    python benchmarks/latency.py [--models mlp,vgg,resnet50v2,densenet121]
+    python benchmarks/latency.py [--models mlp,vgg,resnet50v2,densenet121|zoo]
         [--repeats 5] [--no-tflite] [--objective params|macs|latency]
 """
 
@@ -29,6 +29,7 @@ from results_file import write_results  # noqa: E402
 
 import keras_linprune as linprune  # noqa: E402
 from keras_linprune import bench  # noqa: E402
+from keras_linprune.examples import zoo  # noqa: E402
 
 L = keras.layers
 
@@ -61,7 +62,7 @@ def mlp():
     h = x
     for width in (1024, 1024, 512, 512, 256, 256):
         h = L.Dense(width, activation="relu", kernel_initializer="glorot_normal")(h)
-    return keras.Model(x, L.Dense(10)(h), name="mlp_2_8m"), (784,)
+    return keras.Model(x, L.Dense(10)(h), name="mlp_2_8m")
 
 
 def vgg():
@@ -76,15 +77,14 @@ def vgg():
         h = L.ReLU()(L.BatchNormalization()(h))
         h = L.MaxPooling2D()(h)
     h = L.Dense(256, activation="relu")(L.Flatten()(h))
-    return keras.Model(x, L.Dense(10)(h), name="vgg_style"), (32, 32, 3)
+    return keras.Model(x, L.Dense(10)(h), name="vgg_style")
 
 
 def application(name):
     def build():
         keras.utils.set_random_seed(0)
         factory = getattr(keras.applications, name)
-        model = factory(weights=None, input_shape=(64, 64, 3), classes=10)
-        return model, (64, 64, 3)
+        return factory(weights=None, input_shape=(64, 64, 3), classes=10)
 
     return build
 
@@ -95,6 +95,10 @@ MODELS = {
     "resnet50v2": application("ResNet50V2"),
     "densenet121": application("DenseNet121"),
 }
+#: The model zoo (`keras_linprune.examples.zoo`), as `zoo:<name>`;
+#: `--models zoo` runs all of them.
+MODELS.update({f"zoo:{name}": build for name, build in zoo.BUILDERS.items()})
+DEFAULT_MODELS = ("mlp", "vgg", "resnet50v2", "densenet121")
 
 
 def timings(model, repeats, with_tflite):
@@ -105,9 +109,9 @@ def timings(model, repeats, with_tflite):
 
 
 def run_model(name, repeats, with_tflite, objective="params"):
-    model, shape = MODELS[name]()
+    model = MODELS[name]()
     pin(model)
-    calib = np.random.default_rng(0).normal(size=(512, *shape)).astype("float32")
+    calib = zoo.inputs_for(model, 512)
     small, _ = linprune.apply(model, calib, objective=objective, verbose=0)
     before = timings(model, repeats, with_tflite)
     after = timings(small, repeats, with_tflite)
@@ -131,14 +135,24 @@ def print_table(results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument(
+        "--models",
+        default=",".join(DEFAULT_MODELS),
+        help="comma-separated names, or zoo for every zoo model",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-tflite", action="store_true")
     parser.add_argument(
         "--objective", choices=("params", "macs", "latency"), default="params"
     )
     args = parser.parse_args()
-    names = args.models.split(",")
+    names = [
+        n
+        for part in args.models.split(",")
+        for n in (
+            [m for m in MODELS if m.startswith("zoo:")] if part == "zoo" else [part]
+        )
+    ]
     unknown = sorted(set(names) - set(MODELS))
     if unknown:
         parser.error(f"unknown models {unknown}; expected some of {sorted(MODELS)}")
