@@ -10,7 +10,7 @@ Each is counted exactly from the plan's layout, without building a model.
 
 Example:
 
->>> model = LatencyModel(per_layer_ms=0.05, per_mac_ms=1e-9, batch=256)
+>>> model = LatencyModel(per_layer_ms=0.05, per_mac_ms=1e-9, batch=1)
 >>> round(model.estimate_ms(layers=10, macs=2_000_000), 3)
 0.502
 """
