@@ -160,8 +160,13 @@ def main():
         run_model(n, args.repeats, not args.no_tflite, args.objective) for n in names
     ]
     print_table(results)
+    name = "latency"
+    if any(n.startswith("zoo:") for n in names):
+        name += "_zoo"
+    if args.objective != "params":
+        name += f"_{args.objective}"
     write_results(
-        f"latency_{args.objective}" if args.objective != "params" else "latency",
+        name,
         {"repeats": args.repeats, "objective": args.objective, "results": results},
     )
 
