@@ -29,6 +29,7 @@ def measure(
     *,
     batch_size: int | None = None,
     steps: int | None = None,
+    strategy: Any = None,
     verbose: str | int = "auto",
 ) -> ActivationStats:
     """Counts how often each neuron of each fold site is active.
@@ -42,6 +43,10 @@ def measure(
         batch_size: Rows per batch for unbatched data (default 1024).
         steps: Number of batches to read (default: all); required for an
             infinite dataset, as in `model.predict`.
+        strategy: A `tf.distribute.Strategy` to measure under (default: the
+            one in scope, `with strategy.scope(): ...`). Each batch is split
+            across its replicas and the integer counts are summed, so the
+            statistics equal one device's, bit for bit.
         verbose: `"auto"` or 1 shows a progress bar, 0 is silent.
 
     Returns:
@@ -69,13 +74,16 @@ def measure(
     ```
     """
     options_lib.check_model(model)
-    opts = options_lib.Options(batch_size=batch_size, steps=steps, verbose=verbose)
+    opts = options_lib.Options(
+        batch_size=batch_size, steps=steps, strategy=strategy, verbose=verbose
+    )
     return counting.count_sites(
         analyse(model),
         data,
         batch_size=opts.batch_size,
         verbose=opts.verbose,
         steps=opts.steps,
+        strategy=opts.strategy,
     )
 
 
@@ -100,6 +108,7 @@ def apply(
     input_box: Any = None,
     batch_size: int | None = None,
     steps: int | None = None,
+    strategy: Any = None,
     verbose: str | int = "auto",
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Compresses `model` by folding linear neurons and removing dead ones.
@@ -182,6 +191,8 @@ def apply(
         batch_size: Rows per batch when measuring unbatched data.
         steps: Batches to read per pass over the data (default: all);
             required for an infinite dataset.
+        strategy: A `tf.distribute.Strategy` to measure under (default:
+            the one in scope); see `measure`.
         verbose: Progress bar while measuring: `"auto"`/1 on, 0 off.
 
     Returns:
@@ -225,6 +236,7 @@ def apply(
         input_box=input_box,
         batch_size=batch_size,
         steps=steps,
+        strategy=strategy,
         verbose=verbose,
     )
     opts.check_against(model, data_or_stats)
@@ -265,6 +277,7 @@ def statistics(analysis, data, opts):
         batch_size=opts.batch_size,
         verbose=opts.verbose,
         steps=opts.steps,
+        strategy=opts.strategy,
     )
     return stats, {}
 

@@ -253,6 +253,21 @@ def check_batch_size(batch_size):
     return int(batch_size)
 
 
+def check_strategy(strategy):
+    """Raises unless `strategy` is None or a `tf.distribute.Strategy`."""
+    if strategy is None:
+        return None
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(
+            "Expected `strategy` to be a `tf.distribute.Strategy` (e.g. "
+            "`tf.distribute.MirroredStrategy()`) or None. "
+            f"Received: strategy={strategy!r}"
+        )
+    return strategy
+
+
 def check_steps(steps):
     """Raises unless `steps` (batches per pass) is None or a positive int."""
     if steps is None:
@@ -416,6 +431,7 @@ class Options:
     input_box: object = None
     batch_size: int = None
     steps: int = None
+    strategy: object = None
     verbose: object = "auto"
 
     def __post_init__(self):
@@ -447,6 +463,7 @@ class Options:
             objective=check_choice("objective", self.objective, OBJECTIVES),
             batch_size=check_batch_size(self.batch_size),
             steps=check_steps(self.steps),
+            strategy=check_strategy(self.strategy),
             verbose=check_verbose(self.verbose),
         )
 

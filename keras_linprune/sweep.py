@@ -37,6 +37,7 @@ def sweep(
     metrics: Any = None,
     batch_size: int | None = None,
     steps: int | None = None,
+    strategy: Any = None,
     verbose: str | int = "auto",
 ) -> pd.DataFrame:
     """Compresses `model` at every threshold and tabulates size and metrics.
@@ -57,6 +58,8 @@ def sweep(
             then be compiled).
         batch_size: Rows per batch when measuring unbatched data.
         steps: Batches to read per pass over the data (default: all).
+        strategy: A `tf.distribute.Strategy` to measure under (default: the
+            one in scope); see `measure`.
         verbose: Progress bars while measuring and over the thresholds
             (`"auto"` or 1; 0 is silent).
 
@@ -91,6 +94,7 @@ def sweep(
         objective=objective,
         batch_size=batch_size,
         steps=steps,
+        strategy=strategy,
         verbose=verbose,
     )
     analysis = analyse(model)  # once, for every threshold

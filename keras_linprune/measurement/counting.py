@@ -23,7 +23,7 @@ from keras_linprune.measurement import data as data_lib
 from keras_linprune.measurement.stats import ActivationStats
 
 
-def count_sites(analysis, data, *, batch_size, verbose, steps=None):
+def count_sites(analysis, data, *, batch_size, verbose, steps=None, strategy=None):
     """Counts the activation pieces of every site of an `Analysis`.
 
     Args:
@@ -32,6 +32,10 @@ def count_sites(analysis, data, *, batch_size, verbose, steps=None):
         batch_size: Rows per batch for unbatched data (validated).
         verbose: Progress bar (0 off).
         steps: Number of batches to use (`None`: all).
+        strategy: A `tf.distribute.Strategy` to count under (default: the
+            one in scope, if any): each batch is split across its replicas
+            and the integer counts summed, so the result equals one
+            device's.
 
     Returns:
         An `ActivationStats`.
@@ -56,7 +60,7 @@ def count_sites(analysis, data, *, batch_size, verbose, steps=None):
             )
             owner.append(s.name)
     counter = _counter_for(fn, tuple(keys), probes)
-    result = counter.run(calibration, verbose)
+    result = counter.run(calibration, verbose, _strategy(strategy))
     _check_counts(result, owner)
     pieces, observations = _per_site(keys, owner, result.counts, result.observations)
     stats = ActivationStats(
@@ -302,7 +306,31 @@ class _SiteCounter:
             ),
         )
 
-    def run(self, calibration, verbose):
+    def _distributed_step(self, strategy, totals, x):
+        """`_step` with the batch's rows split across the replicas of
+        `strategy` and the integer counts summed: the same totals as on
+        one device. The input checks run once, on the whole batch."""
+        sites, (nonfinite, references, varies) = totals
+        x = [tf.convert_to_tensor(t) for t in x]
+        new_nonfinite, references, new_varies = self.input_checks(x, references)
+        n = strategy.num_replicas_in_sync
+        shards = strategy.experimental_distribute_values_from_function(
+            lambda context: [t[context.replica_id_in_sync_group :: n] for t in x]
+        )
+        per_replica = strategy.run(self.replica_counts, args=(shards,))
+        counts = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        return (
+            tf.nest.map_structure(tf.add, sites, counts),
+            (
+                [a + b for a, b in zip(nonfinite, new_nonfinite)],
+                references,
+                [a + b for a, b in zip(varies, new_varies)],
+            ),
+        )
+
+    def run(self, calibration, verbose, strategy=None):
+        """Counts over every batch of `calibration`; with a `strategy` of
+        several replicas, each batch is split across them."""
         bar = None
         if verbose:
             bar = keras.utils.Progbar(
@@ -310,8 +338,14 @@ class _SiteCounter:
             )
         totals = self._zeros()
         batches = 0
+        distributed = strategy is not None and strategy.num_replicas_in_sync > 1
+        if distributed:
+            self.replica_counts = tf.function(self.batch_counts, autograph=False)
         for batches, x in enumerate(calibration, start=1):
-            totals = self.step(totals, x)
+            if distributed:
+                totals = self._distributed_step(strategy, totals, x)
+            else:
+                totals = self.step(totals, x)
             if bar is not None:
                 bar.update(batches)
         sites, inputs = tf.nest.map_structure(lambda t: t.numpy(), totals)
@@ -325,6 +359,14 @@ class _SiteCounter:
             {name: int(n) for (_, name, _), n in zip(self.inputs, input_nonfinite)},
             bool(self.inputs) and not any(varies),
         )
+
+
+def _strategy(strategy):
+    """The given strategy, else the `tf.distribute` strategy in scope, else
+    `None`."""
+    if strategy is not None:
+        return strategy
+    return tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
 
 
 def _reference_shape(shape):

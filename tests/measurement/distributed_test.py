@@ -1,0 +1,95 @@
+"""Measuring under a `tf.distribute` strategy: each batch is split across the
+replicas and the integer counts summed, so the statistics equal one
+device's bit for bit. Runs in a subprocess: logical devices must be set
+before TensorFlow starts, and the test process has started it."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import json, sys
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
+sys.path.insert(0, sys.argv[1])
+import keras
+import numpy as np
+
+import keras_linprune as linprune
+from keras_linprune.measurement import counting
+from tests import factories as f
+from tests.conv_test import cnn, images, pin_channels
+
+calls = []
+step = counting._SiteCounter._distributed_step
+counting._SiteCounter._distributed_step = lambda self, *a: calls.append(1) or step(
+    self, *a
+)
+
+def same(a, b):
+    return (
+        a.rows == b.rows
+        and a.sites == b.sites
+        and all(np.array_equal(a.piece_counts[k], b.piece_counts[k]) for k in a.sites)
+        and all(a.observations[k] == b.observations[k] for k in a.sites)
+    )
+
+mlp = f.shape_biases(f.mlp((6, 32, 16, 3)), on=0.3, dead=0.2)
+conv = pin_channels(
+    cnn(keras.layers.Conv2D(12, 3, padding="same", name="c0"),
+        keras.layers.Conv2D(4, 1, name="c1"))
+)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+result = {"replicas": strategy.num_replicas_in_sync}
+for name, model, x in [("mlp", mlp, f.data(301, 6)), ("conv", conv, images(45))]:
+    single = linprune.measure(model, x, batch_size=64, verbose=0)
+    given = linprune.measure(model, x, batch_size=64, strategy=strategy, verbose=0)
+    with strategy.scope():
+        scoped = linprune.measure(model, x, batch_size=64, verbose=0)
+    _, report = linprune.apply(model, x, batch_size=64, strategy=strategy, verbose=0)
+    _, alone = linprune.apply(model, x, batch_size=64, verbose=0)
+    result[name] = dict(
+        given=same(single, given),
+        scoped=same(single, scoped),
+        rows=given.rows,
+        report=report.drop(columns="certified").equals(alone.drop(columns="certified")),
+    )
+result["distributed_batches"] = len(calls)
+print("RESULT " + json.dumps(result))
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_counts_equal_one_device():
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT ") :])
+    assert result["replicas"] == 2
+    # mlp: 301 rows in 5 batches, conv: 45 rows in 1; 3 distributed passes each
+    assert result["distributed_batches"] == 3 * (5 + 1)
+    for name, rows in (("mlp", 301), ("conv", 45)):
+        assert result[name] == dict(given=True, scoped=True, rows=rows, report=True)
+
+
+def test_strategy_must_be_a_tf_distribute_strategy():
+    import keras_linprune as linprune
+    from tests import factories as f
+
+    with pytest.raises(TypeError, match="tf.distribute.Strategy.*Received"):
+        linprune.measure(f.mlp((4, 8, 2)), f.data(8, 4), strategy="mirrored")
