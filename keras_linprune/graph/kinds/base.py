@@ -8,6 +8,8 @@ certification (which can only prevent proofs, never make a wrong one).
 import keras
 import numpy as np
 
+from keras_linprune.graph import nodes as nodes_lib
+
 
 class LayerKind:
     """An opaque layer: copied unchanged; the base of every kind.
@@ -53,8 +55,7 @@ class LayerKind:
     def channel_params(self, layer, width):
         """Parameters that go with each of `width` input channels when the
         layer is narrowed with a site's kept channels."""
-        count = getattr(layer, "count_params", None)
-        return count() // width if count is not None and layer.built else 0
+        return nodes_lib.params_of(layer) // width
 
     def __repr__(self):
         return f"<{type(self).__name__} role={self.role}>"

@@ -14,6 +14,18 @@ import numpy as np
 from keras_linprune.graph.kinds.base import LayerKind, kernel_macs, to_numpy
 
 
+def _channel_problem(layer, channel_axis):
+    """Why a per-channel convolution cannot lose input channels (quantized,
+    or its channels on another axis than the site's), or ""."""
+    name = f"'{layer.name}' ({type(layer).__name__})"
+    if getattr(layer, "quantization_mode", None) is not None:
+        return f"{name} is quantized"
+    axis = 1 if layer.data_format == "channels_first" else -1
+    if axis != channel_axis:
+        return f"{name} does not read the channel axis"
+    return ""
+
+
 class DepthwiseKind(LayerKind):
     role = "depthwise"
     known = True
@@ -22,15 +34,10 @@ class DepthwiseKind(LayerKind):
 
     def problem(self, layer, channel_axis):
         """Why dead channels cannot be removed through this layer, or ""."""
-        name = f"'{layer.name}' ({type(layer).__name__})"
-        if getattr(layer, "quantization_mode", None) is not None:
-            return f"{name} is quantized"
         if layer.depth_multiplier != 1:
+            name = f"'{layer.name}' ({type(layer).__name__})"
             return f"{name} has depth_multiplier {layer.depth_multiplier}"
-        axis = 1 if layer.data_format == "channels_first" else -1
-        if axis != channel_axis:
-            return f"{name} does not read the channel axis"
-        return ""
+        return _channel_problem(layer, channel_axis)
 
     def macs(self, layer, node):
         return kernel_macs(layer, node, node.outputs[0], layer.kernel)
@@ -72,13 +79,7 @@ class SeparableKind(LayerKind):
 
     def problem(self, layer, channel_axis):
         """Why dead channels cannot leave this layer, or ""."""
-        name = f"'{layer.name}' ({type(layer).__name__})"
-        if getattr(layer, "quantization_mode", None) is not None:
-            return f"{name} is quantized"
-        axis = 1 if layer.data_format == "channels_first" else -1
-        if axis != channel_axis:
-            return f"{name} does not read the channel axis"
-        return ""
+        return _channel_problem(layer, channel_axis)
 
     def macs(self, layer, node):
         kernels = (layer.depthwise_kernel, layer.pointwise_kernel)

@@ -73,7 +73,7 @@ def find_sites(fn):
         if registry.linear_kind(layer) and id(layer) not in seen:
             seen.add(id(layer))
             _visit(index, collector, layer)
-    collector.finalize_parts()
+    collector.finalize()
     spec = GraphSpec(
         linears=collector.linears,
         sites=tuple(collector.sites),

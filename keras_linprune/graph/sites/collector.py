@@ -148,7 +148,6 @@ class SiteCollector:
                     else match.output
                 )
                 self.inherited.append((id(consumer), id(node), key, reads))
-                self._inherit(id(consumer), id(node), key, reads)
                 if consumer.operation.name not in names:
                     names.append(consumer.operation.name)
             self.canonical[id(match.output)] = key
@@ -158,7 +157,8 @@ class SiteCollector:
 
     def _inherit(self, consumer_id, producer_id, key, reads):
         """A consumer's environment: its own, the producer's (shortcuts
-        from the producer's sources land in it), and the site's key."""
+        from the producer's sources land in it), and the site's key.
+        Applied in site order by `finalize`, once every key is known."""
         self.env[consumer_id] = {
             **self.env.get(consumer_id, {}),
             **self.env[producer_id],
@@ -239,11 +239,14 @@ class SiteCollector:
                 self.env[id(node)] = {source: node.input_tensors[0]}
         return source
 
-    def finalize_parts(self):
-        """Gives readers of a folded `Concatenate` one key per part.
+    def finalize(self):
+        """Gives readers of a folded `Concatenate` one key per part, then
+        every consumer its environment.
 
         Done once every site is known, so that a part that is another
-        site's activation gets that site's key.
+        site's activation gets that site's key, and a Concatenate reader
+        that is itself a producer passes its parts' keys on to its
+        consumers (their shortcuts read them).
         """
         for name, lin in list(self.linears.items()):
             node = self.reader_node.get(name)
@@ -260,9 +263,7 @@ class SiteCollector:
             )
             self.env[id(node)] = {**env, **self.env.get(id(node), {})}
             self.bypassed.add(concat.operation.name)
-        # The parts' keys reach the consumers of a reader that is itself a
-        # producer: their environments were inherited before parts existed.
-        for inheritance in self.inherited:
+        for inheritance in self.inherited:  # in site order: chains compose
             self._inherit(*inheritance)
 
 
