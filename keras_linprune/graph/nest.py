@@ -64,13 +64,12 @@ def renest(flat, inlined, tensors):
 def _emit(nodes, inlined, new, walk, prefix):
     """Copies `nodes` (names stripped of `prefix`) onto the `new` tensors,
     each submodel among them as one call of a new submodel."""
+    records = [_record_of(node, inlined) for node in nodes]
     members = {}
-    for node in nodes:
-        record = _record_of(node, inlined)
+    for node, record in zip(nodes, records):
         if record is not None:
             members.setdefault(id(record), (record, []))[1].append(node)
-    for node in nodes:
-        record = _record_of(node, inlined)
+    for node, record in zip(nodes, records):
         if record is None:
             name = node.operation.name[len(prefix) :]
             _store(node.outputs, walk.copier.call(node, new, name=name), new)
