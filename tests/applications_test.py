@@ -101,6 +101,7 @@ def test_transfer_learning_base_stays_nested_and_frozen(tmp_path):
 
     small, _ = f.compress_exact(model, x, atol=1e-4, layer_threshold="optimal")
 
+    f.assert_close(small(x, training=False), model(x, training=False), atol=1e-4)
     assert [layer.name for layer in small.layers] == [x.name for x in model.layers]
     small_base = small.get_layer(base.name)
     assert isinstance(small_base, keras.Model) and small_base is not base

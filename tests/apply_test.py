@@ -264,6 +264,7 @@ def test_nested_submodels_are_folded_and_stay_nested():
     got, want = small.predict(x, verbose=0), model.predict(x, verbose=0)
     assert set(got) == {"head"}
     f.assert_close(got["head"], want["head"], atol=1e-5)
+    f.assert_close(small(x)["head"], want["head"], atol=1e-5)  # eagerly too
     rows = report.set_index("site")
     assert rows.loc["d1", "consumers"] == "block.up"
     assert rows.loc["block.up", "consumers"] == "block.down"
@@ -481,9 +482,9 @@ def test_submodels_nested_two_deep_keep_names_types_and_frozen_flags():
 
     small, report = linprune.apply(model, data, verbose=0)
 
-    f.assert_close(
-        small.predict(data, verbose=0), model.predict(data, verbose=0), atol=1e-5
-    )
+    want = model.predict(data, verbose=0)
+    f.assert_close(small.predict(data, verbose=0), want, atol=1e-5)
+    f.assert_close(small(data), want, atol=1e-5)  # eagerly too
     assert isinstance(small, keras.Sequential)
     assert [layer.name for layer in small.layers] == ["block", "out"]
     small_block = small.get_layer("block")
