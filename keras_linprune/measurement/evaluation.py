@@ -35,7 +35,7 @@ def evaluate(model, eval_data, metrics):
     if metrics is not None:
         # Keras resolves metric names ("accuracy") against the outputs at
         # compile time, and evaluate() needs a loss: a zero one is dropped.
-        model = keras.Model(model.inputs, model.outputs)
+        model = _evaluable(model)
         model.compile(loss=_zero_loss, metrics=list(metrics))
     x, y, w = _unpack(eval_data)
     if y is None:
@@ -49,6 +49,20 @@ def evaluate(model, eval_data, metrics):
         for k, v in result.items()
         if isinstance(v, numbers.Number) or np.ndim(v) == 0
     }
+
+
+def _evaluable(model):
+    """A model computing what `model` computes that may be compiled here
+    without touching `model`: a wrapper sharing its layers, or, under a
+    `tf.distribute` strategy (which compiles only variables created in its
+    scope), a clone with the same weights whose variables it owns."""
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy():
+        return keras.Model(model.inputs, model.outputs)
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
 
 
 def _zero_loss(y_true, y_pred):

@@ -64,6 +64,14 @@ for name, model, x in [("mlp", mlp, f.data(301, 6)), ("conv", conv, images(45))]
         report=report.drop(columns="certified").equals(alone.drop(columns="certified")),
     )
 result["distributed_batches"] = len(calls)
+mlp.compile(loss="mse")
+x, y = f.data(301, 6), mlp.predict(f.data(301, 6), verbose=0) * 0.9
+guard = dict(max_metric_drop=0.5, eval_data=(x, y), metric="mae", verbose=0)
+_, alone = linprune.apply(mlp, x, **guard)
+with strategy.scope():  # the guard's evaluation under the strategy
+    _, scoped = linprune.apply(mlp, x, **guard)
+keys = ("metric_before", "threshold")
+result["guard"] = [round(r.attrs[k], 6) for r in (alone, scoped) for k in keys]
 print("RESULT " + json.dumps(result))
 """
 
@@ -85,6 +93,8 @@ def test_mirrored_strategy_counts_equal_one_device():
     assert result["distributed_batches"] == 3 * (5 + 1)
     for name, rows in (("mlp", 301), ("conv", 45)):
         assert result[name] == dict(given=True, scoped=True, rows=rows, report=True)
+    before, threshold, scoped_before, scoped_threshold = result["guard"]
+    assert (scoped_before, scoped_threshold) == (before, threshold)
 
 
 def test_strategy_must_be_a_tf_distribute_strategy():
