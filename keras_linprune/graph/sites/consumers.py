@@ -127,11 +127,7 @@ def _through_depthwise(index, walk, node, axis, norms, via):
     constant output then absorb it into their bias.
     """
     layer = node.operation
-    problem = registry.kind_of(layer).problem(layer, axis)
-    if not problem and norms:
-        problem = f"normalization '{norms[-1]}' sits before '{layer.name}'"
-    if not problem and index.calls_of_layer(layer) > 1:
-        problem = f"'{layer.name}' ({type(layer).__name__}) is shared"
+    problem = _per_channel_problem(index, layer, axis, norms)
     if not problem and (walk.consumers or walk.channel_maps or walk.narrowed_readers):
         problem = _mixed_paths(walk, layer)
     if problem:
@@ -154,15 +150,23 @@ def _separable_reader(index, walk, node, axis, norms):
     """Adds a separable convolution reading the activation (narrowed with
     the site's kept channels); returns a problem or ""."""
     layer = node.operation
+    problem = _per_channel_problem(index, layer, axis, norms)
+    if not problem and walk.channel_maps:
+        problem = _mixed_paths(walk)
+    if not problem and layer not in walk.narrowed_readers:
+        walk.narrowed_readers.append(layer)
+    return problem
+
+
+def _per_channel_problem(index, layer, axis, norms):
+    """Why a per-channel convolution (depthwise, separable) cannot lose the
+    site's dead channels: its kind's reason, a normalization before it (a
+    dead channel is no longer zero), or sharing; or ""."""
     problem = registry.kind_of(layer).problem(layer, axis)
     if not problem and norms:
         problem = f"normalization '{norms[-1]}' sits before '{layer.name}'"
     if not problem and index.calls_of_layer(layer) > 1:
         problem = f"'{layer.name}' ({type(layer).__name__}) is shared"
-    if not problem and walk.channel_maps:
-        problem = _mixed_paths(walk)
-    if not problem and layer not in walk.narrowed_readers:
-        walk.narrowed_readers.append(layer)
     return problem
 
 
