@@ -55,9 +55,10 @@ def test_plan_macs_equal_the_rebuilt_layers(build):
     assert report.attrs["macs_after"] == macs_of(small) < macs_of(model)
 
 
-def test_objective_macs_declines_a_fold_that_only_saves_biases_and_slopes():
-    """A low-rank fold of k PReLU neurons between Dense layers saves
-    2k parameters (biases and slopes) and no multiply-accumulate at all."""
+def test_a_fold_that_only_saves_biases_and_slopes_is_declined():
+    """A low-rank fold of k PReLU neurons between Dense layers saves 2k
+    parameters (biases and slopes), no multiply-accumulate at all, and
+    emits two layers (the shortcut's first half and a Concatenate)."""
     keras.utils.set_random_seed(0)
     x = keras.Input((20,))
     h = L.PReLU(name="act")(L.Dense(20, name="p")(x))
@@ -72,9 +73,15 @@ def test_objective_macs_declines_a_fold_that_only_saves_biases_and_slopes():
     _, by_macs = f.compress_exact(
         model, data, layer_threshold="optimal", objective="macs"
     )
+    forced, _ = f.compress_exact(model, data, layer_threshold=0)
 
-    assert by_params.folded.iloc[0] and by_params.linear.iloc[0] == 3
-    assert by_params.attrs["macs_after"] == by_params.attrs["macs_before"]
+    # Forced, the fold saves 2 * 3 parameters and adds two layers ...
+    assert forced.count_params() == model.count_params() - 6
+    assert len(forced.layers) == len(model.layers) + 2
+    # ... which the parameter objective declines for the layer budget,
+    assert not by_params.folded.iloc[0]
+    assert "parameter count by -6 but emit two layers" in by_params.reason.iloc[0]
+    # and the MAC objective for want of a saving.
     assert not by_macs.folded.iloc[0]
     assert "multiply-accumulates by +0" in by_macs.reason.iloc[0]
     assert by_macs.attrs["objective"] == "macs"

@@ -3,9 +3,10 @@
 Every generated model (`examples.random_graphs`) must compress with the
 default options and: run; reproduce the original's outputs through
 `predict()` (relative 1e-4); never grow; have `attrs["params_after"] ==
-count_params()`; save and reload to the same outputs; leave the input model
-unchanged. CI runs a fixed number of examples (`LINPRUNE_EXAMPLES`, default
-24); `benchmarks/random_graphs.py` runs the same checks on many more.
+count_params()`; have at most one operation more per folded site; save and
+reload to the same outputs; leave the input model unchanged. CI runs a fixed
+number of examples (`LINPRUNE_EXAMPLES`, default 24);
+`benchmarks/random_graphs.py` runs the same checks on many more.
 """
 
 import os
@@ -18,8 +19,14 @@ from hypothesis import strategies as st
 
 import keras_linprune as linprune
 from keras_linprune.examples.random_graphs import random_model
+from keras_linprune.graph import nest
 
 EXAMPLES = int(os.environ.get("LINPRUNE_EXAMPLES", "24"))
+
+
+def operations(model):
+    """Layers and ops of `model`, nested models' included."""
+    return sum(1 for _ in nest.flat_operations(model))
 
 
 def check_model(model, x, tmp_dir):
@@ -32,6 +39,11 @@ def check_model(model, x, tmp_dir):
     np.testing.assert_allclose(got, want, atol=1e-4 * scale, rtol=1e-4)
     assert small.count_params() <= model.count_params()
     assert report.attrs["params_after"] == small.count_params()
+    # Issue 12's layer budget: at most one operation more per folded site.
+    assert operations(small) <= operations(model) + int(report.folded.sum()), (
+        f"{operations(model)} -> {operations(small)} operations with "
+        f"{int(report.folded.sum())} folded sites"
+    )
     path = os.path.join(tmp_dir, "small.keras")
     small.save(path)
     again = keras.saving.load_model(path)

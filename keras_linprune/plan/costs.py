@@ -53,6 +53,25 @@ def layer_count(spec, decisions, layout):
     return count
 
 
+def original_layer_count(spec):
+    """`layer_count` of the model before compression: each linear node,
+    and a `Concatenate` where it reads several inputs."""
+    return sum(1 + int(len(lin.inputs) > 1) for lin in spec.linears.values())
+
+
+def within_layer_budget(spec, decisions, layout, folded_sites):
+    """Whether the rebuild emits at most one layer more per folded site
+    than the original (`folded_sites`: how many sites fold).
+
+    Every fold may add a `Concatenate` in front of its consumer; a
+    low-rank shortcut adds its first half on top, which pays in parameters
+    but costs a kernel launch. The planner keeps every plan within this
+    budget, whatever the objective.
+    """
+    used = layer_count(spec, decisions, layout)
+    return used <= original_layer_count(spec) + folded_sites
+
+
 def cost_function(objective, latency=None):
     """`cost(spec, decisions, layout)` of an objective: a number to
     minimise (an int for parameters and multiply-accumulates, microseconds

@@ -25,6 +25,7 @@ Example:
 """
 
 import dataclasses
+import math
 import numbers
 
 import numpy as np
@@ -176,11 +177,19 @@ def make_plan(
 
     cost = costs.cost_function(objective, latency)
 
-    def count(subset):
+    def evaluate(subset):
+        """`(cost, within the layer budget)` when exactly `subset` folds."""
         chosen = {**base, **{k: folded[k] for k in subset}}
-        return cost(spec, chosen, layout_of(spec, chosen, shortcut))
+        layout = layout_of(spec, chosen, shortcut)
+        fits = costs.within_layer_budget(spec, chosen, layout, len(subset))
+        return cost(spec, chosen, layout), fits
 
-    count = selection.memoized(count)
+    evaluate = selection.memoized(evaluate)
+
+    def count(subset):
+        value, fits = evaluate(subset)
+        return value if fits else math.inf
+
     chosen = _choose(spec, base, list(folded), layer_threshold, count)
     decisions = {}
     for site in spec.sites:
@@ -189,7 +198,7 @@ def make_plan(
             decisions[key] = folded[key]
         elif key in folded:
             reason = _why_not(
-                site, base[key], layer_threshold, count, chosen, objective
+                site, base[key], layer_threshold, evaluate, chosen, objective
             )
             decisions[key] = dataclasses.replace(base[key], reason=reason)
         else:
@@ -308,12 +317,19 @@ def _choose(spec, base, candidates, rule, count):
     return {k for k in candidates if base[k].candidates / widths[k] > rule}
 
 
-def _why_not(site, base, rule, count, chosen, objective="params"):
+def _why_not(site, base, rule, evaluate, chosen, objective="params"):
     n = base.candidates
     if isinstance(rule, str):
-        delta = count(chosen | {site.name}) - count(chosen)
+        after, fits = evaluate(chosen | {site.name})
+        delta = after - evaluate(chosen)[0]
         measure = costs.OBJECTIVES[objective]
         change = f"{delta:+.3g}" if isinstance(delta, float) else f"{delta:+,d}"
+        if delta < 0 and not fits:
+            return (
+                f"adds layers: folding {n} neurons would change the {measure} "
+                f"by {change} but emit two layers (a low-rank shortcut and a "
+                "Concatenate) where one per fold is allowed"
+            )
         return f"no saving: folding {n} neurons would change the {measure} by {change}"
     if isinstance(rule, numbers.Integral):
         return f"below layer threshold: {n} linear neurons, needs more than {rule}"
