@@ -199,11 +199,12 @@ class _SiteCounter:
         self.inputs = _numeric_inputs(fn)
         # One trace for every batch size: the batch axis is left open, and
         # autograph is off (the step has no data-dependent control flow).
+        # Traced here, once, and called as a concrete function: TensorFlow's
+        # "frequent retracing" warning would otherwise fire when a notebook
+        # compresses several models in a row (each counter traces once).
         batch = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in fn.inputs]
-        self.step = tf.function(
-            self._step,
-            autograph=False,
-            input_signature=(self._zeros(spec=True), batch),
+        self.step = tf.function(self._step, autograph=False).get_concrete_function(
+            self._zeros(spec=True), batch
         )
 
     def _zeros(self, spec=False):

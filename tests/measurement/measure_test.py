@@ -1,3 +1,5 @@
+import logging
+
 import keras
 import numpy as np
 import pandas as pd
@@ -111,3 +113,26 @@ def test_input_model_unchanged_by_measure():
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert len(model.outputs) == 1
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_measuring_models_in_a_row_warns_of_no_retracing():
+    # A notebook compressing one model after another: each counter traces
+    # its step once, which TensorFlow must not report as frequent retracing.
+    records = _Records()
+    tf.get_logger().addHandler(records)
+    try:
+        for width in range(8, 15):
+            model = f.mlp((6, width, 3))
+            linprune.measure(model, f.data(32, 6), verbose=0)
+    finally:
+        tf.get_logger().removeHandler(records)
+    assert not [m for m in records.messages if "retracing" in m]
