@@ -101,10 +101,11 @@ MODELS.update({f"zoo:{name}": build for name, build in zoo.BUILDERS.items()})
 DEFAULT_MODELS = ("mlp", "vgg", "resnet50v2", "densenet121")
 
 
-def timings(model, repeats, with_tflite):
-    """Parameters, operations, file sizes and best times (`bench.describe`)."""
-    return bench.describe(
-        model, batch_sizes=(1, 256), repeats=repeats, tflite=with_tflite
+def timings(models, repeats, with_tflite):
+    """Parameters, operations, file sizes and best times of each model, the
+    models timed in alternation (`bench.describe_all`)."""
+    return bench.describe_all(
+        models, batch_sizes=(1, 256), repeats=repeats, tflite=with_tflite
     )
 
 
@@ -113,8 +114,7 @@ def run_model(name, repeats, with_tflite, objective="params"):
     pin(model)
     calib = zoo.inputs_for(model, 512)
     small, _ = linprune.apply(model, calib, objective=objective, verbose=0)
-    before = timings(model, repeats, with_tflite)
-    after = timings(small, repeats, with_tflite)
+    before, after = timings([model, small], repeats, with_tflite)
     return {"model": name, "before": before, "after": after}
 
 

@@ -20,6 +20,7 @@ print(linprune.bench.compare(model, small).to_string(index=False))
 ```
 """
 
+import contextlib
 import os
 import tempfile
 import time
@@ -60,15 +61,56 @@ def example_inputs(model, batch, seed=0):
     return internals.pack_inputs(fn, arrays)
 
 
-def best_seconds(run, repeats):
-    """The fastest of `repeats` calls of `run`, after one warm-up call."""
+#: Shortest timed sample: calls are looped until a sample lasts this long,
+#: so that sub-millisecond calls are not measured one timer tick at a time.
+MIN_SAMPLE_SECONDS = 0.02
+
+
+def calls_per_sample(run, min_seconds=MIN_SAMPLE_SECONDS):
+    """How many back-to-back calls of `run` last at least `min_seconds`
+    (after one warm-up call, which also traces a compiled function)."""
     run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+    start = time.perf_counter()
+    run()
+    once = max(time.perf_counter() - start, 1e-7)
+    return max(1, int(np.ceil(min_seconds / once)))
+
+
+def sample_seconds(run, calls):
+    """Mean seconds of one call over `calls` back-to-back calls."""
+    start = time.perf_counter()
+    for _ in range(calls):
         run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return (time.perf_counter() - start) / calls
+
+
+def best_seconds(run, repeats):
+    """The fastest of `repeats` samples of `run` (each the mean of enough
+    calls to last `MIN_SAMPLE_SECONDS`), after a warm-up call."""
+    return best_of_rounds([{"run": run}], repeats)[0]["run"]
+
+
+def best_of_rounds(timer_sets, repeats):
+    """Times several sets of callables in alternation.
+
+    Each round takes one sample of every callable of every set in turn, so
+    that a slow spell of a shared machine hits all of them alike; the best
+    of `repeats` rounds is kept.
+
+    Args:
+        timer_sets: A list of `{figure: callable}`.
+        repeats: Rounds.
+
+    Returns:
+        A list of `{figure: best seconds}`, one per set.
+    """
+    calls = [{k: calls_per_sample(run) for k, run in t.items()} for t in timer_sets]
+    best = [{k: np.inf for k in t} for t in timer_sets]
+    for _ in range(repeats):
+        for timers, n, result in zip(timer_sets, calls, best):
+            for key, run in timers.items():
+                result[key] = min(result[key], sample_seconds(run, n[key]))
+    return best
 
 
 def latency(model, *, batch_sizes=(1, 256), repeats=5, tflite=False, seed=0):
@@ -77,7 +119,8 @@ def latency(model, *, batch_sizes=(1, 256), repeats=5, tflite=False, seed=0):
     Args:
         model: A `keras.Model` with fixed input shapes.
         batch_sizes: Batch sizes of the compiled forward pass.
-        repeats: Timed calls per figure (the best is kept).
+        repeats: Timed samples per figure (the best is kept); each sample
+            is the mean of as many calls as last `MIN_SAMPLE_SECONDS`.
         tflite: Also time the TFLite interpreter at batch 1 (needs the
             builtin operator set).
         seed: Seed of the random inputs.
@@ -85,39 +128,58 @@ def latency(model, *, batch_sizes=(1, 256), repeats=5, tflite=False, seed=0):
     Returns:
         `{"compiled_b<N>_ms": ..., "eager_b1_ms": ..., "tflite_b1_ms": ...}`.
     """
+    return latencies(
+        [model], batch_sizes=batch_sizes, repeats=repeats, tflite=tflite, seed=seed
+    )[0]
+
+
+def latencies(models, *, batch_sizes=(1, 256), repeats=5, tflite=False, seed=0):
+    """`latency` of several models timed in alternation (`best_of_rounds`),
+    so that their figures are comparable on a shared machine."""
     if repeats < 1 or not batch_sizes or min(batch_sizes) < 1:
         raise ValueError(
             "Expected repeats >= 1 and batch sizes >= 1. Received: "
             f"repeats={repeats}, batch_sizes={tuple(batch_sizes)}"
         )
+    with contextlib.ExitStack() as stack:
+        timer_sets = [
+            _timers(m, batch_sizes, tflite, seed, stack.enter_context) for m in models
+        ]
+        best = best_of_rounds(timer_sets, repeats)
+    return [{k: 1e3 * v for k, v in times.items()} for times in best]
+
+
+def _timers(model, batch_sizes, tflite, seed, enter):
+    """`{figure: callable}` of one model (`enter` keeps a temporary
+    folder alive while the TFLite runner needs it)."""
     import tensorflow as tf
 
     # What a serving signature runs: the graph of one call, no `predict`
     # loop around it (its Python overhead would hide the model's cost).
+    # Traced once per batch size, up front: the timed call is the graph.
     compiled = tf.function(lambda x: model(x, training=False))
-    times = {}
+    timers = {}
     for batch in batch_sizes:
         x = keras.tree.map_structure(tf.constant, example_inputs(model, batch, seed))
-        times[f"compiled_b{batch}_ms"] = 1e3 * best_seconds(
-            lambda x=x: compiled(x), repeats
-        )
+        graph = compiled.get_concrete_function(x)
+        timers[f"compiled_b{batch}_ms"] = lambda x=x, graph=graph: graph(x)
     one = example_inputs(model, 1, seed)
-    times["eager_b1_ms"] = 1e3 * best_seconds(lambda: model(one), repeats)
+    timers["eager_b1_ms"] = lambda: model(one)
     if tflite:
-        times["tflite_b1_ms"] = 1e3 * _tflite_seconds(model, one, repeats)
-    return times
+        timers["tflite_b1_ms"] = _tflite_call(model, one, enter)
+    return timers
 
 
-def _tflite_seconds(model, x, repeats):
+def _tflite_call(model, x, enter):
     from keras_linprune import export
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.tflite")
-        export.export_tflite(model, path, ops="builtins")
-        runner = export.tflite_runner(path)
+    folder = enter(tempfile.TemporaryDirectory())
+    path = os.path.join(folder, "model.tflite")
+    export.export_tflite(model, path, ops="builtins")
+    runner = export.tflite_runner(path)
     names = data_lib.input_names(nodes_lib.functional_graph(model))
     feed = dict(zip(names, keras.tree.flatten(x)))
-    return best_seconds(lambda: runner(**feed), repeats)
+    return lambda: runner(**feed)
 
 
 def file_sizes(model, *, tflite=False, saved_model=False):
@@ -152,24 +214,35 @@ def describe(model, *, saved_model=False, **options):
     """Parameters, operations (nested models' included), file sizes and
     latency of one model, as a dict (`options`: those of `latency`;
     `saved_model`: also the size of its SavedModel folder)."""
-    row = {
-        "params": model.count_params(),
-        "operations": sum(1 for _ in nest.flat_operations(model)),
-    }
-    tflite = options.get("tflite", False)
-    row.update(file_sizes(model, tflite=tflite, saved_model=saved_model))
-    row.update(latency(model, **options))
-    return row
+    return describe_all([model], saved_model=saved_model, **options)[0]
+
+
+def describe_all(models, *, saved_model=False, **options):
+    """`describe` of several models, their latencies timed in alternation
+    (`latencies`)."""
+    rows = [
+        {
+            "params": m.count_params(),
+            "operations": sum(1 for _ in nest.flat_operations(m)),
+            **file_sizes(
+                m, tflite=options.get("tflite", False), saved_model=saved_model
+            ),
+        }
+        for m in models
+    ]
+    for row, times in zip(rows, latencies(models, **options)):
+        row.update(times)
+    return rows
 
 
 def compare(original, compressed, **options):
     """The two models side by side: one row per figure of `describe`, with
     `original`, `compressed` and `ratio` (compressed / original).
 
-    Both models are timed in turn, in this process, with the same inputs.
+    Both models are timed in alternation, in this process, with the same
+    inputs.
     """
-    before = describe(original, **options)
-    after = describe(compressed, **options)
+    before, after = describe_all([original, compressed], **options)
     rows = [
         dict(
             measure=key,
