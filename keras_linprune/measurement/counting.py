@@ -319,7 +319,13 @@ class _SiteCounter:
             lambda context: [t[context.replica_id_in_sync_group :: n] for t in x]
         )
         per_replica = strategy.run(self.replica_counts, args=(shards,))
-        counts = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        # One reduction per tensor: with one replica per worker (multi-worker)
+        # `strategy.run` returns plain tensors, and reducing the whole
+        # structure at once would try to stack counts of different shapes.
+        counts = tf.nest.map_structure(
+            lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None),
+            per_replica,
+        )
         return (
             tf.nest.map_structure(tf.add, sites, counts),
             (
