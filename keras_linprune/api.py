@@ -191,8 +191,8 @@ def apply(
         batch_size: Rows per batch when measuring unbatched data.
         steps: Batches to read per pass over the data (default: all);
             required for an infinite dataset.
-        strategy: A `tf.distribute.Strategy` to measure under (default:
-            the one in scope); see `measure`.
+        strategy: A `tf.distribute.Strategy` to measure (and refit) under
+            (default: the one in scope); see `measure`.
         verbose: Progress bar while measuring: `"auto"`/1 on, 0 off.
 
     Returns:
@@ -339,6 +339,7 @@ def _refitter(analysis, data, opts):
             steps=opts.steps,
             ridge=opts.ridge,
             verbose=opts.verbose,
+            strategy=opts.strategy,
         )
 
     return refitter

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from keras_linprune.core.pieces import INF
 from keras_linprune.measurement import data as data_lib
+from keras_linprune.measurement import replicas
 from keras_linprune.measurement.stats import ActivationStats
 
 
@@ -60,7 +61,7 @@ def count_sites(analysis, data, *, batch_size, verbose, steps=None, strategy=Non
             )
             owner.append(s.name)
     counter = _counter_for(fn, tuple(keys), probes)
-    result = counter.run(calibration, verbose, _strategy(strategy))
+    result = counter.run(calibration, verbose, replicas.active_strategy(strategy))
     _check_counts(result, owner)
     pieces, observations = _per_site(keys, owner, result.counts, result.observations)
     stats = ActivationStats(
@@ -314,18 +315,7 @@ class _SiteCounter:
         sites, (nonfinite, references, varies) = totals
         x = [tf.convert_to_tensor(t) for t in x]
         new_nonfinite, references, new_varies = self.input_checks(x, references)
-        n = strategy.num_replicas_in_sync
-        shards = strategy.experimental_distribute_values_from_function(
-            lambda context: [t[context.replica_id_in_sync_group :: n] for t in x]
-        )
-        per_replica = strategy.run(self.replica_counts, args=(shards,))
-        # One reduction per tensor: with one replica per worker (multi-worker)
-        # `strategy.run` returns plain tensors, and reducing the whole
-        # structure at once would try to stack counts of different shapes.
-        counts = tf.nest.map_structure(
-            lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None),
-            per_replica,
-        )
+        counts = replicas.split_sum(strategy, self.replica_counts, x)
         return (
             tf.nest.map_structure(tf.add, sites, counts),
             (
@@ -345,7 +335,7 @@ class _SiteCounter:
             )
         totals = self._zeros()
         batches = 0
-        distributed = strategy is not None and strategy.num_replicas_in_sync > 1
+        distributed = strategy is not None
         if distributed:
             self.replica_counts = tf.function(self.batch_counts, autograph=False)
         for batches, x in enumerate(calibration, start=1):
@@ -366,14 +356,6 @@ class _SiteCounter:
             {name: int(n) for (_, name, _), n in zip(self.inputs, input_nonfinite)},
             bool(self.inputs) and not any(varies),
         )
-
-
-def _strategy(strategy):
-    """The given strategy, else the `tf.distribute` strategy in scope, else
-    `None`."""
-    if strategy is not None:
-        return strategy
-    return tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
 
 
 def _reference_shape(shape):

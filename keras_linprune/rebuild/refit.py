@@ -11,8 +11,10 @@ so the fit reproduces the plain fold.
 
 The normal equations `[F 1]^T [F 1]` and `[F 1]^T sigma(z_J)` are summed
 batch by batch in float64 in one streaming pass: activations are never all
-in memory. Dense producers called once are refitted; the others (conv,
-shared layers) keep the plain fold and are listed.
+in memory. Under a `tf.distribute` strategy each batch's rows are split
+across the replicas and the sums reduced, like the counts. Dense producers
+called once are refitted; the others (conv, shared layers) keep the plain
+fold and are listed.
 """
 
 import dataclasses
@@ -26,6 +28,7 @@ from keras_linprune.core.spec import source_of
 from keras_linprune.graph import registry
 from keras_linprune.graph.kinds.linear import DENSE
 from keras_linprune.measurement import data as data_lib
+from keras_linprune.measurement import replicas
 
 
 @dataclasses.dataclass
@@ -39,7 +42,17 @@ class _Problem:
     intercept: bool
 
 
-def fit(analysis, plan, data, *, batch_size=None, ridge=1e-6, verbose=0, steps=None):
+def fit(
+    analysis,
+    plan,
+    data,
+    *,
+    batch_size=None,
+    ridge=1e-6,
+    verbose=0,
+    steps=None,
+    strategy=None,
+):
     """Least-squares linear parts for every folded Dense site.
 
     Args:
@@ -50,6 +63,9 @@ def fit(analysis, plan, data, *, batch_size=None, ridge=1e-6, verbose=0, steps=N
         ridge: Ridge strength, relative to the mean diagonal of `F^T F`.
         verbose: Progress bar.
         steps: Batches to read (`None`: all).
+        strategy: A `tf.distribute.Strategy` (default: the one in scope, if
+            any): each batch's rows are split across its replicas and the
+            sums reduced (`measurement/replicas.py`).
 
     Returns:
         `(fitted, skipped)`: mapping from site key to an `algebra.Affine`
@@ -73,6 +89,7 @@ def fit(analysis, plan, data, *, batch_size=None, ridge=1e-6, verbose=0, steps=N
         index,
         data_lib.Calibration(data, fn, batch_size, steps),
         verbose,
+        replicas.active_strategy(strategy),
     )
     fitted = {}
     for p, (a, b) in zip(problems, sums):
@@ -115,7 +132,7 @@ def _problems(found, plan):
     return problems, skipped
 
 
-def _accumulate(probe, problems, index, calibration, verbose):
+def _accumulate(probe, problems, index, calibration, verbose, strategy):
     def batch_sums(x):
         outs = probe(x, training=False)
         if not isinstance(outs, (list, tuple)):
@@ -146,7 +163,7 @@ def _accumulate(probe, problems, index, calibration, verbose):
         else None
     )
     for i, x in enumerate(calibration, start=1):
-        sums = step(x)
+        sums = step(x) if strategy is None else replicas.split_sum(strategy, step, x)
         totals = (
             sums
             if totals is None

@@ -25,10 +25,13 @@ import keras
 import numpy as np
 
 import keras_linprune as linprune
-from keras_linprune.measurement import counting
+from keras_linprune.measurement import counting, replicas
 from tests import factories as f
 from tests.conv_test import cnn, images, pin_channels
 
+splits = []
+split_sum = replicas.split_sum
+replicas.split_sum = lambda *a: splits.append(1) or split_sum(*a)
 calls = []
 step = counting._SiteCounter._distributed_step
 counting._SiteCounter._distributed_step = lambda self, *a: calls.append(1) or step(
@@ -72,6 +75,19 @@ with strategy.scope():  # the guard's evaluation under the strategy
     _, scoped = linprune.apply(mlp, x, **guard)
 keys = ("metric_before", "threshold")
 result["guard"] = [round(r.attrs[k], 6) for r in (alone, scoped) for k in keys]
+refit = dict(threshold=0.8, refit=True, batch_size=64, verbose=0)
+small, plain = linprune.apply(mlp, x, **refit)
+before = len(splits)
+fitted, shared = linprune.apply(mlp, x, strategy=strategy, **refit)
+result["refit"] = dict(
+    split_batches=len(splits) - before,
+    refitted=int(plain.folded.sum()),
+    same_plan=plain.drop(columns="certified").equals(shared.drop(columns="certified")),
+    close=all(
+        np.allclose(a, b, rtol=1e-5, atol=1e-6)
+        for a, b in zip(small.get_weights(), fitted.get_weights())
+    ),
+)
 print("RESULT " + json.dumps(result))
 """
 
@@ -95,6 +111,11 @@ def test_mirrored_strategy_counts_equal_one_device():
         assert result[name] == dict(given=True, scoped=True, rows=rows, report=True)
     before, threshold, scoped_before, scoped_threshold = result["guard"]
     assert (scoped_before, scoped_threshold) == (before, threshold)
+    # Refit's normal equations, summed across the replicas: the same fit up
+    # to the order of float64 additions.
+    refit = result["refit"]
+    assert refit["refitted"] > 0 and refit["same_plan"] and refit["close"]
+    assert refit["split_batches"] == 5 + 5  # measuring, then refit's pass
 
 
 def test_strategy_must_be_a_tf_distribute_strategy():
