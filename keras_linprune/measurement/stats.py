@@ -216,6 +216,47 @@ class ActivationStats:
                     f"{int(sums.min())} to {int(sums.max())}"
                 )
 
+    @classmethod
+    def merge(cls, *parts: ActivationStats) -> ActivationStats:
+        """Statistics of several calibration sets as one: the counts,
+        observations and rows of `parts`, measured on the same model, added.
+
+        Measure shards of a large set wherever they live (separate jobs,
+        machines, days) and merge: the result equals measuring all of them
+        in one pass, bit for bit. Rows count as identical only if every
+        part's rows were.
+
+        Raises:
+            ValueError: With no part, or parts from different models (their
+                fingerprints differ) or with different sites.
+
+        Example:
+
+        >>> import numpy as np
+        >>> a = ActivationStats({"h": np.array([2, 0])}, {"h": 2}, 2, "f", "m")
+        >>> b = ActivationStats({"h": np.array([1, 1])}, {"h": 3}, 3, "f", "m")
+        >>> ActivationStats.merge(a, b).rates["h"].tolist()
+        [0.6, 0.2]
+        """
+        if not parts:
+            raise ValueError("Expected at least one ActivationStats. Received: none")
+        first = parts[0]
+        for other in parts[1:]:
+            if other.fingerprint != first.fingerprint or other.sites != first.sites:
+                raise ValueError(
+                    "Expected statistics measured on the same model. Received: "
+                    f"{first!r} and {other!r}, whose models differ"
+                )
+        return cls(
+            {k: sum(p.piece_counts[k] for p in parts) for k in first.sites},
+            {k: sum(np.asarray(p.observations[k]) for p in parts) for k in first.sites},
+            sum(p.rows for p in parts),
+            first.fingerprint,
+            first.model_name,
+            first.principal,
+            identical_rows=all(p.identical_rows for p in parts),
+        )
+
     def save(self, path: str | os.PathLike) -> None:
         """Writes the statistics to exactly `path` (an `.npz` file; no
         suffix is added), atomically: a crash leaves any earlier file
