@@ -349,13 +349,15 @@ def _guard(analysis, opts, refitter):
     """The `MetricGuard` policy: rebuilds and evaluates each probed plan."""
     metric = opts.metric
 
-    def value_of(keras_model):
-        result = evaluation.evaluate(keras_model, opts.eval_data, [metric])
+    def value_of(keras_model, built_here=False):
+        result = evaluation.evaluate(
+            keras_model, opts.eval_data, [metric], built_here=built_here
+        )
         return result[_result_key(result, metric)]
 
     def score(plan):
         fitted = refitter(plan)[0] if refitter else None
-        return value_of(rebuild(analysis, plan, fitted))
+        return value_of(rebuild(analysis, plan, fitted), built_here=True)
 
     return policies.MetricGuard(
         float(opts.max_metric_drop),

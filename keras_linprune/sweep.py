@@ -134,6 +134,6 @@ def _row(analysis, stats, base, threshold, original, eval_data, metrics):
         total_macs=report.attrs["macs_after"],
     )
     if eval_data is not None:
-        row.update(evaluation.evaluate(small, eval_data, metrics))
+        row.update(evaluation.evaluate(small, eval_data, metrics, built_here=True))
     row["seconds"] = time.perf_counter() - start
     return row

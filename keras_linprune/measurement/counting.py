@@ -198,6 +198,7 @@ class _SiteCounter:
         tensors = [t for t, _, _, _ in probes]
         self.probe = keras.Model(fn.inputs, tensors) if tensors else None
         self.inputs = _numeric_inputs(fn)
+        self.model_inputs = fn.inputs
         # One trace for every batch size: the batch axis is left open, and
         # autograph is off (the step has no data-dependent control flow).
         # Traced here, once, and called as a concrete function: TensorFlow's
@@ -308,14 +309,15 @@ class _SiteCounter:
             ),
         )
 
-    def _distributed_step(self, strategy, totals, x):
-        """`_step` with the batch's rows split across the replicas of
-        `strategy` and the integer counts summed: the same totals as on
-        one device. The input checks run once, on the whole batch."""
+    def _distributed_step(self, totals, x):
+        """`_step` with the batch's rows split across the replicas of the
+        strategy (`split_counts`, set by `run`) and the integer counts
+        summed: the same totals as on one device. The input checks run
+        once, on the whole batch."""
         sites, (nonfinite, references, varies) = totals
         x = [tf.convert_to_tensor(t) for t in x]
         new_nonfinite, references, new_varies = self.input_checks(x, references)
-        counts = replicas.split_sum(strategy, self.replica_counts, x)
+        counts = self.split_counts(x)
         return (
             tf.nest.map_structure(tf.add, sites, counts),
             (
@@ -337,10 +339,12 @@ class _SiteCounter:
         batches = 0
         distributed = strategy is not None
         if distributed:
-            self.replica_counts = tf.function(self.batch_counts, autograph=False)
+            self.split_counts = replicas.compiled_split_sum(
+                strategy, self.batch_counts, self.model_inputs
+            )
         for batches, x in enumerate(calibration, start=1):
             if distributed:
-                totals = self._distributed_step(strategy, totals, x)
+                totals = self._distributed_step(totals, x)
             else:
                 totals = self.step(totals, x)
             if bar is not None:

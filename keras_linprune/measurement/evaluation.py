@@ -30,18 +30,45 @@ def lower_is_better(name):
     return any(s in name.lower() for s in _LOWER_IS_BETTER)
 
 
-def evaluate(model, eval_data, metrics):
-    """Evaluates on `eval_data`: compiled metrics, or `metrics`."""
+#: Rows per batch when a built model is evaluated eagerly on arrays.
+EAGER_BATCH_SIZE = 1024
+
+
+def evaluate(model, eval_data, metrics, *, built_here=False):
+    """Evaluates on `eval_data`: compiled metrics, or `metrics`.
+
+    Args:
+        model: The model to evaluate.
+        eval_data: `(x, y)`, `(x, y, sample_weight)` or a dataset.
+        metrics: Metric names or objects, or `None` for the model's
+            compiled loss and metrics.
+        built_here: `model` is a candidate this package built, evaluated
+            once and thrown away (sweeps, the metric guard). It then runs
+            eagerly, in batches of `EAGER_BATCH_SIZE` rows for arrays:
+            tracing Keras' test step costs more than evaluating a small
+            set, and happens for every new model.
+    """
+    import tensorflow as tf
+
+    # Keras' eager distributed evaluation cannot sum replicas' uneven
+    # shares of a batch: under a strategy, candidates are compiled too.
+    built_here = built_here and not tf.distribute.has_strategy()
     if metrics is not None:
         # Keras resolves metric names ("accuracy") against the outputs at
         # compile time, and evaluate() needs a loss: a zero one is dropped.
         model = _evaluable(model)
-        model.compile(loss=_zero_loss, metrics=list(metrics))
+        model.compile(loss=_zero_loss, metrics=list(metrics), run_eagerly=built_here)
+    elif built_here:
+        model.run_eagerly = True
     x, y, w = _unpack(eval_data)
-    if y is None:
-        result = model.evaluate(x, verbose=0, return_dict=True)
-    else:
-        result = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    batch_size = EAGER_BATCH_SIZE if built_here and _arrays(x) else None
+    try:
+        result = model.evaluate(
+            x, y, sample_weight=w, batch_size=batch_size, verbose=0, return_dict=True
+        )
+    finally:
+        if metrics is None and built_here:
+            model.run_eagerly = False
     if metrics is not None:
         result.pop("loss", None)
     return {
@@ -49,6 +76,12 @@ def evaluate(model, eval_data, metrics):
         for k, v in result.items()
         if isinstance(v, numbers.Number) or np.ndim(v) == 0
     }
+
+
+def _arrays(x):
+    """Whether `x` is in-memory arrays (NumPy, tensors, or a structure of
+    them), which `evaluate` batches itself."""
+    return all(hasattr(leaf, "shape") for leaf in keras.tree.flatten(x))
 
 
 def _evaluable(model):

@@ -22,6 +22,17 @@ def active_strategy(strategy=None):
     return strategy
 
 
+def compiled_split_sum(strategy, sums, inputs):
+    """`split_sum(strategy, sums, x)` traced once as a graph of the batch
+    `x` (a list of tensors like the Keras `inputs`, any number of rows):
+    the split, every replica's step and the reductions run as one graph
+    instead of paying Python dispatch per batch."""
+    specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in inputs]
+    return tf.function(
+        lambda x: split_sum(strategy, sums, x), autograph=False
+    ).get_concrete_function(specs)
+
+
 def split_sum(strategy, sums, x):
     """`sums(rows)` over the rows of batch `x` split across the replicas of
     `strategy`, reduced with `SUM`.

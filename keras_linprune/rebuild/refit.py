@@ -155,7 +155,10 @@ def _accumulate(probe, problems, index, calibration, verbose, strategy):
             )
         return result
 
-    step = tf.function(batch_sums, autograph=False, reduce_retracing=True)
+    if strategy is None:
+        step = tf.function(batch_sums, autograph=False, reduce_retracing=True)
+    else:
+        step = replicas.compiled_split_sum(strategy, batch_sums, probe.inputs)
     totals = None
     bar = (
         keras.utils.Progbar(calibration.num_batches, verbose=verbose, unit_name="batch")
@@ -163,7 +166,7 @@ def _accumulate(probe, problems, index, calibration, verbose, strategy):
         else None
     )
     for i, x in enumerate(calibration, start=1):
-        sums = step(x) if strategy is None else replicas.split_sum(strategy, step, x)
+        sums = step(x)
         totals = (
             sums
             if totals is None

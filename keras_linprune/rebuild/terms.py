@@ -12,13 +12,15 @@ as *one* layer reading the concatenation of their inputs (channel axis):
 
 The joined layer keeps the original layer's name, config, bias and
 activation, and reads `<layer>_inputs` (a `Concatenate`) when it has more
-than one input. Terms that cannot join (another spatial geometry, or input
-shapes that differ) stay separate bias-free layers (`<layer>_shortcut_<source>`,
-or `<layer>_part_<source>` for a block of its own concatenated input)
-summed by an `Add` (`<layer>_add`), the activation then following as an
-`Activation` layer. Same parameters either way; fewer layers, and no
-`Conv -> Add -> activation` chain for TensorFlow's CPU graph fusion to get
-wrong (it applies the default slope to `LeakyReLU` there).
+than one input; layers reading the same inputs in the same order (the
+consumers of one folded site) share one `Concatenate`. Terms that cannot
+join (another spatial geometry, or input shapes that differ) stay separate
+bias-free layers (`<layer>_shortcut_<source>`, or `<layer>_part_<source>` for
+a block of its own concatenated input) summed by an `Add` (`<layer>_add`),
+the activation then following as an `Activation` layer. Same parameters
+either way; fewer layers, and no `Conv -> Add -> activation` chain for
+TensorFlow's CPU graph fusion to get wrong (it applies the default slope
+to `LeakyReLU` there).
 """
 
 import dataclasses
@@ -74,6 +76,10 @@ class LinearEmitter:
         # layer name -> NodeLayers, so that every call of a shared layer
         # uses the same new layers.
         self._emitted = {}
+        # (axis, ids of the parts) -> (parts, output) of every Concatenate
+        # called so far, so that consumers reading the same sources (two
+        # readers of one folded site) share one.
+        self._concatenated = {}
 
     def emit(self, layer, inputs, is_output):
         """The new tensor of one call of a planned linear `layer`.
@@ -100,7 +106,7 @@ class LinearEmitter:
             made.downs[key](inputs[key]) if key in made.downs else inputs[key]
             for key in made.joined
         ]
-        x = made.concat(joined) if made.concat is not None else joined[0]
+        x = self._concatenate(made.concat, joined) if made.concat else joined[0]
         parts = [made.layer(x)]
         for key, term_layers in made.separate.items():
             y = inputs[key]
@@ -111,6 +117,14 @@ class LinearEmitter:
             return parts[0]
         out = made.add(parts)
         return made.activation(out) if made.activation is not None else out
+
+    def _concatenate(self, concat, parts):
+        """`concat(parts)`, or the output of an earlier `Concatenate` of
+        the same tensors in the same order (then `concat` stays unused)."""
+        key = (concat.axis, tuple(id(t) for t in parts))
+        if key not in self._concatenated:
+            self._concatenated[key] = (parts, concat(parts))
+        return self._concatenated[key][1]
 
     # -- making the layers ----------------------------------------------------
 

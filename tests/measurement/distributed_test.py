@@ -13,8 +13,11 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 SCRIPT = """
-import json, sys
+import io, json, logging, sys
 import tensorflow as tf
+
+logs = io.StringIO()
+tf.get_logger().addHandler(logging.StreamHandler(logs))
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
@@ -30,8 +33,15 @@ from tests import factories as f
 from tests.conv_test import cnn, images, pin_channels
 
 splits = []
-split_sum = replicas.split_sum
-replicas.split_sum = lambda *a: splits.append(1) or split_sum(*a)
+compiled = replicas.compiled_split_sum
+
+
+def counted(*args):
+    step = compiled(*args)
+    return lambda x: splits.append(1) or step(x)
+
+
+replicas.compiled_split_sum = counted
 calls = []
 step = counting._SiteCounter._distributed_step
 counting._SiteCounter._distributed_step = lambda self, *a: calls.append(1) or step(
@@ -89,6 +99,7 @@ result["refit"] = dict(
     ),
 )
 print("RESULT " + json.dumps(result))
+print("RETRACING" if "retracing" in logs.getvalue() else "", flush=True)
 """
 
 
@@ -104,6 +115,7 @@ def test_mirrored_strategy_counts_equal_one_device():
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
     result = json.loads(lines[-1][len("RESULT ") :])
+    assert "RETRACING" not in proc.stdout, "TensorFlow warned of retracing"
     assert result["replicas"] == 2
     # mlp: 301 rows in 5 batches, conv: 45 rows in 1; 3 distributed passes each
     assert result["distributed_batches"] == 3 * (5 + 1)
