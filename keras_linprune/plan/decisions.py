@@ -126,17 +126,7 @@ SHORTCUT_FORMS = ("auto", "dense")
 OBJECTIVES = tuple(costs.OBJECTIVES)
 
 
-def make_plan(
-    spec,
-    rates,
-    *,
-    threshold=1.0,
-    layer_threshold="optimal",
-    remove_dead=True,
-    shortcut="auto",
-    objective="params",
-    latency=None,
-):
+def make_plan(spec, rates, *, threshold=1.0, **options):
     """Decides every site and counts the parameters of the result.
 
     Args:
@@ -144,6 +134,26 @@ def make_plan(
         rates: Mapping from site key to per-piece rates, shape
             `(pieces, width)` (1-D: identity-piece rates of a ReLU site).
         threshold: A neuron is linear when its rate is `>= threshold`.
+        **options: Those of `Planner`.
+
+    Returns:
+        A `Plan`. Options are assumed validated (see `options.py`).
+    """
+    return Planner(spec, rates, **options).plan(threshold)
+
+
+class Planner:
+    """Plans of one model's statistics at any threshold.
+
+    Threshold searches (size targets, the metric guard, the prototype's
+    step search) plan at many thresholds; between two neighbouring ones
+    usually one site's linear set changes. A planner computes each site's
+    decisions once per distinct linear set, and each subset's cost once
+    per distinct combination of decision *sizes* (all a cost depends on).
+
+    Args:
+        spec: `GraphSpec` of the model.
+        rates: As in `make_plan`.
         layer_threshold: Which sites fold: an int `n`, those with more
             than `n` linear neurons; a float `f`, those with more than that
             fraction; `"optimal"` (or `"best"`), the subset of sites whose
@@ -151,7 +161,9 @@ def make_plan(
             graph (a site's saving depends on its neighbours' folds);
             `"greedy"`, the prototype's order (repeatedly the site with the
             largest saving); `"sequential"`, each site in graph order if it
-            lowers the count given the decisions before it.
+            lowers the count given the decisions before it. Every rule but
+            the numeric ones keeps plans within the layer budget
+            (`costs.within_layer_budget`).
         remove_dead: Remove neurons that sit in a constant piece on all
             data (dead ReLU neurons, saturated ReLU6 ones) outright.
         shortcut: `"auto"` stores a shortcut as two layers through `r`
@@ -161,61 +173,119 @@ def make_plan(
         objective: What the site rules minimise: `"params"`, `"macs"`
             (needs `spec.total_macs`) or `"latency"` (needs `latency`).
         latency: The `costs.LatencyModel` of `objective="latency"`.
-
-    Returns:
-        A `Plan`. Options are assumed validated (see `options.py`).
     """
-    rates = {s.name: piece_rates(s, rates[s.name]) for s in spec.sites}
-    base = {}
-    for site in spec.sites:
-        base[site.name] = _base_decision(site, rates[site.name], threshold, remove_dead)
-    folded = {
-        site.name: _with_linear(site, base[site.name], rates[site.name], threshold)
-        for site in spec.sites
-        if base[site.name].candidates
-    }
 
-    cost = costs.cost_function(objective, latency)
-
-    def evaluate(subset):
-        """`(cost, within the layer budget)` when exactly `subset` folds."""
-        chosen = {**base, **{k: folded[k] for k in subset}}
-        layout = layout_of(spec, chosen, shortcut)
-        fits = costs.within_layer_budget(spec, chosen, layout, len(subset))
-        return cost(spec, chosen, layout), fits
-
-    evaluate = selection.memoized(evaluate)
-
-    def count(subset):
-        value, fits = evaluate(subset)
-        return value if fits else math.inf
-
-    chosen = _choose(spec, base, list(folded), layer_threshold, count)
-    decisions = {}
-    for site in spec.sites:
-        key = site.name
-        if key in chosen:
-            decisions[key] = folded[key]
-        elif key in folded:
-            reason = _why_not(
-                site, base[key], layer_threshold, evaluate, chosen, objective
+    def __init__(
+        self,
+        spec,
+        rates,
+        *,
+        layer_threshold="optimal",
+        remove_dead=True,
+        shortcut="auto",
+        objective="params",
+        latency=None,
+    ):
+        self.spec = spec
+        self.rates = {s.name: piece_rates(s, rates[s.name]) for s in spec.sites}
+        self.options = dict(
+            layer_threshold=layer_threshold,
+            remove_dead=remove_dead,
+            shortcut=shortcut,
+            objective=objective,
+        )
+        self.latency = latency
+        self.cost = costs.cost_function(objective, latency)
+        # Per site: best sloped-piece rates, sorted (a threshold's linear
+        # set is those at or above it, so its size identifies it).
+        self._sorted_best = {
+            s.name: np.sort(
+                best_sloped_piece(s.activation.pieces, self.rates[s.name])[0]
             )
-            decisions[key] = dataclasses.replace(base[key], reason=reason)
-        else:
-            decisions[key] = base[key]
-    layout = layout_of(spec, decisions, shortcut)
-    params = total_params(spec, decisions, layout)
-    options = dict(
-        threshold=threshold,
-        layer_threshold=layer_threshold,
-        remove_dead=remove_dead,
-        shortcut=shortcut,
-        objective=objective,
+            for s in spec.sites
+        }
+        self._site_cache = {}
+        self._cost_cache = {}
+
+    def plan(self, threshold):
+        """The `Plan` at `threshold`."""
+        base, folded = self._site_decisions(threshold)
+
+        def evaluate(subset):
+            return self._evaluate({**base, **{k: folded[k] for k in subset}}, subset)
+
+        def count(subset):
+            value, fits = evaluate(subset)
+            return value if fits else math.inf
+
+        count = selection.memoized(count)
+        rule = self.options["layer_threshold"]
+        chosen = _choose(self.spec, base, list(folded), rule, count)
+        decisions = {}
+        for site in self.spec.sites:
+            key = site.name
+            if key in chosen:
+                decisions[key] = folded[key]
+            elif key in folded:
+                why = _why_not(
+                    site, base[key], rule, evaluate, chosen, self.options["objective"]
+                )
+                decisions[key] = dataclasses.replace(base[key], reason=why)
+            else:
+                decisions[key] = base[key]
+        return self._plan_of(decisions, threshold)
+
+    def _site_decisions(self, threshold):
+        """`(base, folded)` decisions of every site at `threshold` (folded
+        only for sites with candidates), cached by linear set."""
+        base, folded = {}, {}
+        for site in self.spec.sites:
+            best = self._sorted_best[site.name]
+            key = (site.name, best.size - np.searchsorted(best, threshold))
+            if key not in self._site_cache:
+                rates = self.rates[site.name]
+                b = _base_decision(site, rates, threshold, self.options["remove_dead"])
+                f = _with_linear(site, b, rates, threshold) if b.candidates else None
+                self._site_cache[key] = (b, f)
+            base[site.name], f = self._site_cache[key]
+            if f is not None:
+                folded[site.name] = f
+        return base, folded
+
+    def _evaluate(self, chosen, subset):
+        """`(cost, within the layer budget)` of these decisions, cached by
+        the decisions' sizes (`layout` and the costs read nothing else)."""
+        key = tuple(_size_signature(chosen[s.name]) for s in self.spec.sites)
+        if key not in self._cost_cache:
+            layout = layout_of(self.spec, chosen, self.options["shortcut"])
+            fits = costs.within_layer_budget(self.spec, chosen, layout, len(subset))
+            self._cost_cache[key] = (self.cost(self.spec, chosen, layout), fits)
+        return self._cost_cache[key]
+
+    def _plan_of(self, decisions, threshold):
+        layout = layout_of(self.spec, decisions, self.options["shortcut"])
+        options = dict(threshold=threshold, **self.options)
+        if self.latency is not None:
+            options["latency_model"] = dataclasses.asdict(self.latency)
+        return Plan(
+            self.spec,
+            decisions,
+            layout,
+            total_params(self.spec, decisions, layout),
+            options,
+            total_macs(self.spec, decisions, layout),
+        )
+
+
+def _size_signature(decision):
+    """What a parameter, MAC or layer count reads of a site's decision."""
+    return (
+        decision.keep.size,
+        decision.linear.size,
+        decision.constant.size > 0,
+        decision.moves_offset,
+        decision.moves_value,
     )
-    if latency is not None:
-        options["latency_model"] = dataclasses.asdict(latency)
-    macs = total_macs(spec, decisions, layout)
-    return Plan(spec, decisions, layout, params, options, macs)
 
 
 def piece_rates(site, rates):

@@ -1,7 +1,7 @@
 """Threshold policies: how the threshold of a plan is chosen.
 
 Every policy has one method, `plan(spec, rates, **options) -> (Plan,
-notes)`, where `options` are the other `make_plan` options
+notes)`, where `options` are those of `decisions.Planner`
 (`layer_threshold`, `remove_dead`, `shortcut`) and `notes` go into the
 report's `attrs`:
 
@@ -78,8 +78,9 @@ class SizeTarget:
         message gives the smallest size folding can reach."""
         budget = self.budget(spec)
         smallest = None
+        planner = decisions_lib.Planner(spec, rates, **options)
         for t in candidate_thresholds(spec, rates):
-            plan = decisions_lib.make_plan(spec, rates, threshold=t, **options)
+            plan = planner.plan(t)
             if plan.params <= budget:
                 return plan, self.notes()
             if smallest is None or plan.params < smallest.params:
@@ -111,9 +112,10 @@ class StepSearch:
         first = spec.sites[0].producer if spec.sites else None
         original = spec.total_params - (spec.linears[first].params if first else 0)
         k, smallest = 0, None
+        planner = decisions_lib.Planner(spec, rates, **options)
         while True:
             t = max(0.0, round(1.0 - k * self.step, 12))
-            plan = decisions_lib.make_plan(spec, rates, threshold=t, **options)
+            plan = planner.plan(t)
             counted = plan.params - (plan.layout[first].params if first else 0)
             if counted <= self.fraction * original:
                 return plan, {"target_size": self.fraction, "target_step": self.step}
@@ -162,13 +164,12 @@ class MetricGuard:
 
     def plan(self, spec, rates, **options):
         candidates = candidate_thresholds(spec, rates)
+        planner = decisions_lib.Planner(spec, rates, **options)
         tried = {}
 
         def probe(i):
             if i not in tried:
-                plan = decisions_lib.make_plan(
-                    spec, rates, threshold=candidates[i], **options
-                )
+                plan = planner.plan(candidates[i])
                 tried[i] = (plan, self.score(plan))
             return tried[i]
 
