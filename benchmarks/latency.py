@@ -113,24 +113,29 @@ def run_model(name, repeats, with_tflite, objective="params"):
     model = MODELS[name]()
     pin(model)
     calib = zoo.inputs_for(model, 512)
-    small, _ = linprune.apply(model, calib, objective=objective, verbose=0)
+    small, report = linprune.apply(model, calib, objective=objective, verbose=0)
     before, after = timings([model, small], repeats, with_tflite)
-    return {"model": name, "before": before, "after": after}
+    macs = report.attrs.get("macs_ratio")
+    return {"model": name, "macs_ratio": macs, "before": before, "after": after}
 
 
 def print_table(results):
     keys = [k for k in results[0]["before"] if k.endswith("_ms")]
     header = " ".join(f"{k:>17}" for k in keys)
-    print(f"{'model':<12} {'params':>9} {'operations':>9} {header}")
+    print(f"{'model':<12} {'params':>7} {'MACs':>6} {'operations':>9} {header}")
     for r in results:
         b, a = r["before"], r["after"]
         cells = [f"{b[k]:7.2f}/{a[k]:7.2f}" for k in keys]
+        macs = r.get("macs_ratio")
         print(
-            f"{r['model']:<12} {a['params'] / b['params']:>9.3f} "
+            f"{r['model']:<12} {a['params'] / b['params']:>7.3f} "
+            f"{macs if macs is not None else float('nan'):>6.3f} "
             f"{b['operations']:>4}/{a['operations']:<4} "
             + " ".join(f"{c:>17}" for c in cells)
         )
-    print("(params: ratio after/before; times: before/after in ms, best of repeats)")
+    print(
+        "(params, MACs: ratio after/before; times: before/after in ms, best of repeats)"
+    )
 
 
 def main():
