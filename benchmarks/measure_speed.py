@@ -108,9 +108,9 @@ def main():
         f"{args.rows:,} rows, best of {args.repeats}"
     )
     print(f"{'step':<42} {'best s':>8} {'first s':>8} {'rows/s':>10} {'x predict':>10}")
-    for name, best, first in rows:
+    for name, best, first_s in rows:
         print(
-            f"{name:<42} {best:>8.3f} {first:>8.3f} "
+            f"{name:<42} {best:>8.3f} {first_s:>8.3f} "
             f"{args.rows / best:>10,.0f} {best / predict_best:>10.2f}"
         )
     ratio = measure_best / predict_best

@@ -33,5 +33,5 @@ def fingerprint(fn, spec):
     for w in fn.weights:
         value = np.ascontiguousarray(keras.ops.convert_to_numpy(w))
         h.update(f"{w.path}|{value.shape}|{value.dtype};".encode())
-        h.update(value.tobytes())
+        h.update(value.reshape(-1).view(np.uint8))  # the buffer, not a copy
     return h.hexdigest()
