@@ -53,23 +53,21 @@ def layer_count(spec, decisions, layout):
     return count
 
 
-def original_layer_count(spec):
-    """`layer_count` of the model before compression: each linear node,
-    and a `Concatenate` where it reads several inputs."""
-    return sum(1 + int(len(lin.inputs) > 1) for lin in spec.linears.values())
-
-
-def within_layer_budget(spec, decisions, layout, folded_sites):
+def within_layer_budget(spec, decisions, layout, folded_sites, unfolded_layers):
     """Whether the rebuild emits at most one layer more per folded site
-    than the original (`folded_sites`: how many sites fold).
+    (`folded_sites`: how many fold) than the same plan with no site folded
+    (`unfolded_layers`: its `layer_count`; dead neurons removed alike).
 
     Every fold may add a `Concatenate` in front of its consumer; a
     low-rank shortcut adds its first half on top, which pays in parameters
     but costs a kernel launch. The planner keeps every plan within this
-    budget, whatever the objective.
+    budget, whatever the objective. Counted against the unfolded plan, it
+    holds group by group (`layout.site_groups`), so that optimising groups
+    apart keeps the whole within it; the unfolded plan has no more layers
+    than the original.
     """
     used = layer_count(spec, decisions, layout)
-    return used <= original_layer_count(spec) + folded_sites
+    return used <= unfolded_layers + folded_sites
 
 
 def cost_function(objective, latency=None):

@@ -31,7 +31,12 @@ import numbers
 import numpy as np
 
 from keras_linprune.plan import costs, selection
-from keras_linprune.plan.layout import layout_of, total_macs, total_params
+from keras_linprune.plan.layout import (
+    layout_of,
+    site_groups,
+    total_macs,
+    total_params,
+)
 
 #: String layer thresholds (rules over the exact parameter count):
 #: "optimal" folds the subset of sites with the smallest count ("best" is an
@@ -206,10 +211,14 @@ class Planner:
         }
         self._site_cache = {}
         self._cost_cache = {}
+        self._unfolded_layers = None
 
     def plan(self, threshold):
         """The `Plan` at `threshold`."""
         base, folded = self._site_decisions(threshold)
+        if self._unfolded_layers is None:  # base sizes: the same at any threshold
+            layout = layout_of(self.spec, base, self.options["shortcut"])
+            self._unfolded_layers = costs.layer_count(self.spec, base, layout)
 
         def evaluate(subset):
             return self._evaluate({**base, **{k: folded[k] for k in subset}}, subset)
@@ -220,7 +229,8 @@ class Planner:
 
         count = selection.memoized(count)
         rule = self.options["layer_threshold"]
-        chosen = _choose(self.spec, base, list(folded), rule, count)
+        groups = site_groups(self.spec, list(folded))
+        chosen = _choose(self.spec, base, list(folded), rule, count, groups)
         decisions = {}
         for site in self.spec.sites:
             key = site.name
@@ -233,7 +243,10 @@ class Planner:
                 decisions[key] = dataclasses.replace(base[key], reason=why)
             else:
                 decisions[key] = base[key]
-        return self._plan_of(decisions, threshold)
+        search = None
+        if rule in ("optimal", "best"):
+            search = "exact" if selection.is_exact(groups) else "local"
+        return self._plan_of(decisions, threshold, search)
 
     def _site_decisions(self, threshold):
         """`(base, folded)` decisions of every site at `threshold` (folded
@@ -258,13 +271,19 @@ class Planner:
         key = tuple(_size_signature(chosen[s.name]) for s in self.spec.sites)
         if key not in self._cost_cache:
             layout = layout_of(self.spec, chosen, self.options["shortcut"])
-            fits = costs.within_layer_budget(self.spec, chosen, layout, len(subset))
+            fits = costs.within_layer_budget(
+                self.spec, chosen, layout, len(subset), self._unfolded_layers
+            )
             self._cost_cache[key] = (self.cost(self.spec, chosen, layout), fits)
         return self._cost_cache[key]
 
-    def _plan_of(self, decisions, threshold):
+    def _plan_of(self, decisions, threshold, search):
         layout = layout_of(self.spec, decisions, self.options["shortcut"])
         options = dict(threshold=threshold, **self.options)
+        if search is not None:
+            # "local" when a group of interacting sites was too large to
+            # search exhaustively (`selection.EXHAUSTIVE_LIMIT`).
+            options["site_search"] = search
         if self.latency is not None:
             options["latency_model"] = dataclasses.asdict(self.latency)
         return Plan(
@@ -371,16 +390,14 @@ def _with_linear(site, base, rates, threshold):
     )
 
 
-def _choose(spec, base, candidates, rule, count):
-    """The set of site keys whose linear neurons fold under `rule`."""
+def _choose(spec, base, candidates, rule, count, groups):
+    """The set of site keys whose linear neurons fold under `rule`
+    (`groups`: the candidates' independent groups, for `"optimal"`)."""
+    if rule in ("optimal", "best"):
+        return selection.optimal(candidates, count, groups)
     if isinstance(rule, str):
-        search = {
-            "optimal": selection.optimal,
-            "best": selection.optimal,
-            "greedy": selection.greedy,
-            "sequential": selection.sequential,
-        }[rule]
-        return set(search(candidates, count))
+        search = {"greedy": selection.greedy, "sequential": selection.sequential}
+        return set(search[rule](candidates, count))
     widths = {s.name: s.width for s in spec.sites}
     if isinstance(rule, numbers.Integral):
         return {k for k in candidates if base[k].candidates > rule}

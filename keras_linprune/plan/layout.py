@@ -159,5 +159,58 @@ def _node_layout(lin, terms, biased, n, widths, shortcut):
     return NodeLayout(n, tuple(terms), biased, params, shortcuts, ranks)
 
 
+def site_groups(spec, keys):
+    """The sites `keys` split into groups whose folds interact.
+
+    A node's layout depends on the site it produces (its width) and on the
+    folds that bring terms into it: the sites it consumes among `keys`
+    (the others never fold), and everything that flows into their
+    producers (`_propagate`). Sites
+    that never meet in one node's dependencies are independent: every cost
+    of a plan (parameters, MACs, layers) is a sum over nodes plus per-site
+    terms, so each group can be optimised alone, the others unfolded.
+
+    Returns:
+        A list of lists of keys (graph order), one per group.
+
+    Example:
+
+    >>> from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
+    >>> lin = {n: LinearSpec(n, "x", 4, 4, True) for n in "abcde"}
+    >>> sites = (SiteSpec("a", "a", ("b",), 4), SiteSpec("b", "b", ("c",), 4),
+    ...          SiteSpec("d", "d", ("e",), 4))
+    >>> site_groups(GraphSpec(lin, sites, (), 0), ["a", "b", "d"])
+    [['a', 'b'], ['d']]
+    """
+    keys = list(keys)
+    foldable = set(keys)
+    inflow = {}  # node -> sites whose folds can reach its terms
+    depends = {}  # node -> sites its layout depends on
+    for site in spec.sites:
+        depends.setdefault(site.producer, set()).add(site.name)
+        if site.name not in foldable:
+            continue  # never folds: brings no term into its consumers
+        reach = {site.name} | inflow.get(site.producer, set())
+        for consumer in site.consumers:
+            inflow.setdefault(consumer, set()).update(reach)
+            depends.setdefault(consumer, set()).update(reach)
+    parent = {k: k for k in foldable}
+
+    def root(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for sites in depends.values():
+        members = [k for k in sites if k in parent]
+        for k in members[1:]:
+            parent[root(k)] = root(members[0])
+    groups = {}
+    for k in keys:
+        groups.setdefault(root(k), []).append(k)
+    return list(groups.values())
+
+
 def _add_ranks(a, b):
     return None if a is None else a + b

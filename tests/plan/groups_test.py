@@ -1,0 +1,84 @@
+"""Independent groups of sites (`layout.site_groups`) and the optimal site
+search group by group: the same optimum as searching every subset."""
+
+import itertools
+
+import numpy as np
+
+from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
+from keras_linprune.plan import costs, selection
+from keras_linprune.plan import decisions as plan_lib
+from keras_linprune.plan import layout as layout_lib
+
+
+def chains_spec(*chains):
+    """Independent MLP chains from one input `x`: chain `c` has layers
+    `c0, c1, ...` of the given widths, site `ci` at layer `ci`."""
+    linears, sites, total = {}, [], 0
+    for name, widths in chains:
+        source = "x"
+        for i, (a, b) in enumerate(zip(widths, widths[1:])):
+            linears[f"{name}{i}"] = LinearSpec(f"{name}{i}", source, a, b, True)
+            source = f"{name}{i}"
+            total += (a + 1) * b
+        for i in range(len(widths) - 2):
+            sites.append(
+                SiteSpec(f"{name}{i}", f"{name}{i}", (f"{name}{i + 1}",), widths[i + 1])
+            )
+    return GraphSpec(linears, tuple(sites), (), total)
+
+
+def test_independent_chains_are_separate_groups():
+    spec = chains_spec(("a", [4, 6, 6, 6, 2]), ("b", [4, 5, 5, 2]))
+    keys = [s.name for s in spec.sites]
+    assert layout_lib.site_groups(spec, keys) == [["a0", "a1", "a2"], ["b0", "b1"]]
+
+
+def test_a_site_that_cannot_fold_cuts_its_chain():
+    spec = chains_spec(("a", [4, 6, 6, 6, 2]))
+    # a1 never folds: a0's terms cannot reach a2's producer's consumer.
+    assert layout_lib.site_groups(spec, ["a0", "a2"]) == [["a0"], ["a2"]]
+    assert layout_lib.site_groups(spec, ["a0", "a1", "a2"]) == [["a0", "a1", "a2"]]
+
+
+def every_subset_minimum(spec, rates):
+    """The smallest exact count over all subsets of sites, by brute force
+    (dead neurons removed; at most one layer more per fold)."""
+    folded = plan_lib.make_plan(spec, rates, layer_threshold=0).decisions
+    base = plan_lib.make_plan(spec, rates, layer_threshold=10**9).decisions
+    unfolded = costs.layer_count(spec, base, layout_lib.layout_of(spec, base, "auto"))
+    names = [s.name for s in spec.sites]
+    best = None
+    for mask in itertools.product([False, True], repeat=len(names)):
+        chosen = {n: (folded if m else base)[n] for n, m in zip(names, mask)}
+        layout = layout_lib.layout_of(spec, chosen, "auto")
+        if costs.layer_count(spec, chosen, layout) > unfolded + sum(mask):
+            continue
+        count = layout_lib.total_params(spec, chosen, layout)
+        best = count if best is None else min(best, count)
+    return best
+
+
+def test_groups_give_the_exact_optimum_beyond_the_exhaustive_limit():
+    rng = np.random.default_rng(3)
+    spec = chains_spec(
+        ("a", [20, 24, 16, 24, 12, 16, 12, 3]), ("b", [20, 16, 24, 8, 16, 20, 3, 2])
+    )
+    assert len(spec.sites) > selection.EXHAUSTIVE_LIMIT
+    rates = {}
+    for site in spec.sites:
+        r = np.full(site.width, 0.5)
+        r[rng.permutation(site.width)[: rng.integers(2, site.width)]] = 1.0
+        rates[site.name] = r
+    plan = plan_lib.make_plan(spec, rates)
+    assert plan.options["site_search"] == "exact"
+    assert plan.params == every_subset_minimum(spec, rates)
+    assert any(d.folded for d in plan.decisions.values())
+
+
+def test_one_group_beyond_the_limit_is_searched_locally_and_says_so():
+    spec = chains_spec(("a", [8] * 14))
+    rates = {s.name: np.ones(s.width) for s in spec.sites}
+    plan = plan_lib.make_plan(spec, rates)
+    assert len(spec.sites) > selection.EXHAUSTIVE_LIMIT
+    assert plan.options["site_search"] == "local"
