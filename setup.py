@@ -35,6 +35,9 @@ setup(
         # TensorFlow is the backend; pick the wheel that fits the machine.
         "cpu": ["tensorflow-cpu>=2.16"],
         "gpu": ["tensorflow>=2.16"],
+        # Keras 3 on JAX (KERAS_BACKEND=jax); TensorFlow stays installed for
+        # tf.data and export.
+        "jax": ["jax[cpu]>=0.4.30"],
         # `linprune demo` trains on a dataset that scikit-learn ships.
         "demo": ["scikit-learn>=1.2"],
         # Plot helpers for sweeps (the paper's figures).
@@ -50,6 +53,8 @@ setup(
             "hypothesis>=6",
             "tf2onnx>=1.16",
             "onnxruntime>=1.17",
+            # tests/backends_test.py runs the core work on JAX too.
+            "jax[cpu]>=0.4.30",
             # The tutorials are notebooks paired with scripts, run by nbclient.
             "jupytext>=1.16",
             "nbclient>=0.10",

@@ -136,6 +136,9 @@ def latency(model, *, batch_sizes=(1, 256), repeats=5, tflite=False, seed=0):
 def latencies(models, *, batch_sizes=(1, 256), repeats=5, tflite=False, seed=0):
     """`latency` of several models timed in alternation (`best_of_rounds`),
     so that their figures are comparable on a shared machine."""
+    from keras_linprune.options import check_backend
+
+    check_backend(needs_tensorflow="keras_linprune.bench (it times tf.function)")
     if repeats < 1 or not batch_sizes or min(batch_sizes) < 1:
         raise ValueError(
             "Expected repeats >= 1 and batch sizes >= 1. Received: "

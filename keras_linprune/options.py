@@ -22,15 +22,26 @@ from keras_linprune.plan.decisions import (
     SHORTCUT_FORMS,
 )
 
+#: Keras backends the package runs on (measurement compiles its pass with
+#: `tf.function` or `jax.jit`).
+BACKENDS = ("tensorflow", "jax")
 
-def check_backend():
-    """Raises unless Keras runs on TensorFlow (measurement uses tf.function)."""
+
+def check_backend(needs_tensorflow=None):
+    """Raises unless Keras runs on a supported backend, or on TensorFlow
+    when `needs_tensorflow` names a feature that needs it."""
     backend = keras.backend.backend()
-    if backend != "tensorflow":
+    if needs_tensorflow and backend != "tensorflow":
         raise RuntimeError(
-            "keras_linprune needs the TensorFlow backend of Keras. Set "
+            f"{needs_tensorflow} needs the TensorFlow backend of Keras. Set "
             "KERAS_BACKEND=tensorflow before importing keras. Received: "
             f"backend={backend!r}"
+        )
+    if backend not in BACKENDS:
+        raise RuntimeError(
+            "keras_linprune runs on the TensorFlow or JAX backend of Keras. Set "
+            "KERAS_BACKEND=tensorflow (or jax) before importing keras. "
+            f"Received: backend={backend!r}"
         )
 
 
@@ -257,6 +268,7 @@ def check_strategy(strategy):
     """Raises unless `strategy` is None or a `tf.distribute.Strategy`."""
     if strategy is None:
         return None
+    check_backend(needs_tensorflow="A tf.distribute strategy")
     import tensorflow as tf
 
     if not isinstance(strategy, tf.distribute.Strategy):
@@ -452,6 +464,8 @@ class Options:
             )
         if self.refit:
             check_ridge(self.ridge)
+        if self.objective == "latency":
+            check_backend(needs_tensorflow="objective='latency' (its calibration)")
         threshold = 1.0 if self.threshold is None else self.threshold
         self._set(
             _target=target,

@@ -153,6 +153,17 @@ def test_stats_from_another_model(model):
 
 
 def test_other_backends_are_refused_clearly(model, monkeypatch):
-    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    with pytest.raises(RuntimeError, match="TensorFlow backend.*jax"):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.raises(RuntimeError, match="TensorFlow or JAX backend.*torch"):
         linprune.apply(model, f.data())
+
+
+def test_tensorflow_only_features_say_so_on_jax(model, monkeypatch):
+    import tensorflow as tf
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    strategy = tf.distribute.get_strategy()
+    with pytest.raises(RuntimeError, match="tf.distribute strategy needs the Tens"):
+        linprune.measure(model, f.data(), strategy=strategy)
+    with pytest.raises(RuntimeError, match="objective='latency'.*needs the Tens"):
+        linprune.apply(model, f.data(), objective="latency")

@@ -11,6 +11,7 @@ Tested with Keras 3.15; the attributes used exist since Keras 3.0.
 """
 
 import keras
+import numpy as np
 
 
 def is_functional(model):
@@ -94,12 +95,18 @@ def copy_state(source, target):
     """
     from keras.src.saving import saving_lib
 
+    class Copies(dict):
+        # Values stored as NumPy copies: on JAX, assigning a variable's own
+        # value would share its buffer, which `predict` may donate (delete).
+        def __setitem__(self, key, value):
+            super().__setitem__(key, np.array(keras.ops.convert_to_numpy(value)))
+
     class MemoryStore(saving_lib.NpzIOStore):
         def __init__(self):
             self.contents, self.mode, self.archive = {}, "w", None
 
         def make(self, path, metadata=None):
-            self.contents[path or "__root__"] = {}
+            self.contents[path or "__root__"] = Copies()
             return self.contents[path or "__root__"]
 
         def get(self, path):

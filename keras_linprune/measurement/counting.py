@@ -17,10 +17,11 @@ import weakref
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from keras_linprune.core.pieces import INF
 from keras_linprune.measurement import data as data_lib
-from keras_linprune.measurement import replicas
+from keras_linprune.measurement import jax_counting, replicas
 from keras_linprune.measurement.stats import ActivationStats
 
 
@@ -138,7 +139,8 @@ def piece_masks(t, activation, on_output):
 
     When the pieces cover the whole line, one piece (the first) is not
     counted: its count is the observations minus the others'. For plain
-    ReLU that leaves a single comparison per activation.
+    ReLU that leaves a single comparison per activation. Backend-neutral
+    (`keras.ops`).
     """
     masks = []
     skip = 0 if activation.partition else None
@@ -149,20 +151,20 @@ def piece_masks(t, activation, on_output):
         if on_output:
             low, inclusive, high = activation.h_bounds()[i]
             if low == high:
-                masks.append(tf.equal(t, low))
+                masks.append(ops.equal(t, low))
                 continue
             if low != -INF:
-                conds.append(t >= low if inclusive else t > low)
+                conds.append(ops.greater_equal(t, low) if inclusive else t > low)
             if high != INF:
-                conds.append(t < high)
+                conds.append(ops.less(t, high))
         else:
             if piece.lo != -INF:
-                conds.append(t > piece.lo)
+                conds.append(ops.greater(t, piece.lo))
             if piece.hi != INF:
-                conds.append(t <= piece.hi)
+                conds.append(ops.less_equal(t, piece.hi))
         mask = conds[0]
         for c in conds[1:]:
-            mask = tf.logical_and(mask, c)
+            mask = ops.logical_and(mask, c)
         masks.append(mask)
     return masks, skip
 
@@ -204,6 +206,8 @@ class _SiteCounter:
         # Traced here, once, and called as a concrete function: TensorFlow's
         # "frequent retracing" warning would otherwise fire when a notebook
         # compresses several models in a row (each counter traces once).
+        if keras.backend.backend() != "tensorflow":
+            return  # the JAX pass compiles its own step (`jax_counting.py`)
         batch = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in fn.inputs]
         self.step = tf.function(self._step, autograph=False).get_concrete_function(
             self._zeros(spec=True), batch
@@ -256,46 +260,50 @@ class _SiteCounter:
             varies.append(tf.cast(differs, tf.int64))
         return nonfinite, new_references, varies
 
-    def batch_counts(self, x):
+    def batch_counts(self, x, total_dtype="int64"):
         """Counts of one batch: rows, per-piece counts, observations,
-        non-finite flags.
+        non-finite flags, as `total_dtype` integers.
 
         A pure map from a batch to integer sums, so that counts of several
-        batches (or replicas) combine by addition.
+        batches (or replicas) combine by addition. Backend-neutral
+        (`keras.ops`): traced by `tf.function` or `jax.jit`.
         """
-        rows = tf.shape(x[0], out_type=tf.int64)[0]
+        rows = ops.cast(ops.shape(x[0])[0], total_dtype)
         if self.probe is None:
             return rows, [], [], []
         hs = self.probe(x, training=False)
-        if self.n == 1:
+        return (rows, *self.activation_counts(hs, total_dtype))
+
+    def activation_counts(self, hs, total_dtype="int64"):
+        """Per probe: `(pieces, width)` counts, observations and a
+        non-finite flag, from the probe model's outputs `hs`."""
+        if self.n == 1 and not isinstance(hs, (list, tuple)):
             hs = [hs]
         counts, observations, nonfinite = [], [], []
         for h, (_, on_output, activation, axis) in zip(hs, self.probes):
             if axis != -1 and axis != len(h.shape) - 1:
                 perm = [0] + list(range(2, len(h.shape))) + [1]
-                h = tf.transpose(h, perm)  # channels last
-            flat = tf.reshape(h, [-1, h.shape[-1]])
-            n_obs = tf.shape(flat, out_type=tf.int64)[0]
+                h = ops.transpose(h, perm)  # channels last
+            flat = ops.reshape(h, (-1, h.shape[-1]))
+            n_obs = ops.cast(ops.shape(flat)[0], total_dtype)
             masks, skip = piece_masks(flat, activation, on_output)
             # int32 sums are exact within a batch and much cheaper than
             # int64 on CPU; totals are accumulated in int64.
             rows_of = [
-                tf.cast(tf.reduce_sum(tf.cast(m, tf.int32), axis=0), tf.int64)
+                ops.cast(ops.sum(ops.cast(m, "int32"), axis=0), total_dtype)
                 for m in masks
             ]
             if skip is not None:
-                rest = (
-                    n_obs - tf.add_n(rows_of)
-                    if rows_of
-                    else (tf.fill([flat.shape[-1]], n_obs))
-                )
+                rest = ops.zeros((flat.shape[-1],), total_dtype) + n_obs
+                for r in rows_of:
+                    rest = rest - r
                 rows_of.insert(skip, rest)
-            counts.append(tf.stack(rows_of))
+            counts.append(ops.stack(rows_of))
             observations.append(n_obs)
             # 0 * h is NaN exactly where h is NaN or +-Inf.
-            finite = tf.math.is_finite(tf.reduce_sum(flat * 0.0))
-            nonfinite.append(tf.cast(tf.logical_not(finite), tf.int64))
-        return rows, counts, observations, nonfinite
+            finite = ops.isfinite(ops.sum(flat * 0.0))
+            nonfinite.append(ops.cast(ops.logical_not(finite), total_dtype))
+        return counts, observations, nonfinite
 
     def _step(self, totals, x):
         sites, (nonfinite, references, varies) = totals
@@ -330,6 +338,8 @@ class _SiteCounter:
     def run(self, calibration, verbose, strategy=None):
         """Counts over every batch of `calibration`; with a `strategy` of
         several replicas, each batch is split across them."""
+        if keras.backend.backend() == "jax":
+            return jax_counting.run(self, calibration, verbose)
         bar = None
         if verbose:
             bar = keras.utils.Progbar(

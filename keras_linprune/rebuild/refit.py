@@ -22,6 +22,7 @@ import dataclasses
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from keras_linprune.core import algebra
 from keras_linprune.core.spec import source_of
@@ -132,33 +133,77 @@ def _problems(found, plan):
     return problems, skipped
 
 
-def _accumulate(probe, problems, index, calibration, verbose, strategy):
+def _normal_equations(outs, problems, index, dtype):
+    """Per problem, `([F 1]^T [F 1], [F 1]^T sigma(z_J))` of one batch
+    from the probe's outputs `outs`, in `dtype` (`keras.ops`)."""
+    result = []
+    for p in problems:
+        parts = []
+        for t, cols in zip(p.tensors, p.columns):
+            v = outs[index[id(t)]]
+            if cols is not None:
+                v = ops.take(v, cols, axis=-1)
+            parts.append(ops.reshape(v, (-1, v.shape[-1])))
+        f = ops.cast(ops.concatenate(parts, axis=-1), dtype)
+        if p.intercept:
+            f = ops.concatenate([f, ops.ones_like(f[:, :1])], axis=-1)
+        y = ops.take(outs[index[id(p.target)]], p.linear, axis=-1)
+        y = ops.cast(ops.reshape(y, (-1, y.shape[-1])), dtype)
+        ft = ops.transpose(f)
+        result.append((ops.matmul(ft, f), ops.matmul(ft, y)))
+    return result
+
+
+def _batch_step(probe, problems, index, strategy):
+    """The compiled `x -> normal equations of the batch`, in float64: a
+    `tf.function` (split across the replicas of `strategy`), or a `jax.jit`
+    run with 64-bit types enabled (JAX computes in 32 bits by default)."""
+
+    def as_list(outs):
+        return list(outs) if isinstance(outs, (list, tuple)) else [outs]
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        weights = (
+            [v.value for v in probe.trainable_variables],
+            [v.value for v in probe.non_trainable_variables],
+        )
+
+        @jax.jit
+        def jitted(weights, x):
+            outs, _ = probe.stateless_call(*weights, x, training=False)
+            return _normal_equations(as_list(outs), problems, index, "float64")
+
+        def step(x):
+            with _jax_x64():  # float64 sums, as on TensorFlow
+                return jitted(weights, [np.asarray(t) for t in x])
+
+        return step
+
     def batch_sums(x):
-        outs = probe(x, training=False)
-        if not isinstance(outs, (list, tuple)):
-            outs = [outs]
-        result = []
-        for p in problems:
-            parts = []
-            for t, cols in zip(p.tensors, p.columns):
-                v = outs[index[id(t)]]
-                if cols is not None:
-                    v = tf.gather(v, cols, axis=-1)
-                parts.append(tf.reshape(v, [-1, v.shape[-1]]))
-            f = tf.cast(tf.concat(parts, axis=-1), tf.float64)
-            if p.intercept:
-                f = tf.concat([f, tf.ones_like(f[:, :1])], axis=-1)
-            y = tf.gather(outs[index[id(p.target)]], p.linear, axis=-1)
-            y = tf.cast(tf.reshape(y, [-1, y.shape[-1]]), tf.float64)
-            result.append(
-                (tf.matmul(f, f, transpose_a=True), tf.matmul(f, y, transpose_a=True))
-            )
-        return result
+        outs = as_list(probe(x, training=False))
+        return _normal_equations(outs, problems, index, "float64")
 
     if strategy is None:
-        step = tf.function(batch_sums, autograph=False, reduce_retracing=True)
-    else:
-        step = replicas.compiled_split_sum(strategy, batch_sums, probe.inputs)
+        return tf.function(batch_sums, autograph=False, reduce_retracing=True)
+    return replicas.compiled_split_sum(strategy, batch_sums, probe.inputs)
+
+
+def _jax_x64():
+    """JAX's context enabling 64-bit types (`jax.enable_x64`, or its older
+    home `jax.experimental.enable_x64`)."""
+    import jax
+
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64
+
+    return enable_x64()
+
+
+def _accumulate(probe, problems, index, calibration, verbose, strategy):
+    step = _batch_step(probe, problems, index, strategy)
     totals = None
     bar = (
         keras.utils.Progbar(calibration.num_batches, verbose=verbose, unit_name="batch")
@@ -166,7 +211,9 @@ def _accumulate(probe, problems, index, calibration, verbose, strategy):
         else None
     )
     for i, x in enumerate(calibration, start=1):
-        sums = step(x)
+        sums = [
+            (np.asarray(a, np.float64), np.asarray(b, np.float64)) for a, b in step(x)
+        ]
         totals = (
             sums
             if totals is None
@@ -174,7 +221,7 @@ def _accumulate(probe, problems, index, calibration, verbose, strategy):
         )
         if bar is not None:
             bar.update(i)
-    return [(a.numpy(), b.numpy()) for a, b in totals]
+    return totals
 
 
 def _solve(p, a, b, ridge, found):

@@ -1,0 +1,93 @@
+"""The counting pass on the JAX backend of Keras.
+
+The per-batch map is `_SiteCounter.activation_counts` (written with
+`keras.ops`, shared with TensorFlow), compiled here with `jax.jit` around the
+probe model's `stateless_call`. Each batch's counts come back as `int32`
+(exact within a batch) and are summed on the host in `int64`: JAX computes
+in 32 bits unless `jax_enable_x64` is set, and totals over a large set may
+not fit. The input checks (NaN/Inf, identical rows) run on the host in
+NumPy, on the batches as they arrive.
+"""
+
+import keras
+import numpy as np
+
+
+def run(counter, calibration, verbose):
+    """Counts over every batch of `calibration` (`counting.CountResult`)."""
+    from keras_linprune.measurement.counting import CountResult
+
+    step = _compiled_step(counter) if counter.probe is not None else None
+    bar = None
+    if verbose:
+        bar = keras.utils.Progbar(
+            calibration.num_batches, verbose=verbose, unit_name="batch"
+        )
+    checks = InputChecks(counter.inputs)
+    rows, totals = 0, None
+    for batches, x in enumerate(calibration, start=1):
+        x = [np.asarray(t) for t in x]
+        rows += int(x[0].shape[0])
+        checks.update(x)
+        if step is not None:
+            counts = [np.asarray(c, np.int64) for c in _flat(step(x))]
+            totals = (
+                counts if totals is None else [a + b for a, b in zip(totals, counts)]
+            )
+        if bar is not None:
+            bar.update(batches)
+    n = counter.n
+    totals = totals or [np.zeros(0, np.int64)] * (3 * n)
+    return CountResult(
+        rows,
+        list(totals[:n]),
+        [int(o) for o in totals[n : 2 * n]],
+        [int(f) for f in totals[2 * n :]],
+        checks.nonfinite,
+        bool(counter.inputs) and not checks.varies,
+    )
+
+
+def _compiled_step(counter):
+    """`x -> (counts, observations, nonfinite)` of one batch, jitted, with
+    the probe's current weights."""
+    import jax
+
+    probe = counter.probe
+    trainable = [v.value for v in probe.trainable_variables]
+    non_trainable = [v.value for v in probe.non_trainable_variables]
+
+    @jax.jit
+    def step(trainable, non_trainable, x):
+        hs, _ = probe.stateless_call(trainable, non_trainable, x, training=False)
+        return counter.activation_counts(hs, "int32")
+
+    return lambda x: step(trainable, non_trainable, x)
+
+
+def _flat(result):
+    counts, observations, nonfinite = result
+    return [*counts, *observations, *nonfinite]
+
+
+class InputChecks:
+    """Per numeric input: batches with NaN/Inf, and whether any row differs
+    from the first one seen (NumPy, on the host)."""
+
+    def __init__(self, inputs):
+        self.inputs = inputs  # (index in the batch, name, feature shape)
+        self.nonfinite = {name: 0 for _, name, _ in inputs}
+        self.references = {}
+        self.varies = False
+
+    def update(self, x):
+        for i, name, shape in self.inputs:
+            v = x[i]
+            if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all():
+                self.nonfinite[name] += 1
+            rows = v.reshape(len(v), -1).astype(np.float64)
+            if None in shape:  # rows may differ in size: compare digests
+                rows = np.stack([rows.sum(1), (rows * rows).sum(1)], 1)
+            reference = self.references.setdefault(name, rows[0])
+            if rows.shape[1:] != reference.shape or np.any(rows != reference):
+                self.varies = True
