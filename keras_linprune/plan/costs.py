@@ -53,21 +53,22 @@ def layer_count(spec, decisions, layout):
     return count
 
 
-def within_layer_budget(spec, decisions, layout, folded_sites, unfolded_layers):
-    """Whether the rebuild emits at most one layer more per folded site
+def layers_over_budget(spec, decisions, layout, folded_sites, unfolded_layers):
+    """How many layers the rebuild emits beyond one more per folded site
     (`folded_sites`: how many fold) than the same plan with no site folded
-    (`unfolded_layers`: its `layer_count`; dead neurons removed alike).
+    (`unfolded_layers`: its `layer_count`; dead neurons removed alike). A
+    plan is within the budget when this is <= 0.
 
     Every fold may add a `Concatenate` in front of its consumer; a
     low-rank shortcut adds its first half on top, which pays in parameters
     but costs a kernel launch. The planner keeps every plan within this
     budget, whatever the objective. Counted against the unfolded plan, it
-    holds group by group (`layout.site_groups`), so that optimising groups
-    apart keeps the whole within it; the unfolded plan has no more layers
+    is a sum over groups of interacting sites (`layout.site_groups`), so
+    that groups are optimised apart; the unfolded plan has no more layers
     than the original.
     """
     used = layer_count(spec, decisions, layout)
-    return used <= unfolded_layers + folded_sites
+    return used - unfolded_layers - folded_sites
 
 
 def cost_function(objective, latency=None):

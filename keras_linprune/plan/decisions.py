@@ -32,6 +32,7 @@ import numpy as np
 
 from keras_linprune.plan import costs, selection
 from keras_linprune.plan.layout import (
+    chain_order,
     layout_of,
     site_groups,
     total_macs,
@@ -224,13 +225,17 @@ class Planner:
             return self._evaluate({**base, **{k: folded[k] for k in subset}}, subset)
 
         def count(subset):
-            value, fits = evaluate(subset)
-            return value if fits else math.inf
+            value, excess = evaluate(subset)
+            return value if excess <= 0 else math.inf
 
         count = selection.memoized(count)
         rule = self.options["layer_threshold"]
-        groups = site_groups(self.spec, list(folded))
-        chosen = _choose(self.spec, base, list(folded), rule, count, groups)
+        groups, chains = [], []
+        for group in site_groups(self.spec, folded):
+            order = chain_order(self.spec, group)
+            (chains if order else groups).append(order or group)
+        search = selection.Search(count, evaluate, groups, chains)
+        chosen = _choose(self.spec, base, list(folded), rule, search)
         decisions = {}
         for site in self.spec.sites:
             key = site.name
@@ -243,10 +248,10 @@ class Planner:
                 decisions[key] = dataclasses.replace(base[key], reason=why)
             else:
                 decisions[key] = base[key]
-        search = None
+        exact = None
         if rule in ("optimal", "best"):
-            search = "exact" if selection.is_exact(groups) else "local"
-        return self._plan_of(decisions, threshold, search)
+            exact = "exact" if search.is_exact() else "local"
+        return self._plan_of(decisions, threshold, exact)
 
     def _site_decisions(self, threshold):
         """`(base, folded)` decisions of every site at `threshold` (folded
@@ -266,15 +271,15 @@ class Planner:
         return base, folded
 
     def _evaluate(self, chosen, subset):
-        """`(cost, within the layer budget)` of these decisions, cached by
+        """`(cost, layers over the budget)` of these decisions, cached by
         the decisions' sizes (`layout` and the costs read nothing else)."""
         key = tuple(_size_signature(chosen[s.name]) for s in self.spec.sites)
         if key not in self._cost_cache:
             layout = layout_of(self.spec, chosen, self.options["shortcut"])
-            fits = costs.within_layer_budget(
+            excess = costs.layers_over_budget(
                 self.spec, chosen, layout, len(subset), self._unfolded_layers
             )
-            self._cost_cache[key] = (self.cost(self.spec, chosen, layout), fits)
+            self._cost_cache[key] = (self.cost(self.spec, chosen, layout), excess)
         return self._cost_cache[key]
 
     def _plan_of(self, decisions, threshold, search):
@@ -390,14 +395,14 @@ def _with_linear(site, base, rates, threshold):
     )
 
 
-def _choose(spec, base, candidates, rule, count, groups):
+def _choose(spec, base, candidates, rule, search):
     """The set of site keys whose linear neurons fold under `rule`
-    (`groups`: the candidates' independent groups, for `"optimal"`)."""
+    (`search`: a `selection.Search` over the candidates)."""
     if rule in ("optimal", "best"):
-        return selection.optimal(candidates, count, groups)
+        return search.optimal()
     if isinstance(rule, str):
-        search = {"greedy": selection.greedy, "sequential": selection.sequential}
-        return set(search[rule](candidates, count))
+        pick = {"greedy": selection.greedy, "sequential": selection.sequential}
+        return set(pick[rule](candidates, search.count))
     widths = {s.name: s.width for s in spec.sites}
     if isinstance(rule, numbers.Integral):
         return {k for k in candidates if base[k].candidates > rule}
@@ -407,8 +412,9 @@ def _choose(spec, base, candidates, rule, count, groups):
 def _why_not(site, base, rule, evaluate, chosen, objective="params"):
     n = base.candidates
     if isinstance(rule, str):
-        after, fits = evaluate(chosen | {site.name})
+        after, excess = evaluate(chosen | {site.name})
         delta = after - evaluate(chosen)[0]
+        fits = excess <= 0
         measure = costs.OBJECTIVES[objective]
         change = f"{delta:+.3g}" if isinstance(delta, float) else f"{delta:+,d}"
         if delta < 0 and not fits:

@@ -212,5 +212,23 @@ def site_groups(spec, keys):
     return list(groups.values())
 
 
+def chain_order(spec, group):
+    """The sites of `group` in chain order if they form a chain, else
+    `None`: each site's only consumer is the next site's producer, every
+    producer distinct. In a chain, folds interact only within *runs* of
+    consecutive folded sites: a site left unfolded passes on its own
+    output alone, so the nodes on either side of it depend on different
+    runs (`selection.chain_optimal`).
+    """
+    by_name = {s.name: s for s in spec.sites}
+    sites = [by_name[k] for k in group]  # graph order
+    if len({s.producer for s in sites}) != len(sites):
+        return None
+    for site, following in zip(sites, sites[1:]):
+        if site.consumers != (following.producer,):
+            return None
+    return [s.name for s in sites]
+
+
 def _add_ranks(a, b):
     return None if a is None else a + b

@@ -4,6 +4,7 @@ search group by group: the same optimum as searching every subset."""
 import itertools
 
 import numpy as np
+import pytest
 
 from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
 from keras_linprune.plan import costs, selection
@@ -76,9 +77,53 @@ def test_groups_give_the_exact_optimum_beyond_the_exhaustive_limit():
     assert any(d.folded for d in plan.decisions.values())
 
 
-def test_one_group_beyond_the_limit_is_searched_locally_and_says_so():
-    spec = chains_spec(("a", [8] * 14))
+def random_rates(spec, seed):
+    rng = np.random.default_rng(seed)
+    rates = {}
+    for site in spec.sites:
+        r = np.full(site.width, 0.5)
+        r[rng.permutation(site.width)[: rng.integers(1, site.width)]] = 1.0
+        r[rng.permutation(site.width)[:1]] = 0.0  # a dead neuron, sometimes
+        rates[site.name] = r
+    return rates
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_long_chain_is_solved_exactly_by_its_runs(seed):
+    widths = [12, 16, 8, 20, 12, 16, 8, 12, 20, 8, 16, 12, 4, 3]
+    spec = chains_spec(("a", widths))
+    assert layout_lib.chain_order(spec, [s.name for s in spec.sites])
+    assert len(spec.sites) > selection.EXHAUSTIVE_LIMIT
+    rates = random_rates(spec, seed)
+    plan = plan_lib.make_plan(spec, rates)
+    assert plan.options["site_search"] == "exact"
+    assert plan.params == every_subset_minimum(spec, rates)
+
+
+def test_sites_with_two_consumers_are_not_a_chain():
+    spec = ladder_spec(12)
+    keys = [s.name for s in spec.sites]
+    assert layout_lib.chain_order(spec, keys) is None
+    assert layout_lib.site_groups(spec, keys) == [keys]
+
+
+def ladder_spec(n, width=6):
+    """A chain d0 -> d1 -> ... whose every activation also feeds a side
+    layer e{i}: each site has two consumers."""
+    linears, sites = {}, []
+    source = "x"
+    for i in range(n + 1):
+        linears[f"d{i}"] = LinearSpec(f"d{i}", source, width, width, True)
+        source = f"d{i}"
+    for i in range(n):
+        linears[f"e{i}"] = LinearSpec(f"e{i}", f"d{i}", width, 2, True)
+        sites.append(SiteSpec(f"d{i}", f"d{i}", (f"d{i + 1}", f"e{i}"), width))
+    total = sum(lin.params for lin in linears.values())
+    return GraphSpec(linears, tuple(sites), (), total)
+
+
+def test_a_large_group_that_is_no_chain_is_searched_locally_and_says_so():
+    spec = ladder_spec(12)
     rates = {s.name: np.ones(s.width) for s in spec.sites}
     plan = plan_lib.make_plan(spec, rates)
-    assert len(spec.sites) > selection.EXHAUSTIVE_LIMIT
     assert plan.options["site_search"] == "local"
