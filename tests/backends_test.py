@@ -9,16 +9,10 @@ test compares the two: counts bit for bit, the same plans, the same sizes,
 refitted weights and sweep metrics to float tolerance.
 """
 
-import json
-import os
-import pathlib
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from tests import factories as f
 
 SCRIPT = """
 import json, sys
@@ -95,18 +89,8 @@ print("RESULT " + json.dumps(result))
 
 
 def run_on(backend):
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=ROOT,
-        env=env,
-    )
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT ") :])
+    env = dict(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    return f.run_script(SCRIPT, env=env)[0]
 
 
 @pytest.fixture(scope="module")

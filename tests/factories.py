@@ -149,3 +149,35 @@ def compress_exact(model, x, atol=1e-5, **kwargs):
         assert_close(a, b, atol=atol)
     assert small.count_params() == report.attrs["params_after"]
     return small, report
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def script_result(returncode, stdout, stderr):
+    """The JSON a test script printed after `RESULT ` on its last such
+    line; fails with the end of its stderr if it failed or printed none."""
+    import json
+
+    lines = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
+    assert returncode == 0 and lines, stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def run_script(script, *, env=None, timeout=900):
+    """Runs `script` with this Python in a subprocess, from the repository
+    root (passed as `sys.argv[1]`), for what must happen in a fresh process
+    (a Keras backend, logical devices). Returns `(result, stdout)`."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=dict(os.environ, **(env or {})),
+    )
+    return script_result(proc.returncode, proc.stdout, proc.stderr), proc.stdout

@@ -3,14 +3,9 @@ replicas and the integer counts summed, so the statistics equal one
 device's bit for bit. Runs in a subprocess: logical devices must be set
 before TensorFlow starts, and the test process has started it."""
 
-import json
-import pathlib
-import subprocess
-import sys
-
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests import factories as f
 
 SCRIPT = """
 import io, json, logging, sys
@@ -105,17 +100,8 @@ print("RETRACING" if "retracing" in logs.getvalue() else "", flush=True)
 
 @pytest.mark.slow
 def test_mirrored_strategy_counts_equal_one_device():
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    result = json.loads(lines[-1][len("RESULT ") :])
-    assert "RETRACING" not in proc.stdout, "TensorFlow warned of retracing"
+    result, stdout = f.run_script(SCRIPT, timeout=600)
+    assert "RETRACING" not in stdout, "TensorFlow warned of retracing"
     assert result["replicas"] == 2
     # mlp: 301 rows in 5 batches, conv: 45 rows in 1; 3 distributed passes each
     assert result["distributed_batches"] == 3 * (5 + 1)
@@ -132,7 +118,6 @@ def test_mirrored_strategy_counts_equal_one_device():
 
 def test_strategy_must_be_a_tf_distribute_strategy():
     import keras_linprune as linprune
-    from tests import factories as f
 
     with pytest.raises(TypeError, match="tf.distribute.Strategy.*Received"):
         linprune.measure(f.mlp((4, 8, 2)), f.data(8, 4), strategy="mirrored")

@@ -5,14 +5,15 @@ across workers, so both workers get one process's statistics bit for bit."""
 
 import json
 import os
-import pathlib
 import socket
 import subprocess
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests import factories as f
+
+ROOT = f.ROOT
 
 WORKER = """
 import json, sys
@@ -81,9 +82,7 @@ def run_workers(n):
     try:
         for proc in procs:
             out, err = proc.communicate(timeout=300)
-            lines = [x for x in out.splitlines() if x.startswith("RESULT ")]
-            assert proc.returncode == 0 and lines, err[-3000:]
-            results.append(json.loads(lines[-1][len("RESULT ") :]))
+            results.append(f.script_result(proc.returncode, out, err))
     finally:
         for proc in procs:
             proc.kill()
