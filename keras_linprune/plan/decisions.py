@@ -78,6 +78,15 @@ class SiteDecision:
         # Read by every parameter count; computed once.
         object.__setattr__(self, "moves_offset", bool(np.any(self.offset)))
         object.__setattr__(self, "moves_value", bool(np.any(self.value)))
+        # What a parameter, MAC or layer count reads of the decision.
+        signature = (
+            self.keep.size,
+            self.linear.size,
+            self.constant.size > 0,
+            self.moves_offset,
+            self.moves_value,
+        )
+        object.__setattr__(self, "size_signature", signature)
 
     @property
     def dead(self):
@@ -273,7 +282,7 @@ class Planner:
     def _evaluate(self, chosen, subset):
         """`(cost, layers over the budget)` of these decisions, cached by
         the decisions' sizes (`layout` and the costs read nothing else)."""
-        key = tuple(_size_signature(chosen[s.name]) for s in self.spec.sites)
+        key = tuple(chosen[s.name].size_signature for s in self.spec.sites)
         if key not in self._cost_cache:
             layout = layout_of(self.spec, chosen, self.options["shortcut"])
             excess = costs.layers_over_budget(
@@ -299,17 +308,6 @@ class Planner:
             options,
             total_macs(self.spec, decisions, layout),
         )
-
-
-def _size_signature(decision):
-    """What a parameter, MAC or layer count reads of a site's decision."""
-    return (
-        decision.keep.size,
-        decision.linear.size,
-        decision.constant.size > 0,
-        decision.moves_offset,
-        decision.moves_value,
-    )
 
 
 def piece_rates(site, rates):
@@ -349,7 +347,7 @@ def _base_decision(site, rates, threshold, remove_dead):
     best_rate, _ = best_sloped_piece(pieces, rates)
     is_candidate = (best_rate >= threshold) & ~is_constant
     candidates = int(np.count_nonzero(is_candidate))
-    keep = np.setdiff1d(np.arange(site.width), constant)
+    keep = np.flatnonzero(~np.isin(np.arange(site.width), constant))
     reason = "" if candidates else "no neuron reaches the threshold"
     if site.linear_block and candidates:
         reason, candidates = site.linear_block, 0
@@ -382,16 +380,22 @@ def _with_linear(site, base, rates, threshold):
     is_linear = best_rate >= threshold
     is_linear[base.constant] = False
     linear = np.flatnonzero(is_linear)
-    slope = np.empty(linear.size)
-    offset = np.empty(linear.size)
-    for i, j in enumerate(linear):
-        piece = pieces[best_piece[j]]
-        s = np.asarray(piece.slope, np.float64)
-        slope[i] = s[j] if s.ndim else s
-        offset[i] = piece.offset
-    keep = np.setdiff1d(base.keep, linear)
+    chosen = best_piece[linear]
+    slopes = np.stack(
+        [
+            np.broadcast_to(np.asarray(p.slope, np.float64), (site.width,))
+            for p in pieces
+        ]
+    )
+    offsets = np.array([p.offset for p in pieces], np.float64)
+    keep = base.keep[~is_linear[base.keep]]
     return dataclasses.replace(
-        base, linear=linear, slope=slope, offset=offset, keep=keep, folded=True
+        base,
+        linear=linear,
+        slope=slopes[chosen, linear],
+        offset=offsets[chosen],
+        keep=keep,
+        folded=True,
     )
 
 
