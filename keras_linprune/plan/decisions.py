@@ -34,6 +34,7 @@ from keras_linprune.plan import costs, selection
 from keras_linprune.plan.layout import (
     chain_order,
     layout_of,
+    removal_savings,
     site_groups,
     total_macs,
     total_params,
@@ -222,6 +223,7 @@ class Planner:
         self._site_cache = {}
         self._cost_cache = {}
         self._unfolded_layers = None
+        self._savings = None
 
     def plan(self, threshold):
         """The `Plan` at `threshold`."""
@@ -261,6 +263,21 @@ class Planner:
         if rule in ("optimal", "best"):
             exact = "exact" if search.is_exact() else "local"
         return self._plan_of(decisions, threshold, exact)
+
+    def params_floor(self, threshold):
+        """A lower bound on the parameters of any plan at `threshold`:
+        the unfolded plan's, less every candidate neuron's largest saving
+        (`layout.removal_savings`)."""
+        if self._savings is None:
+            base, _ = self._site_decisions(1.0)
+            layout = layout_of(self.spec, base, self.options["shortcut"])
+            self._savings = (
+                total_params(self.spec, base, layout),
+                removal_savings(self.spec),
+            )
+        unfolded, savings = self._savings
+        base, _ = self._site_decisions(threshold)
+        return unfolded - sum(savings[k] * d.candidates for k, d in base.items())
 
     def _site_decisions(self, threshold):
         """`(base, folded)` decisions of every site at `threshold` (folded

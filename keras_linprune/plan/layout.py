@@ -159,6 +159,36 @@ def _node_layout(lin, terms, biased, n, widths, shortcut):
     return NodeLayout(n, tuple(terms), biased, params, shortcuts, ranks)
 
 
+def removal_savings(spec):
+    """Per site, an upper bound on the parameters one of its neurons can
+    save when it folds: its row in the producer (every input at its
+    original width, and a bias), its columns in every consumer (at their
+    original units), and its per-channel parameters. Folding moves a
+    neuron onto shortcuts, which only add parameters, so a plan folding
+    `n_s` neurons per site has at least `unfolded - sum(n_s * saving_s)`
+    parameters (`policies.SizeTarget` skips thresholds by this bound).
+
+    Example:
+
+    >>> from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
+    >>> lin = {"a": LinearSpec("a", "x", 4, 8, True),
+    ...        "b": LinearSpec("b", "a", 8, 3, True)}
+    >>> removal_savings(GraphSpec(lin, (SiteSpec("a", "a", ("b",), 8),), (), 67))
+    {'a': 8}
+    """
+    out = {}
+    for site in spec.sites:
+        producer = spec.linears[site.producer]
+        row = producer.taps * sum(w for _, w in producer.inputs) + 1
+        columns = 0
+        for name in site.consumers:
+            lin = spec.linears[name]
+            reads = max(1, sum(1 for key, _ in lin.inputs if key == site.name))
+            columns += lin.taps * lin.units * reads
+        out[site.name] = row + columns + site.channel_params
+    return out
+
+
 def site_groups(spec, keys):
     """The sites `keys` split into groups whose folds interact.
 

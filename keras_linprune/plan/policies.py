@@ -75,16 +75,20 @@ class SizeTarget:
 
     def plan(self, spec, rates, **options):
         """Raises `ValueError` if no threshold meets the budget; the
-        message gives the smallest size folding can reach."""
+        message gives the smallest size folding can reach.
+
+        Thresholds whose plans cannot fit are skipped unplanned: at each,
+        `Planner.params_floor` bounds every plan's size from below."""
         budget = self.budget(spec)
-        smallest = None
         planner = decisions_lib.Planner(spec, rates, **options)
-        for t in candidate_thresholds(spec, rates):
+        candidates = candidate_thresholds(spec, rates)
+        for t in candidates:
+            if planner.params_floor(t) > budget:
+                continue  # no plan at t can fit
             plan = planner.plan(t)
             if plan.params <= budget:
                 return plan, self.notes()
-            if smallest is None or plan.params < smallest.params:
-                smallest = plan
+        smallest = min((planner.plan(t) for t in candidates), key=lambda p: p.params)
         raise ValueError(
             f"Expected a reachable size target. Received: target of "
             f"{budget:,} parameters, but the smallest model folding can "

@@ -165,3 +165,60 @@ def test_bad_guard_arguments(kwargs, match):
         kwargs["eval_data"] = (x, y)
     with pytest.raises(ValueError, match=match):
         linprune.apply(model, x, verbose=0, **kwargs)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_params_floor_never_exceeds_a_plan(seed):
+    # Random graphs (convs, concatenations, every activation, nesting) with
+    # random per-piece rates: the floor that lets size targets skip a
+    # threshold must be below every plan there, forced folds included.
+    from keras_linprune.analysis import analyse
+    from keras_linprune.examples.random_graphs import random_model
+
+    model, _ = random_model(1000 + seed, layers=5, kind=("vector", "image")[seed % 2])
+    spec = analyse(model).spec
+    rng = np.random.default_rng(seed)
+    rates = {}
+    for site in spec.sites:
+        r = rng.dirichlet(np.ones(len(site.activation.pieces)), site.width).T
+        r[:, : site.width // 2] = np.eye(len(r))[rng.integers(len(r))][:, None]
+        rates[site.name] = r
+    for rule in ("optimal", 0):
+        planner = plan_lib.Planner(spec, rates, layer_threshold=rule)
+        for t in policies.candidate_thresholds(spec, rates):
+            assert planner.params_floor(t) <= planner.plan(t).params
+
+
+def test_size_target_skipping_finds_what_a_full_scan_finds():
+    spec = chain_spec([60, 48, 40, 32, 24, 8])
+    rates = spread_rates(spec, seed=4)
+    for fraction in (0.9, 0.7, 0.5, 0.4):
+        budget = int(fraction * spec.total_params)
+        try:
+            plan, _ = policies.SizeTarget(params=budget).plan(spec, rates)
+        except ValueError:
+            plan = None
+        planner = plan_lib.Planner(spec, rates)
+        scan = [planner.plan(t) for t in policies.candidate_thresholds(spec, rates)]
+        first = next((p for p in scan if p.params <= budget), None)
+        assert (plan is None) == (first is None)
+        if plan is not None:
+            assert plan.options["threshold"] == first.options["threshold"]
+            assert plan.params == first.params
+
+
+def test_params_floor_is_reached_when_the_shortcut_is_free():
+    # c reads concat([relu(p(x)), x]): folding p's neurons moves them onto
+    # the x rows c already has, so every saving of the floor is real.
+    from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
+
+    linears = {
+        "p": LinearSpec("p", "x", 6, 8, True),
+        "c": LinearSpec("c", "p", 14, 3, True, parts=(("p", 8), ("x", 6))),
+    }
+    spec = GraphSpec(linears, (SiteSpec("p", "p", ("c",), 8),), (), 8 * 7 + 3 * 15)
+    rates = {"p": np.ones(8)}
+    planner = plan_lib.Planner(spec, rates, layer_threshold=0)
+    plan = planner.plan(1.0)
+    assert plan.params == 3 * (6 + 1)  # p is gone; c reads x alone
+    assert planner.params_floor(1.0) == plan.params  # 101 - 8 * (7 + 3)
