@@ -223,7 +223,7 @@ class Planner:
         self._site_cache = {}
         self._cost_cache = {}
         self._unfolded_layers = None
-        self._savings = None
+        self._floor = None
 
     def plan(self, threshold):
         """The `Plan` at `threshold`."""
@@ -266,18 +266,29 @@ class Planner:
 
     def params_floor(self, threshold):
         """A lower bound on the parameters of any plan at `threshold`:
-        the unfolded plan's, less every candidate neuron's largest saving
-        (`layout.removal_savings`)."""
-        if self._savings is None:
+        the unfolded plan's, less the largest saving of every neuron that
+        may fold there (`layout.removal_savings`; counting a kept neuron
+        that cannot fold only lowers the bound)."""
+        if self._floor is None:
             base, _ = self._site_decisions(1.0)
             layout = layout_of(self.spec, base, self.options["shortcut"])
-            self._savings = (
-                total_params(self.spec, base, layout),
-                removal_savings(self.spec),
-            )
-        unfolded, savings = self._savings
-        base, _ = self._site_decisions(threshold)
-        return unfolded - sum(savings[k] * d.candidates for k, d in base.items())
+            savings = removal_savings(self.spec)
+            foldable = {  # per site: sorted best rates of the kept neurons
+                s.name: np.sort(
+                    best_sloped_piece(s.activation.pieces, self.rates[s.name])[0][
+                        base[s.name].keep
+                    ]
+                )
+                for s in self.spec.sites
+                if not s.linear_block
+            }
+            unfolded = total_params(self.spec, base, layout)
+            self._floor = (unfolded, savings, foldable)
+        unfolded, savings, foldable = self._floor
+        return unfolded - sum(
+            savings[k] * (r.size - np.searchsorted(r, threshold))
+            for k, r in foldable.items()
+        )
 
     def _site_decisions(self, threshold):
         """`(base, folded)` decisions of every site at `threshold` (folded
