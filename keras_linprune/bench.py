@@ -84,12 +84,6 @@ def sample_seconds(run, calls):
     return (time.perf_counter() - start) / calls
 
 
-def best_seconds(run, repeats):
-    """The fastest of `repeats` samples of `run` (each the mean of enough
-    calls to last `MIN_SAMPLE_SECONDS`), after a warm-up call."""
-    return best_of_rounds([{"run": run}], repeats)[0]["run"]
-
-
 def best_of_rounds(timer_sets, repeats):
     """Times several sets of callables in alternation.
 
