@@ -1,4 +1,4 @@
-"""The counting pass on the JAX backend of Keras.
+"""The counting pass (and any pass over a probe model) on JAX.
 
 The per-batch map is `_SiteCounter.activation_counts` (written with
 `keras.ops`, shared with TensorFlow), compiled here with `jax.jit` around the
@@ -26,7 +26,7 @@ def run(counter, calibration, verbose):
     checks = InputChecks(counter.inputs)
     rows, totals = 0, None
     for batches, x in enumerate(calibration, start=1):
-        x = [np.asarray(t) for t in x]
+        x = [np.asarray(t) for t in x]  # once, for the checks and the step
         rows += int(x[0].shape[0])
         checks.update(x)
         if step is not None:
@@ -49,20 +49,30 @@ def run(counter, calibration, verbose):
 
 
 def _compiled_step(counter):
-    """`x -> (counts, observations, nonfinite)` of one batch, jitted, with
-    the probe's current weights."""
+    """`x -> (counts, observations, nonfinite)` of one batch, jitted."""
+    return jitted_probe(
+        counter.probe, lambda outs: counter.activation_counts(outs, "int32")
+    )
+
+
+def jitted_probe(probe, reduce):
+    """`x -> reduce(outputs)`: the probe model's outputs on batch `x` (a
+    list, even for one output) reduced by `reduce`, as one `jax.jit` of
+    `stateless_call` with the probe's current weights. The counting pass
+    and refit's pass (`rebuild/refit.py`) both run through it."""
     import jax
 
-    probe = counter.probe
-    trainable = [v.value for v in probe.trainable_variables]
-    non_trainable = [v.value for v in probe.non_trainable_variables]
+    weights = (
+        [v.value for v in probe.trainable_variables],
+        [v.value for v in probe.non_trainable_variables],
+    )
 
     @jax.jit
-    def step(trainable, non_trainable, x):
-        hs, _ = probe.stateless_call(trainable, non_trainable, x, training=False)
-        return counter.activation_counts(hs, "int32")
+    def step(weights, x):
+        outs, _ = probe.stateless_call(*weights, x, training=False)
+        return reduce(list(outs) if isinstance(outs, (list, tuple)) else [outs])
 
-    return lambda x: step(trainable, non_trainable, x)
+    return lambda x: step(weights, [np.asarray(t) for t in x])
 
 
 def _flat(result):

@@ -29,7 +29,7 @@ from keras_linprune.core.spec import source_of
 from keras_linprune.graph import registry
 from keras_linprune.graph.kinds.linear import DENSE
 from keras_linprune.measurement import data as data_lib
-from keras_linprune.measurement import replicas
+from keras_linprune.measurement import jax_counting, replicas
 
 
 @dataclasses.dataclass
@@ -158,31 +158,20 @@ def _batch_step(probe, problems, index, strategy):
     """The compiled `x -> normal equations of the batch`, in float64: a
     `tf.function` (split across the replicas of `strategy`), or a `jax.jit`
     run with 64-bit types enabled (JAX computes in 32 bits by default)."""
-
-    def as_list(outs):
-        return list(outs) if isinstance(outs, (list, tuple)) else [outs]
-
     if keras.backend.backend() == "jax":
-        import jax
-
-        weights = (
-            [v.value for v in probe.trainable_variables],
-            [v.value for v in probe.non_trainable_variables],
+        jitted = jax_counting.jitted_probe(
+            probe, lambda outs: _normal_equations(outs, problems, index, "float64")
         )
-
-        @jax.jit
-        def jitted(weights, x):
-            outs, _ = probe.stateless_call(*weights, x, training=False)
-            return _normal_equations(as_list(outs), problems, index, "float64")
 
         def step(x):
             with _jax_x64():  # float64 sums, as on TensorFlow
-                return jitted(weights, [np.asarray(t) for t in x])
+                return jitted(x)
 
         return step
 
     def batch_sums(x):
-        outs = as_list(probe(x, training=False))
+        outs = probe(x, training=False)
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         return _normal_equations(outs, problems, index, "float64")
 
     if strategy is None:
