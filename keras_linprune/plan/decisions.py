@@ -179,7 +179,7 @@ class Planner:
             largest saving); `"sequential"`, each site in graph order if it
             lowers the count given the decisions before it. Every rule but
             the numeric ones keeps plans within the layer budget
-            (`costs.within_layer_budget`).
+            (`costs.layers_over_budget`).
         remove_dead: Remove neurons that sit in a constant piece on all
             data (dead ReLU neurons, saturated ReLU6 ones) outright.
         shortcut: `"auto"` stores a shortcut as two layers through `r`
@@ -212,25 +212,21 @@ class Planner:
         )
         self.latency = latency
         self.cost = costs.cost_function(objective, latency)
-        # Per site: best sloped-piece rates, sorted (a threshold's linear
+        # Per site: best sloped-piece rates, and sorted (a threshold's linear
         # set is those at or above it, so its size identifies it).
-        self._sorted_best = {
-            s.name: np.sort(
-                best_sloped_piece(s.activation.pieces, self.rates[s.name])[0]
-            )
+        self._best = {
+            s.name: best_sloped_piece(s.activation.pieces, self.rates[s.name])[0]
             for s in spec.sites
         }
+        self._sorted_best = {k: np.sort(r) for k, r in self._best.items()}
         self._site_cache = {}
         self._cost_cache = {}
-        self._unfolded_layers = None
-        self._floor = None
+        self._unfolded = None
+        self._foldable = None
 
     def plan(self, threshold):
         """The `Plan` at `threshold`."""
         base, folded = self._site_decisions(threshold)
-        if self._unfolded_layers is None:  # base sizes: the same at any threshold
-            layout = layout_of(self.spec, base, self.options["shortcut"])
-            self._unfolded_layers = costs.layer_count(self.spec, base, layout)
 
         def evaluate(subset):
             return self._evaluate({**base, **{k: folded[k] for k in subset}}, subset)
@@ -259,36 +255,41 @@ class Planner:
                 decisions[key] = dataclasses.replace(base[key], reason=why)
             else:
                 decisions[key] = base[key]
-        exact = None
+        site_search = None
         if rule in ("optimal", "best"):
-            exact = "exact" if search.is_exact() else "local"
-        return self._plan_of(decisions, threshold, exact)
+            site_search = "exact" if search.is_exact() else "local"
+        return self._plan_of(decisions, threshold, site_search)
 
     def params_floor(self, threshold):
         """A lower bound on the parameters of any plan at `threshold`:
         the unfolded plan's, less the largest saving of every neuron that
         may fold there (`layout.removal_savings`; counting a kept neuron
         that cannot fold only lowers the bound)."""
-        if self._floor is None:
+        if self._foldable is None:  # per site: saving, sorted rates of kept neurons
             base, _ = self._site_decisions(1.0)
-            layout = layout_of(self.spec, base, self.options["shortcut"])
             savings = removal_savings(self.spec)
-            foldable = {  # per site: sorted best rates of the kept neurons
-                s.name: np.sort(
-                    best_sloped_piece(s.activation.pieces, self.rates[s.name])[0][
-                        base[s.name].keep
-                    ]
-                )
+            self._foldable = [
+                (savings[s.name], np.sort(self._best[s.name][base[s.name].keep]))
                 for s in self.spec.sites
                 if not s.linear_block
-            }
-            unfolded = total_params(self.spec, base, layout)
-            self._floor = (unfolded, savings, foldable)
-        unfolded, savings, foldable = self._floor
+            ]
+        _, unfolded = self._unfolded_plan()
         return unfolded - sum(
-            savings[k] * (r.size - np.searchsorted(r, threshold))
-            for k, r in foldable.items()
+            saving * (rates.size - np.searchsorted(rates, threshold))
+            for saving, rates in self._foldable
         )
+
+    def _unfolded_plan(self):
+        """`(layers, parameters)` of the plan with no site folded (dead
+        neurons removed as the options say; the same at any threshold)."""
+        if self._unfolded is None:
+            base, _ = self._site_decisions(1.0)
+            layout = layout_of(self.spec, base, self.options["shortcut"])
+            self._unfolded = (
+                costs.layer_count(self.spec, base, layout),
+                total_params(self.spec, base, layout),
+            )
+        return self._unfolded
 
     def _site_decisions(self, threshold):
         """`(base, folded)` decisions of every site at `threshold` (folded
@@ -313,19 +314,20 @@ class Planner:
         key = tuple(chosen[s.name].size_signature for s in self.spec.sites)
         if key not in self._cost_cache:
             layout = layout_of(self.spec, chosen, self.options["shortcut"])
+            unfolded_layers, _ = self._unfolded_plan()
             excess = costs.layers_over_budget(
-                self.spec, chosen, layout, len(subset), self._unfolded_layers
+                self.spec, chosen, layout, len(subset), unfolded_layers
             )
             self._cost_cache[key] = (self.cost(self.spec, chosen, layout), excess)
         return self._cost_cache[key]
 
-    def _plan_of(self, decisions, threshold, search):
+    def _plan_of(self, decisions, threshold, site_search):
         layout = layout_of(self.spec, decisions, self.options["shortcut"])
         options = dict(threshold=threshold, **self.options)
-        if search is not None:
-            # "local" when a group of interacting sites was too large to
-            # search exhaustively (`selection.EXHAUSTIVE_LIMIT`).
-            options["site_search"] = search
+        if site_search is not None:
+            # "local" when a group of interacting sites that is no chain was
+            # too large to search exhaustively (`selection.EXHAUSTIVE_LIMIT`).
+            options["site_search"] = site_search
         if self.latency is not None:
             options["latency_model"] = dataclasses.asdict(self.latency)
         return Plan(

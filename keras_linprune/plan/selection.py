@@ -132,18 +132,19 @@ def chain_optimal(chain, evaluate):
     states = [{} for _ in range(n + 1)]
     states[0][0] = (0, 0, ())
     for p in range(n):
+        # Folding chain[p:end] alone, for every end: once per start.
+        runs = [
+            (tuple(chain[p:end]), evaluate(frozenset(chain[p:end])))
+            for end in range(p + 1, n + 1)
+        ]
         for excess, (cost, sites, chosen) in states[p].items():
             _keep_best(states[p + 1], excess, (cost, sites, chosen))  # unfolded
-            for end in range(p + 1, n + 1):  # fold chain[p:end], then one unfolded
-                run = chain[p:end]
-                run_cost, run_excess = evaluate(frozenset(run))
-                value = (
-                    cost + run_cost - base_cost,
-                    sites + len(run),
-                    chosen + tuple(run),
-                )
+            for run, (run_cost, run_excess) in runs:  # the run, then one unfolded
+                value = (cost + run_cost - base_cost, sites + len(run), chosen + run)
                 _keep_best(
-                    states[min(end + 1, n)], excess + run_excess - base_excess, value
+                    states[min(p + len(run) + 1, n)],
+                    excess + run_excess - base_excess,
+                    value,
                 )
     feasible = [v for e, v in states[n].items() if e <= 0]
     return set(min(feasible)[2]) if feasible else set()
