@@ -201,13 +201,13 @@ class _SiteCounter:
         self.probe = keras.Model(fn.inputs, tensors) if tensors else None
         self.inputs = _numeric_inputs(fn)
         self.model_inputs = fn.inputs
+        if keras.backend.backend() != "tensorflow":
+            return  # the JAX pass compiles its own step (`jax_counting.py`)
         # One trace for every batch size: the batch axis is left open, and
         # autograph is off (the step has no data-dependent control flow).
         # Traced here, once, and called as a concrete function: TensorFlow's
         # "frequent retracing" warning would otherwise fire when a notebook
         # compresses several models in a row (each counter traces once).
-        if keras.backend.backend() != "tensorflow":
-            return  # the JAX pass compiles its own step (`jax_counting.py`)
         batch = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in fn.inputs]
         self.step = tf.function(self._step, autograph=False).get_concrete_function(
             self._zeros(spec=True), batch

@@ -195,10 +195,10 @@ def site_groups(spec, keys):
     A node's layout depends on the site it produces (its width) and on the
     folds that bring terms into it: the sites it consumes among `keys`
     (the others never fold), and everything that flows into their
-    producers (`_propagate`). Sites
-    that never meet in one node's dependencies are independent: every cost
-    of a plan (parameters, MACs, layers) is a sum over nodes plus per-site
-    terms, so each group can be optimised alone, the others unfolded.
+    producers (`_propagate`). Sites that never meet in one node's
+    dependencies are independent: every cost of a plan (parameters, MACs,
+    layers) is a sum over nodes plus per-site terms, so each group can be
+    optimised alone, the others unfolded.
 
     Returns:
         A list of lists of keys (graph order), one per group.

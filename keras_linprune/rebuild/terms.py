@@ -106,7 +106,7 @@ class LinearEmitter:
             made.downs[key](inputs[key]) if key in made.downs else inputs[key]
             for key in made.joined
         ]
-        x = self._concatenate(made.concat, joined) if made.concat else joined[0]
+        x = joined[0] if made.concat is None else self._concatenate(made.concat, joined)
         parts = [made.layer(x)]
         for key, term_layers in made.separate.items():
             y = inputs[key]
