@@ -75,6 +75,18 @@ def jitted_probe(probe, reduce):
     return lambda x: step(weights, [np.asarray(t) for t in x])
 
 
+def x64():
+    """JAX's context enabling 64-bit types (`jax.enable_x64`, or its older
+    home `jax.experimental.enable_x64`): float64 sums, as on TensorFlow."""
+    import jax
+
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64
+
+    return enable_x64()
+
+
 def _flat(result):
     counts, observations, nonfinite = result
     return [*counts, *observations, *nonfinite]

@@ -9,6 +9,8 @@ computing a single weight (docs/method.md, section 6).
 
 import dataclasses
 
+import numpy as np
+
 from keras_linprune.core.spec import source_of, term_key
 
 
@@ -132,6 +134,36 @@ def _fold_terms(consumer, producer, site, decision):
             r = _add_ranks(new[k][1], r)
         new[k] = (taps, r, geometry)
     return new
+
+
+def node_terms(spec, decisions):
+    """Per linear node, its terms after the plan's folds: term key ->
+    `(source key, taps, geometry signature)` (what refit fits)."""
+    terms = _propagate(spec, decisions)[0]
+    return {
+        name: {key: (source_of(key), t[0], t[2]) for key, t in node.items()}
+        for name, node in terms.items()
+    }
+
+
+def possible_terms(spec):
+    """Per linear node, every `(source key, taps, geometry signature)` it
+    can read under some plan: its terms when every site keeps a neuron and
+    folds another (folds only add terms, and a kept neuron keeps the
+    site's own term), so any plan's terms are among them."""
+    folding = {s.name: _FoldsOne() for s in spec.sites}
+    return {
+        name: tuple(dict.fromkeys(node.values()))
+        for name, node in node_terms(spec, folding).items()
+    }
+
+
+class _FoldsOne:
+    """The shape of a decision keeping one neuron and folding one, with an
+    offset and a constant (for `possible_terms`)."""
+
+    keep = linear = constant = np.zeros(1, np.int64)
+    moves_offset = moves_value = True
 
 
 def _node_layout(lin, terms, biased, n, widths, shortcut):

@@ -48,19 +48,119 @@ def test_refit_is_more_accurate_below_one(threshold):
     ).mean()
 
 
-def test_refit_skips_convolutions_and_says_so():
-    keras.utils.set_random_seed(0)
-    inp = keras.Input((6, 6, 2))
-    h = keras.layers.Conv2D(8, 3, activation="relu", name="c0")(inp)
-    h = keras.layers.Conv2D(4, 1, name="c1")(h)
+def conv_model(conv, kernel, inner, seed=0, **geometry):
+    """`conv -> relu -> 1x1 conv -> relu -> 1x1 conv`: the first site folds
+    into a pointwise consumer; the second, when the first folds too, has
+    a term of the first conv's geometry. Biases make most neurons active
+    on most rows."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(inner)
+    h = conv(12, kernel, activation="relu", name="c0", **geometry)(inp)
+    h = conv(10, 1, activation="relu", name="c1")(h)
+    h = conv(3, 1, name="c2")(h)
     model = keras.Model(inp, keras.layers.Flatten()(h))
-    for layer in model.layers[1:2]:
+    rng = np.random.default_rng(seed)
+    for name in ("c0", "c1"):
+        layer = model.get_layer(name)
+        k, b = layer.get_weights()
+        layer.set_weights([k * 0.5, rng.uniform(0.3, 2.0, b.shape).astype("float32")])
+    x = rng.normal(size=(96, *inner)).astype("float32")
+    return model, x
+
+
+CONVS = {
+    "conv2d_same": (keras.layers.Conv2D, 3, (7, 7, 3), {"padding": "same"}),
+    "conv2d_strided": (keras.layers.Conv2D, 3, (9, 9, 2), {"strides": 2}),
+    "conv1d_dilated": (
+        keras.layers.Conv1D,
+        3,
+        (12, 3),
+        {"dilation_rate": 2, "padding": "causal"},
+    ),
+    "conv3d": (keras.layers.Conv3D, 2, (4, 4, 4, 2), {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONVS))
+def test_conv_refit_equals_plain_fold_at_threshold_one(case):
+    conv, kernel, inner, geometry = CONVS[case]
+    model, x = conv_model(conv, kernel, inner, **geometry)
+    plain, r1 = linprune.apply(model, x, layer_threshold=0, verbose=0)
+    fitted, r2 = linprune.apply(
+        model, x, layer_threshold=0, refit=True, ridge=0.0, verbose=0
+    )
+    assert r1.linear.sum() > 0 and "refit_skipped" not in r2.attrs
+    assert fitted.count_params() == plain.count_params()
+    f.assert_close(fitted.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
+    f.assert_close(fitted(x), model(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("case", ["conv2d_same", "conv1d_dilated"])
+def test_conv_refit_is_more_accurate_below_one(case):
+    conv, kernel, inner, geometry = CONVS[case]
+    model, x = conv_model(conv, kernel, inner, **geometry)
+    options = dict(threshold=0.8, layer_threshold=0, verbose=0)
+    plain, r1 = linprune.apply(model, x, **options)
+    fitted, r2 = linprune.apply(model, x, refit=True, **options)
+    assert set(r1.site[r1.linear > 0]) == {"c0", "c1"}
+    assert fitted.count_params() == plain.count_params()
+    assert (errors(fitted, model, x) ** 2).mean() < (
+        errors(plain, model, x) ** 2
+    ).mean()
+
+
+def test_refit_of_a_dense_reading_a_flatten():
+    """The Dense's term has one tap per position: the fit reads the
+    flattened input (this used to fail with a reshape error)."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((5, 5, 3))
+    h = keras.layers.Conv2D(4, 3, activation="relu", name="c")(inp)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(24, activation="relu", name="d")(h)
+    model = keras.Model(inp, keras.layers.Dense(30, name="out")(h))
+    layer = model.get_layer("d")
+    k, b = layer.get_weights()
+    rng = np.random.default_rng(0)
+    layer.set_weights([k, rng.uniform(0.5, 2.5, b.shape).astype("float32")])
+    x = rng.normal(size=(400, 5, 5, 3)).astype("float32")
+    exact, r = linprune.apply(
+        model, x, layer_threshold=0, refit=True, ridge=0.0, verbose=0
+    )
+    assert r.set_index("site").linear["d"] > 0 and "refit_skipped" not in r.attrs
+    f.assert_close(exact.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
+    options = dict(threshold=0.8, layer_threshold=0, verbose=0)
+    plain, _ = linprune.apply(model, x, **options)
+    fitted, _ = linprune.apply(model, x, refit=True, **options)
+    assert (errors(fitted, model, x) ** 2).mean() < (
+        errors(plain, model, x) ** 2
+    ).mean()
+
+
+def test_refit_skips_transposed_convolutions_and_shared_layers_and_says_so():
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((5, 5, 2))
+    h = keras.layers.Conv2DTranspose(8, 3, activation="relu", name="t")(inp)
+    h = keras.layers.Conv2D(6, 1, name="p")(h)
+    shared = keras.layers.Dense(8, activation="relu", name="s")
+    out = keras.layers.Dense(2, name="o")
+    v = keras.Input((4,))
+    model = keras.Model(
+        [inp, v], [keras.layers.Flatten()(h), out(shared(v)), out(shared(v * 2.0))]
+    )
+    for name in ("t", "s"):
+        layer = model.get_layer(name)
         k, b = layer.get_weights()
         layer.set_weights([k * 0.05, np.full_like(b, 5.0)])
-    x = np.random.default_rng(0).normal(size=(32, 6, 6, 2)).astype("float32")
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(32, 5, 5, 2)), rng.normal(size=(32, 4))]
+    x = [a.astype("float32") for a in x]
     small, report = linprune.apply(model, x, layer_threshold=0, refit=True, verbose=0)
-    assert report.attrs["refit_skipped"] == {"c0": "convolution"}
-    f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    assert report.attrs["refit_skipped"] == {
+        "t": "a Conv2DTranspose term",
+        "s": "shared layer",
+    }
+    for a, b in zip(small.predict(x, verbose=0), model.predict(x, verbose=0)):
+        f.assert_close(a, b, atol=1e-5)
 
 
 def test_refit_needs_data_and_a_valid_ridge():

@@ -10,6 +10,7 @@ import math
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_linprune.graph import activations
 from keras_linprune.graph.kinds.base import (
@@ -33,6 +34,9 @@ class DenseKind(LayerKind):
     role = "linear"
     known = True
     width_key = "units"
+    #: Whether refit can fit a term applied like this layer from the rows
+    #: `feature_rows` gives.
+    fits_by_rows = True
 
     def usable(self, layer):
         """Whether the engine may rewrite this layer's weights."""
@@ -129,6 +133,22 @@ class DenseKind(LayerKind):
             dtype=layer.dtype_policy,
         )
 
+    def tap_shape(self, layer, taps):
+        """Shape of the tap axes of a term with `taps` taps, in the algebra's
+        `(*taps, in, out)` layout: none for one tap; a Dense reading a
+        `Flatten` has one per flattened position."""
+        return () if taps == 1 else (taps,)
+
+    def feature_rows(self, layer, v, taps):
+        """What a least-squares fit of a term applied like this layer reads
+        (refit, `measurement/moments.py`): one row per output position, the
+        inputs of one kernel application flattened in the kernel's
+        `(*taps, in)` order, as a `keras.ops` tensor. `v` is the source
+        tensor; `taps` the term's tap count."""
+        if taps == 1:
+            return ops.reshape(v, (-1, v.shape[-1]))
+        return ops.reshape(v, (ops.shape(v)[0], -1))  # through a Flatten
+
     def interval(self, layer, node, bounds, pre):
         low, high = bounds[0]
         bias = to_numpy(layer.bias) if layer.use_bias else None
@@ -188,6 +208,36 @@ class ConvKind(DenseKind):
     def _to_algebra_layout(self, kernel):
         return kernel
 
+    def tap_shape(self, layer, taps):
+        return () if taps == 1 else tuple(layer.kernel_size)
+
+    def feature_rows(self, layer, v, taps):
+        """The input patches the kernel is applied to, one row per output
+        position, taken by a convolution with an identity kernel (the same
+        strides, padding and dilation), so the row order is the kernel's
+        own: exact, and one code path for 1, 2 and 3 dimensions."""
+        width = int(v.shape[self.channel_axis(layer)])
+        size = math.prod(layer.kernel_size) * width
+        dtype = "float64" if v.dtype == "float64" else "float32"
+        eye = np.eye(size, dtype=dtype).reshape(*layer.kernel_size, width, size)
+        v, padding = ops.cast(v, dtype), layer.padding
+        if padding == "causal":  # Conv1D: left padding, then "valid"
+            left = layer.dilation_rate[0] * (layer.kernel_size[0] - 1)
+            pads = [[0, 0], [0, 0], [0, 0]]
+            pads[2 if layer.data_format == "channels_first" else 1][0] = left
+            v, padding = ops.pad(v, pads), "valid"
+        patches = ops.conv(
+            v,
+            eye,
+            strides=layer.strides,
+            padding=padding,
+            data_format=layer.data_format,
+            dilation_rate=layer.dilation_rate,
+        )
+        if layer.data_format == "channels_first":
+            patches = ops.moveaxis(patches, 1, -1)
+        return ops.reshape(patches, (-1, size))
+
     def make_pointwise(self, layer, units, *, use_bias, name, activation="linear"):
         conv = _POINTWISE[len(layer.kernel_size)]
         return conv(
@@ -222,6 +272,10 @@ class ConvKind(DenseKind):
 class ConvTransposeKind(ConvKind):
     """`Conv1D/2D/3DTranspose`. Keras stores their kernel as
     `(*taps, out, in)`: the algebra's `(in, out)` axes swapped."""
+
+    # An output position sums a varying set of taps (at the borders and
+    # between strides): no fixed patch per position for refit to fit.
+    fits_by_rows = False
 
     def usable(self, layer):
         return _plain(layer)

@@ -1,0 +1,252 @@
+"""Second moments for refit: the sums its least squares needs, per site.
+
+Refit (`rebuild/refit.py`, docs/method.md section 8) fits each folded
+site's linear neurons as an affine map of what the producer's terms read,
+`sigma(z_J) ~ [F 1] w`: `F` holds, per output position, the producer's
+input (and the sources earlier folds gave it), as the kernel sees it (the
+patches of a convolution, a flattened input). Its normal equations need two
+sums over the calibration rows, `[F 1]^T [F 1]` and `[F 1]^T sigma(z)`.
+They are gathered here in float64, batch by batch (activations are never
+all in memory), for every neuron of the site, so one set of sums serves any
+threshold:
+
+* for one plan's features, by refit's own pass (`gather`);
+* for every feature any plan can read, during `measure(..., moments=True)`
+  (`counting.py` adds a `MomentsProbe` to its pass): refit then runs from
+  the statistics, in sweeps and size targets, with no further pass.
+
+Memory per site: `8 (F + 1) (F + 1 + n)` bytes, `F` feature columns and `n`
+neurons (`SiteMoments.nbytes`).
+"""
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_linprune.graph import registry
+from keras_linprune.measurement import data as data_lib
+from keras_linprune.measurement import jax_counting, replicas
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """The feature columns one source contributes, read with one geometry.
+
+    Attributes:
+        source: Key of the source tensor.
+        signature: Geometry signature of the term reading it (`"dense"`, a
+            convolution's kernel, strides, padding...).
+        width: Channels of the source in the original model.
+        taps: Shape of the term's tap axes (algebra layout): `()` for one
+            tap, a convolution's kernel size, `(positions,)` through a
+            `Flatten`.
+    """
+
+    source: str
+    signature: str
+    width: int
+    taps: tuple = ()
+
+    @property
+    def size(self):
+        """Feature columns: taps times channels."""
+        return math.prod(self.taps) * self.width
+
+    def columns(self, keep=None):
+        """Indices (within the block) of the features of channels `keep`
+        (`None`: all), tap-major like the kernel's rows.
+
+        >>> Block("x", "k", width=3, taps=(2,)).columns([0, 2]).tolist()
+        [0, 2, 3, 5]
+        """
+        if keep is None:
+            return np.arange(self.size)
+        taps = np.arange(math.prod(self.taps))[:, None] * self.width
+        return (taps + np.asarray(keep, np.int64)[None, :]).ravel()
+
+
+@dataclasses.dataclass
+class SiteMoments:
+    """The sums of one site's least squares.
+
+    Attributes:
+        blocks: The feature blocks, in column order.
+        gram: `[F 1]^T [F 1]`, float64, the ones column last.
+        cross: `[F 1]^T sigma(z)` for every neuron of the site, float64.
+    """
+
+    blocks: tuple
+    gram: np.ndarray
+    cross: np.ndarray
+
+    @property
+    def nbytes(self):
+        """Memory the sums take."""
+        return self.gram.nbytes + self.cross.nbytes
+
+    def __add__(self, other):
+        if other.blocks != self.blocks:
+            raise ValueError(
+                "Expected moments of the same features. Received: blocks "
+                f"{self.blocks} and {other.blocks}"
+            )
+        return SiteMoments(
+            self.blocks, self.gram + other.gram, self.cross + other.cross
+        )
+
+    def normal_equations(self, selected, linear, intercept):
+        """`(A, b)` of the fit of neurons `linear` on the features
+        `selected`, a list of `(block, kept channels or None)` (each block
+        one of `blocks`), with the ones column if `intercept`."""
+        starts = np.cumsum([0] + [b.size for b in self.blocks])
+        where = {b: s for b, s in zip(self.blocks, starts)}
+        parts = [where[b] + b.columns(keep) for b, keep in selected]
+        if intercept:
+            parts.append([starts[-1]])
+        index = np.concatenate(parts).astype(np.int64)
+        return self.gram[np.ix_(index, index)], self.cross[np.ix_(index, linear)]
+
+
+def site_blocks(analysis, terms):
+    """The `Block`s of a producer's terms, a list of `(source key, taps,
+    geometry signature)`, or the reason refit cannot read one of them."""
+    layers = {lin.geometry: name for name, lin in analysis.spec.linears.items()}
+    widths = {
+        key: width
+        for lin in analysis.spec.linears.values()
+        for key, width in lin.inputs
+    }
+    blocks = []
+    for source, taps, signature in terms:
+        layer = analysis.operations[layers[signature]]
+        kind = registry.linear_kind(layer)
+        if not kind.fits_by_rows:
+            return f"a {type(layer).__name__} term"
+        blocks.append(
+            Block(source, signature, widths[source], kind.tap_shape(layer, taps))
+        )
+    return tuple(blocks)
+
+
+class MomentsProbe:
+    """What a pass over the data needs to sum the moments of some sites.
+
+    Attributes:
+        tensors: The original model's tensors the sums read (add them to
+            a probe model's outputs).
+        shapes: Per site, the shapes of its `gram` and `cross`.
+    """
+
+    def __init__(self, analysis, blocks):
+        """`blocks`: mapping from site key to its feature `Block`s."""
+        found = analysis.found
+        layers = {lin.geometry: name for name, lin in analysis.spec.linears.items()}
+        self.blocks = dict(blocks)
+        self.tensors, self._reads, self.shapes = [], {}, []
+        slots = {}
+
+        def slot(t):
+            if id(t) not in slots:
+                slots[id(t)] = len(self.tensors)
+                self.tensors.append(t)
+            return slots[id(t)]
+
+        for site, site_blocks in self.blocks.items():
+            binding = found.bindings[site]
+            env = found.env[id(binding.nodes[0])]
+            features = [
+                (slot(env[b.source]), analysis.operations[layers[b.signature]], b)
+                for b in site_blocks
+            ]
+            target = (slot(binding.tensor[0]), binding.channel_axis)
+            self._reads[site] = (features, target)
+            n_features = sum(b.size for b in site_blocks) + 1
+            width = int(binding.tensor[0].shape[binding.channel_axis])
+            self.shapes.append(((n_features, n_features), (n_features, width)))
+
+    def sums(self, outs, dtype="float64"):
+        """Per site, `[gram, cross]` of one batch from the values `outs` of
+        `tensors` (a flat list; `keras.ops`, traced by the caller)."""
+        result = []
+        for features, (target, axis) in self._reads.values():
+            parts = []
+            for index, layer, block in features:
+                kind = registry.linear_kind(layer)
+                rows = kind.feature_rows(layer, outs[index], math.prod(block.taps))
+                parts.append(ops.cast(rows, dtype))
+            f = ops.concatenate(parts, axis=-1)
+            f = ops.concatenate([f, ops.ones_like(f[:, :1])], axis=-1)
+            y = outs[target]
+            if axis not in (-1, len(y.shape) - 1):
+                y = ops.moveaxis(y, axis, -1)
+            y = ops.cast(ops.reshape(y, (-1, y.shape[-1])), dtype)
+            ft = ops.transpose(f)
+            result.extend([ops.matmul(ft, f), ops.matmul(ft, y)])
+        return result
+
+    def collect(self, flat_sums):
+        """`{site: SiteMoments}` from the totals of `sums` (NumPy)."""
+        out = {}
+        for i, (site, blocks) in enumerate(self.blocks.items()):
+            gram, cross = flat_sums[2 * i], flat_sums[2 * i + 1]
+            out[site] = SiteMoments(
+                blocks, np.asarray(gram, np.float64), np.asarray(cross, np.float64)
+            )
+        return out
+
+
+def gather(analysis, blocks, data, *, batch_size, steps, verbose, strategy):
+    """One pass over `data` summing the moments of the sites in `blocks`
+    (refit's own pass, when the statistics hold no moments).
+
+    Under a `tf.distribute` strategy of several replicas each batch's rows
+    are split across them and the sums reduced (`replicas.py`).
+
+    Returns:
+        `{site: SiteMoments}`.
+    """
+    probe_spec = MomentsProbe(analysis, blocks)
+    fn = analysis.fn
+    probe = keras.Model(fn.inputs, probe_spec.tensors)
+    step = _batch_step(probe, probe_spec, replicas.active_strategy(strategy))
+    calibration = data_lib.Calibration(data, fn, batch_size, steps)
+    bar = None
+    if verbose:
+        bar = keras.utils.Progbar(
+            calibration.num_batches, verbose=verbose, unit_name="batch"
+        )
+    totals = None
+    for i, x in enumerate(calibration, start=1):
+        sums = [np.asarray(s, np.float64) for s in step(x)]
+        totals = sums if totals is None else [a + b for a, b in zip(totals, sums)]
+        if bar is not None:
+            bar.update(i)
+    return probe_spec.collect(totals)
+
+
+def _batch_step(probe, probe_spec, strategy):
+    """The compiled `x -> sums of the batch`, in float64: a `tf.function`
+    (split across the replicas of `strategy`), or a `jax.jit` run with
+    64-bit types enabled (JAX computes in 32 bits by default)."""
+    if keras.backend.backend() == "jax":
+        jitted = jax_counting.jitted_probe(probe, probe_spec.sums)
+
+        def step(x):
+            with jax_counting.x64():
+                return jitted(x)
+
+        return step
+
+    def batch_sums(x):
+        outs = probe(x, training=False)
+        return probe_spec.sums(
+            list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        )
+
+    if strategy is None:
+        return tf.function(batch_sums, autograph=False, reduce_retracing=True)
+    return replicas.compiled_split_sum(strategy, batch_sums, probe.inputs)
