@@ -30,6 +30,7 @@ def measure(
     batch_size: int | None = None,
     steps: int | None = None,
     strategy: Any = None,
+    moments: bool = False,
     verbose: str | int = "auto",
 ) -> ActivationStats:
     """Counts how often each neuron of each fold site is active.
@@ -47,6 +48,15 @@ def measure(
             one in scope, `with strategy.scope(): ...`). Each batch is split
             across its replicas and the integer counts are summed, so the
             statistics equal one device's, bit for bit.
+        moments: Also gather, in the same pass, the second moments
+            `refit=True` needs, so that `apply`, `sweep` and size targets
+            can refit from these statistics without reading the data again.
+            Per site they take `8 (F + 1) (F + 1 + n)` bytes (`F` the
+            features its producer can read under any plan: its input, the
+            inputs of producers that can fold into it, a convolution's
+            patches; `n` its neurons), see `stats.moments_nbytes`; the
+            pass costs about `2 F (F + n)` more operations per output
+            position of each producer.
         verbose: `"auto"` or 1 shows a progress bar, 0 is silent.
 
     Returns:
@@ -77,13 +87,16 @@ def measure(
     opts = options_lib.Options(
         batch_size=batch_size, steps=steps, strategy=strategy, verbose=verbose
     )
+    options_lib.check_flag("moments", moments)
+    analysis = analyse(model)
     return counting.count_sites(
-        analyse(model),
+        analysis,
         data,
         batch_size=opts.batch_size,
         verbose=opts.verbose,
         steps=opts.steps,
         strategy=opts.strategy,
+        moments=refit_lib.moment_blocks(analysis) if moments else None,
     )
 
 
@@ -175,9 +188,11 @@ def apply(
         refit: Fit each folded site's shortcut and bias by ridge least
             squares on the calibration data to the folded neurons' true
             outputs, instead of the plain fold (identical at threshold
-            1.0, more accurate below it; Dense producers called once).
-            Needs the calibration data, not stats: it takes one more
-            streaming pass.
+            1.0, more accurate below it; Dense and convolutional
+            producers called once). Needs the calibration data (one more
+            streaming pass; with a metric guard, gathered in the measuring
+            pass for every probed plan) or stats measured with
+            `moments=True` (no pass).
         ridge: Ridge strength of the refit, relative to the mean diagonal
             of the normal equations.
         certify: Fold only neurons that interval-bound propagation proves
@@ -248,9 +263,15 @@ def apply(
     return small, report
 
 
-def statistics(analysis, data, opts):
+def statistics(analysis, data, opts, moments=None):
     """Activation statistics (measured, given, or proven on a box), and
-    notes for the report."""
+    notes for the report.
+
+    With `moments` (default: when a metric guard refits several plans),
+    a measuring pass also gathers refit's second moments, for any plan.
+    """
+    if moments is None:
+        moments = opts.refit and opts.guarded
     if opts.certify:
         stats, source = certify_lib.certified_stats(
             analysis.fn,
@@ -278,6 +299,7 @@ def statistics(analysis, data, opts):
         verbose=opts.verbose,
         steps=opts.steps,
         strategy=opts.strategy,
+        moments=refit_lib.moment_blocks(analysis) if moments else None,
     )
     return stats, {}
 
@@ -299,7 +321,7 @@ def compress(
     Returns:
         `(compressed model, report)`.
     """
-    refitter = _refitter(analysis, data, opts) if opts.refit else None
+    refitter = _refitter(analysis, data, opts, stats.moments) if opts.refit else None
     policy = opts.policy(_guard(analysis, opts, refitter) if opts.guarded else None)
     plan, notes = policy.plan(analysis.spec, stats.piece_rates, **opts.plan_options)
     fitted, skipped = refitter(plan) if refitter else (None, {})
@@ -329,12 +351,16 @@ def compress(
     return small, report
 
 
-def _refitter(analysis, data, opts):
+def _refitter(analysis, data, opts, moments):
+    """`plan -> refit.fit(...)`: from the statistics' second moments if
+    they hold them, else by a pass over `data`."""
+
     def refitter(plan):
         return refit_lib.fit(
             analysis,
             plan,
             data,
+            moments=moments,
             batch_size=opts.batch_size,
             steps=opts.steps,
             ridge=opts.ridge,

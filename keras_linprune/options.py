@@ -389,6 +389,19 @@ def check_prune(model, quantile, rounds, fit_data, epochs_per_round):
         )
 
 
+def _has_moments(data):
+    """Whether `data` is `ActivationStats` holding second moments."""
+    return getattr(data, "moments", None) is not None
+
+
+def _describe_data(data):
+    from keras_linprune.measurement.stats import ActivationStats
+
+    if isinstance(data, ActivationStats):
+        return "ActivationStats without second moments"
+    return type(data).__name__
+
+
 def _has_data(data):
     """Whether `data` is calibration data (not stats, not `None`)."""
     from keras_linprune.measurement.stats import ActivationStats
@@ -495,11 +508,11 @@ class Options:
                 "min/max) with `certify=True`. Received: "
                 f"{type(data).__name__}"
             )
-        if self.refit and not _has_data(data):
+        if self.refit and not _has_data(data) and not _has_moments(data):
             raise ValueError(
-                "Expected the calibration data with `refit=True`: the refit "
-                "takes its own pass over it. Received: "
-                f"{type(data).__name__}"
+                "Expected the calibration data, or statistics measured with "
+                "`moments=True`, with `refit=True`: the least squares needs "
+                f"one or the other. Received: {_describe_data(data)}"
             )
 
     def check_analysis(self, analysis):

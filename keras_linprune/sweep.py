@@ -35,6 +35,8 @@ def sweep(
     shortcut: str = "auto",
     objective: str = "params",
     metrics: Any = None,
+    refit: bool = False,
+    ridge: float = 1e-6,
     batch_size: int | None = None,
     steps: int | None = None,
     strategy: Any = None,
@@ -56,6 +58,11 @@ def sweep(
         metrics: Metric names or `keras.metrics.Metric`s to evaluate;
             default: the model's compiled loss and metrics (the model must
             then be compiled).
+        refit: Refit every threshold's shortcuts by least squares, as in
+            `apply`. The second moments it needs are gathered once, in the
+            measuring pass (or taken from stats measured with
+            `moments=True`): no pass over the data per threshold.
+        ridge: As in `apply`.
         batch_size: Rows per batch when measuring unbatched data.
         steps: Batches to read per pass over the data (default: all).
         strategy: A `tf.distribute.Strategy` to measure under (default: the
@@ -92,14 +99,17 @@ def sweep(
         remove_dead=remove_dead,
         shortcut=shortcut,
         objective=objective,
+        refit=refit,
+        ridge=ridge,
         batch_size=batch_size,
         steps=steps,
         strategy=strategy,
         verbose=verbose,
     )
+    base.check_against(model, data_or_stats)
     analysis = analyse(model)  # once, for every threshold
     base.check_analysis(analysis)
-    stats, _ = api.statistics(analysis, data_or_stats, base)
+    stats, _ = api.statistics(analysis, data_or_stats, base, moments=base.refit)
     original = {
         "total_params": model.count_params(),
         "total_macs": analysis.spec.total_macs,
@@ -115,6 +125,7 @@ def sweep(
         bar.add(1)
     frame = pd.DataFrame(rows)
     frame.attrs["original"] = original
+    frame.attrs["refit"] = base.refit
     return frame
 
 

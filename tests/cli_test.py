@@ -158,6 +158,23 @@ def test_measure_then_compress_from_the_stats(saved, capsys):
     f.assert_close(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
 
 
+def test_compress_refits_from_stats_measured_with_moments(saved, capsys):
+    model, x, tmp = saved
+    stats = tmp / "stats.npz"
+    args = ["measure", str(tmp / "m.keras"), "--data", str(tmp / "x.npy")]
+    assert cli.main([*args, "--out", str(stats)]) == 0
+    compress = ["compress", str(tmp / "m.keras"), "--stats", str(stats), "--refit"]
+    assert cli.main([*compress, "--out", str(tmp / "a.keras")]) == 2
+    assert "moments=True" in capsys.readouterr().err
+    assert cli.main([*args, "--out", str(stats), "--moments", "--force"]) == 0
+    assert (
+        cli.main([*compress, "--threshold", "0.9", "--out", str(tmp / "a.keras")]) == 0
+    )
+    small = keras.saving.load_model(tmp / "a.keras")
+    direct, _ = linprune.apply(model, x, threshold=0.9, refit=True, verbose=0)
+    f.assert_close(small.predict(x, verbose=0), direct.predict(x, verbose=0), atol=1e-5)
+
+
 def test_measure_json_lists_the_sites(saved, capsys):
     _, x, tmp = saved
     args = ["measure", str(tmp / "m.keras"), "--data", str(tmp / "x.npy")]

@@ -68,3 +68,33 @@ def check_model(model, x, tmp_dir):
 def test_random_graphs_compress_exactly(tmp_path, seed, layers, kind):
     model, x = random_model(seed, layers, kind)
     check_model(model, x, str(tmp_path))
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=max(4, EXAMPLES // 3),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    layers=st.integers(1, 5),
+    kind=st.sampled_from(["vector", "image"]),
+    threshold=st.sampled_from([1.0, 0.9, 0.7]),
+)
+def test_refit_from_moments_equals_refit_from_data(seed, layers, kind, threshold):
+    """`measure(moments=True)` holds every feature any plan reads: a refit
+    from the statistics equals refit's own pass over the data."""
+    model, x = random_model(seed, layers, kind)
+    options = dict(threshold=threshold, layer_threshold=0, refit=True, verbose=0)
+    stats = linprune.measure(model, x, moments=True, verbose=0)
+    from_data, r1 = linprune.apply(model, x, **options)
+    from_stats, r2 = linprune.apply(model, stats, **options)
+    assert r1.attrs.get("refit_skipped") == r2.attrs.get("refit_skipped")
+    assert from_stats.count_params() == from_data.count_params()
+    want = from_data.predict(x, verbose=0)
+    scale = max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(
+        from_stats.predict(x, verbose=0), want, atol=1e-4 * scale, rtol=1e-4
+    )

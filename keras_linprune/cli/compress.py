@@ -38,7 +38,8 @@ def add_parser(sub):
     parser.add_argument(
         "--refit",
         action="store_true",
-        help="least-squares shortcuts (one more data pass; needs --data)",
+        help="least-squares shortcuts (one more pass over --data, or none "
+        "from --stats measured with --moments)",
     )
     arguments.add_batch_size(parser)
     export.add_export_arguments(parser)

@@ -15,6 +15,13 @@ def add_parser(sub):
     arguments.add_data(parser)
     arguments.add_output(parser, "output .npz path of the statistics")
     arguments.add_batch_size(parser)
+    parser.add_argument(
+        "--moments",
+        action="store_true",
+        help="also gather the second moments --refit needs, so that "
+        "`compress --stats ... --refit` reads no data (memory grows with the "
+        "square of each layer's inputs)",
+    )
     arguments.add_json(parser)
     return parser
 
@@ -33,7 +40,11 @@ def run(args):
     import keras_linprune as linprune
 
     stats = linprune.measure(
-        model, data, batch_size=args.batch_size, verbose=0 if args.json else 1
+        model,
+        data,
+        batch_size=args.batch_size,
+        moments=args.moments,
+        verbose=0 if args.json else 1,
     )
     stats.save(args.out)
     sites = site_table(stats)

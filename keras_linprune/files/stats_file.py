@@ -2,13 +2,16 @@
 
 A stats file holds a format version, the model's fingerprint and name, the
 row count, per site the piece counts, observations and principal piece,
-whether all calibration rows were identical, and a digest over all of it.
+whether all calibration rows were identical, optionally the second
+moments refit needs (per site: its feature blocks as JSON, the two sums),
+and a digest over all of it.
 Loading checks everything and raises `StatsFileError` for anything that is
 not a file `ActivationStats.save` wrote: a missing field, a wrong type, an
 impossible count, or content edited after writing (the digest).
 """
 
 import hashlib
+import json
 import os
 import zipfile
 
@@ -35,7 +38,27 @@ def digest(stats):
         h.update(f"{site}|{stats.principal[site]}|{counts.shape}|".encode())
         h.update(counts.tobytes())
         h.update(observations.tobytes())
+    for site, m in (stats.moments or {}).items():  # absent: digest unchanged
+        h.update(f"moments|{site}|{_blocks_json(m.blocks)}|".encode())
+        h.update(np.ascontiguousarray(m.gram, np.float64).tobytes())
+        h.update(np.ascontiguousarray(m.cross, np.float64).tobytes())
     return h.hexdigest()
+
+
+def _blocks_json(blocks):
+    return json.dumps([[b.source, b.signature, b.width, list(b.taps)] for b in blocks])
+
+
+def _moment_arrays(moments):
+    arrays = {}
+    if moments is None:
+        return arrays
+    arrays["moment_sites"] = np.array(list(moments), dtype=str)
+    for site, m in moments.items():
+        arrays[f"moments/{site}/blocks"] = np.array(_blocks_json(m.blocks))
+        arrays[f"moments/{site}/gram"] = m.gram
+        arrays[f"moments/{site}/cross"] = m.cross
+    return arrays
 
 
 def save(stats, path):
@@ -47,6 +70,7 @@ def save(stats, path):
             for k, v in stats.observations.items()
         }
     )
+    arrays.update(_moment_arrays(stats.moments))
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(
             f,
@@ -119,6 +143,7 @@ def _from_fields(cls, fields, path):
             f"Expected a stats file of at least one calibration row. Received: "
             f"rows={rows} in {path!r}"
         )
+    moments = _moments_from(fields, path)
     try:
         return cls(
             counts,
@@ -128,6 +153,40 @@ def _from_fields(cls, fields, path):
             str(fields["model_name"]),
             dict(zip(sites, principal)),
             identical_rows=bool(_field(fields, "identical_rows", path, "b")),
+            moments=moments,
         )
     except ValueError as e:
         raise StatsFileError(f"{e} (in the stats file {path!r})") from None
+
+
+def _moments_from(fields, path):
+    """The `SiteMoments` a file holds, or `None` (a file without them)."""
+    from keras_linprune.measurement.moments import Block, SiteMoments
+
+    if "moment_sites" not in fields:
+        return None
+    out = {}
+    for site in (str(s) for s in _field(fields, "moment_sites", path, "U")):
+        prefix = f"moments/{site}/"
+        try:
+            blocks = tuple(
+                Block(str(source), str(signature), int(width), tuple(taps))
+                for source, signature, width, taps in json.loads(
+                    str(_field(fields, prefix + "blocks", path, "U"))
+                )
+            )
+        except (ValueError, TypeError) as e:
+            raise StatsFileError(
+                f"Expected the feature blocks of site {site!r} as JSON. "
+                f"Received: unreadable blocks in {path!r} ({e})"
+            ) from None
+        gram = _field(fields, prefix + "gram", path, "f")
+        cross = _field(fields, prefix + "cross", path, "f")
+        size = sum(b.size for b in blocks) + 1
+        if gram.shape != (size, size) or cross.ndim != 2 or cross.shape[0] != size:
+            raise StatsFileError(
+                f"Expected moments of {size} features for site {site!r}. "
+                f"Received: shapes {gram.shape} and {cross.shape} in {path!r}"
+            )
+        out[site] = SiteMoments(blocks, gram, cross)
+    return out

@@ -22,10 +22,13 @@ from keras import ops
 from keras_linprune.core.pieces import INF
 from keras_linprune.measurement import data as data_lib
 from keras_linprune.measurement import jax_counting, replicas
+from keras_linprune.measurement import moments as moments_lib
 from keras_linprune.measurement.stats import ActivationStats
 
 
-def count_sites(analysis, data, *, batch_size, verbose, steps=None, strategy=None):
+def count_sites(
+    analysis, data, *, batch_size, verbose, steps=None, strategy=None, moments=None
+):
     """Counts the activation pieces of every site of an `Analysis`.
 
     Args:
@@ -38,9 +41,12 @@ def count_sites(analysis, data, *, batch_size, verbose, steps=None, strategy=Non
             one in scope, if any): each batch is split across its replicas
             and the integer counts summed, so the result equals one
             device's.
+        moments: Also sum, in the same pass, the second moments of these
+            sites' features: `{site: feature Blocks}` (`moments.py`; refit's
+            `moment_blocks` for every feature any plan reads), or `None`.
 
     Returns:
-        An `ActivationStats`.
+        An `ActivationStats` (with `moments` when asked).
 
     Raises:
         ValueError: For data that yields no rows, NaN/Inf inputs or
@@ -61,7 +67,8 @@ def count_sites(analysis, data, *, batch_size, verbose, steps=None, strategy=Non
                 (measured, binding.on_output, s.activation, binding.channel_axis)
             )
             owner.append(s.name)
-    counter = _counter_for(fn, tuple(keys), probes)
+    extra = None if moments is None else moments_lib.MomentsProbe(analysis, moments)
+    counter = _counter_for(fn, tuple(keys), probes, extra)
     result = counter.run(calibration, verbose, replicas.active_strategy(strategy))
     _check_counts(result, owner)
     pieces, observations = _per_site(keys, owner, result.counts, result.observations)
@@ -73,6 +80,7 @@ def count_sites(analysis, data, *, batch_size, verbose, steps=None, strategy=Non
         analysis.model.name,
         {s.name: s.activation.principal for s in found.spec.sites},
         identical_rows=result.identical_rows,
+        moments=extra.collect(result.moments) if extra else None,
     )
     found_warnings = stats.warnings
     if found_warnings:
@@ -127,11 +135,12 @@ def _per_site(keys, owner, per_call, per_call_obs):
 _COUNTERS = weakref.WeakKeyDictionary()
 
 
-def _counter_for(fn, keys, probes):
+def _counter_for(fn, keys, probes, moments=None):
     per_model = _COUNTERS.setdefault(fn, {})
-    if keys not in per_model:
-        per_model[keys] = _SiteCounter(fn, probes)
-    return per_model[keys]
+    key = (keys, moments is not None)
+    if key not in per_model:
+        per_model[key] = _SiteCounter(fn, probes, moments)
+    return per_model[key]
 
 
 def piece_masks(t, activation, on_output):
@@ -178,6 +187,7 @@ class CountResult:
         counts: Per probe, `(pieces, width)` int64 counts.
         observations: Per probe, observations per neuron.
         nonfinite: Per probe, batches with NaN/Inf activations.
+        moments: The summed `MomentsProbe.sums` (float64), if any.
         input_nonfinite: `{input name: batches with NaN/Inf values}`.
         identical_rows: Whether every numeric input row was the same.
     """
@@ -188,16 +198,19 @@ class CountResult:
     nonfinite: list
     input_nonfinite: dict
     identical_rows: bool
+    moments: list = dataclasses.field(default_factory=list)
 
 
 class _SiteCounter:
     """Runs the instrumented sub-model and sums integer counts."""
 
-    def __init__(self, fn, probes):
+    def __init__(self, fn, probes, moments=None):
         self.probes = probes
         self.n = len(probes)
         self.shapes = [(len(a.pieces), int(t.shape[axis])) for t, _, a, axis in probes]
+        self.moments = moments  # a `MomentsProbe`, summed in the same pass
         tensors = [t for t, _, _, _ in probes]
+        tensors += moments.tensors if moments else []
         self.probe = keras.Model(fn.inputs, tensors) if tensors else None
         self.inputs = _numeric_inputs(fn)
         self.model_inputs = fn.inputs
@@ -228,6 +241,7 @@ class _SiteCounter:
             [make(shape, tf.int64) for shape in self.shapes],
             [make((), tf.int64) for _ in range(self.n)],
             [make((), tf.int64) for _ in range(self.n)],
+            [make(shape, tf.float64) for shape in self.moment_shapes],
         )
         inputs = (
             [make((), tf.int64) for _ in self.inputs],
@@ -270,15 +284,26 @@ class _SiteCounter:
         """
         rows = ops.cast(ops.shape(x[0])[0], total_dtype)
         if self.probe is None:
-            return rows, [], [], []
+            return rows, [], [], [], []
         hs = self.probe(x, training=False)
-        return (rows, *self.activation_counts(hs, total_dtype))
+        hs = list(hs) if isinstance(hs, (list, tuple)) else [hs]
+        counts = self.activation_counts(hs[: self.n], total_dtype)
+        return (rows, *counts, self.moment_sums(hs[self.n :]))
+
+    @property
+    def moment_shapes(self):
+        """Shapes of the moments' sums, flat (none without moments)."""
+        if self.moments is None:
+            return []
+        return [shape for pair in self.moments.shapes for shape in pair]
+
+    def moment_sums(self, outs):
+        """The moments' float64 sums of one batch (`MomentsProbe.sums`)."""
+        return self.moments.sums(outs) if self.moments else []
 
     def activation_counts(self, hs, total_dtype="int64"):
         """Per probe: `(pieces, width)` counts, observations and a
         non-finite flag, from the probe model's outputs `hs`."""
-        if self.n == 1 and not isinstance(hs, (list, tuple)):
-            hs = [hs]
         counts, observations, nonfinite = [], [], []
         for h, (_, on_output, activation, axis) in zip(hs, self.probes):
             if axis != -1 and axis != len(h.shape) - 1:
@@ -360,7 +385,7 @@ class _SiteCounter:
             if bar is not None:
                 bar.update(batches)
         sites, inputs = tf.nest.map_structure(lambda t: t.numpy(), totals)
-        rows, counts, observations, nonfinite = sites
+        rows, counts, observations, nonfinite, moments = sites
         input_nonfinite, _, varies = inputs
         return CountResult(
             int(rows),
@@ -369,6 +394,7 @@ class _SiteCounter:
             [int(n) for n in nonfinite],
             {name: int(n) for (_, name, _), n in zip(self.inputs, input_nonfinite)},
             bool(self.inputs) and not any(varies),
+            list(moments),
         )
 
 

@@ -24,16 +24,17 @@ def run(counter, calibration, verbose):
             calibration.num_batches, verbose=verbose, unit_name="batch"
         )
     checks = InputChecks(counter.inputs)
-    rows, totals = 0, None
+    rows, totals, moments = 0, None, None
     for batches, x in enumerate(calibration, start=1):
         x = [np.asarray(t) for t in x]  # once, for the checks and the step
         rows += int(x[0].shape[0])
         checks.update(x)
         if step is not None:
-            counts = [np.asarray(c, np.int64) for c in _flat(step(x))]
-            totals = (
-                counts if totals is None else [a + b for a, b in zip(totals, counts)]
-            )
+            counts, sums = step(x)
+            counts = [np.asarray(c, np.int64) for c in counts]
+            sums = [np.asarray(m, np.float64) for m in sums]
+            totals = _add(totals, counts)
+            moments = _add(moments, sums)
         if bar is not None:
             bar.update(batches)
     n = counter.n
@@ -45,14 +46,35 @@ def run(counter, calibration, verbose):
         [int(f) for f in totals[2 * n :]],
         checks.nonfinite,
         bool(counter.inputs) and not checks.varies,
+        moments or [],
     )
+
+
+def _add(totals, values):
+    return values if totals is None else [a + b for a, b in zip(totals, values)]
 
 
 def _compiled_step(counter):
-    """`x -> (counts, observations, nonfinite)` of one batch, jitted."""
-    return jitted_probe(
-        counter.probe, lambda outs: counter.activation_counts(outs, "int32")
-    )
+    """`x -> (counts, observations, nonfinite) flat, moment sums` of one
+    batch, jitted; run with 64-bit types when there are moments (float64
+    sums, as on TensorFlow)."""
+
+    def reduce(outs):
+        counts, observations, nonfinite = counter.activation_counts(
+            outs[: counter.n], "int32"
+        )
+        flat = [*counts, *observations, *nonfinite]
+        return flat, counter.moment_sums(outs[counter.n :])
+
+    step = jitted_probe(counter.probe, reduce)
+    if counter.moments is None:
+        return step
+
+    def with_x64(x):
+        with x64():
+            return step(x)
+
+    return with_x64
 
 
 def jitted_probe(probe, reduce):
@@ -85,11 +107,6 @@ def x64():
     from jax.experimental import enable_x64
 
     return enable_x64()
-
-
-def _flat(result):
-    counts, observations, nonfinite = result
-    return [*counts, *observations, *nonfinite]
 
 
 class InputChecks:

@@ -111,6 +111,14 @@ class SiteMoments:
         return self.gram[np.ix_(index, index)], self.cross[np.ix_(index, linear)]
 
 
+def unfit_reason(analysis, site):
+    """Why refit cannot fit `site` whatever the plan (`""` if it can): a
+    producer called at several places has one kernel for different rows."""
+    if len(analysis.found.bindings[site.name].tensor) > 1:
+        return "shared layer"
+    return ""
+
+
 def site_blocks(analysis, terms):
     """The `Block`s of a producer's terms, a list of `(source key, taps,
     geometry signature)`, or the reason refit cannot read one of them."""

@@ -38,6 +38,8 @@ class ActivationStats:
             rate is reported (default: 1, ReLU's active piece).
         identical_rows: Whether every calibration row was the same (the
             rates then say nothing about other inputs; see `warnings`).
+        moments: Mapping from site key to its `moments.SiteMoments` (the
+            sums refit needs, from `measure(..., moments=True)`), or `None`.
 
     Raises:
         ValueError: For counts that are not integers, negative, or more
@@ -64,6 +66,7 @@ class ActivationStats:
         principal=None,
         *,
         identical_rows=False,
+        moments=None,
     ):
         self.observations = {
             k: int(v) if np.ndim(v) == 0 else np.asarray(v, np.int64)
@@ -82,6 +85,7 @@ class ActivationStats:
         self.fingerprint = fingerprint
         self.model_name = model_name
         self.identical_rows = bool(identical_rows)
+        self.moments = None if moments is None else dict(moments)
         self._check_counts()
 
     def _sums_per_call(self, site):
@@ -224,7 +228,9 @@ class ActivationStats:
         Measure shards of a large set wherever they live (separate jobs,
         machines, days) and merge: the result equals measuring all of them
         in one pass, bit for bit. Rows count as identical only if every
-        part's rows were.
+        part's rows were. Second moments are added too when every part has
+        them (floats: equal to one pass up to the order of addition), and
+        dropped when a part has none.
 
         Raises:
             ValueError: With no part, or parts from different models (their
@@ -255,7 +261,13 @@ class ActivationStats:
             first.model_name,
             first.principal,
             identical_rows=all(p.identical_rows for p in parts),
+            moments=_merged_moments(parts),
         )
+
+    @property
+    def moments_nbytes(self) -> int:
+        """Memory the second moments take (0 without them)."""
+        return sum(m.nbytes for m in (self.moments or {}).values())
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the statistics to exactly `path` (an `.npz` file; no
@@ -277,10 +289,22 @@ class ActivationStats:
         return stats_file.load(cls, path)
 
     def __repr__(self):
+        moments = f" moments={len(self.moments)}" if self.moments else ""
         return (
             f"<ActivationStats model={self.model_name!r} rows={self.rows} "
-            f"sites={len(self.piece_counts)}>"
+            f"sites={len(self.piece_counts)}{moments}>"
         )
+
+
+def _merged_moments(parts):
+    """The sum of the parts' second moments, or `None` if one has none."""
+    if any(p.moments is None for p in parts):
+        return None
+    first = parts[0].moments
+    return {
+        site: sum((p.moments[site] for p in parts[1:]), start)
+        for site, start in first.items()
+    }
 
 
 def _integer_counts(site, counts):

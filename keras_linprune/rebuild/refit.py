@@ -92,7 +92,7 @@ def _problems(analysis, plan):
         d = plan.decisions[site.name]
         if not d.linear.size:
             continue
-        reason = unfit_reason(analysis, site)
+        reason = moments_lib.unfit_reason(analysis, site)
         producer_terms = terms[site.producer]
         blocks = reason or moments_lib.site_blocks(analysis, producer_terms.values())
         if isinstance(blocks, str):
@@ -116,11 +116,19 @@ def _problems(analysis, plan):
     return problems, skipped
 
 
-def unfit_reason(analysis, site):
-    """Why refit cannot fit `site` whatever the plan (`""` if it can)."""
-    if len(analysis.found.bindings[site.name].tensor) > 1:
-        return "shared layer"
-    return ""
+def moment_blocks(analysis):
+    """Per site refit can fit, every feature `Block` its producer reads
+    under any plan (`layout.possible_terms`): what `measure(...,
+    moments=True)` sums so that any later plan refits from statistics."""
+    terms = layout_lib.possible_terms(analysis.spec)
+    out = {}
+    for site in analysis.spec.sites:
+        if moments_lib.unfit_reason(analysis, site):
+            continue
+        blocks = moments_lib.site_blocks(analysis, terms[site.producer])
+        if not isinstance(blocks, str):
+            out[site.name] = blocks
+    return out
 
 
 def _solve(p, moments, ridge):
@@ -131,7 +139,10 @@ def _solve(p, moments, ridge):
     reg = np.zeros(a.shape[0])
     diag = np.diag(a)[:n_features]
     reg[:n_features] = ridge * max(float(diag.mean()), 1e-12)
-    w = np.linalg.solve(a + np.diag(reg), b)
+    try:
+        w = np.linalg.solve(a + np.diag(reg), b)
+    except np.linalg.LinAlgError:  # singular (ridge=0, repeated features)
+        w = np.linalg.lstsq(a, b, rcond=None)[0]
     terms, start = {}, 0
     for key, block, cols in zip(p.keys, p.blocks, p.columns):
         width = block.width if cols is None else len(cols)

@@ -33,6 +33,7 @@ def rewrite(path, fields, *, redigest=False, cls=linprune.ActivationStats):
         stats.identical_rows = bool(fields["identical_rows"])
         stats.fingerprint = str(fields["fingerprint"])
         stats.model_name = str(fields["model_name"])
+        stats.moments = None
         fields = {**fields, "digest": stats_file.digest(stats)}
     with open(path, "wb") as fh:
         np.savez(fh, **fields)

@@ -166,8 +166,12 @@ def test_refit_skips_transposed_convolutions_and_shared_layers_and_says_so():
 def test_refit_needs_data_and_a_valid_ridge():
     model, x = model_and_data()
     stats = linprune.measure(model, x, verbose=0)
-    with pytest.raises(ValueError, match="calibration data with `refit"):
+    with pytest.raises(
+        ValueError, match="calibration data, or statistics measured with `moments=True`"
+    ):
         linprune.apply(model, stats, refit=True)
+    with pytest.raises(ValueError, match="without second moments"):
+        linprune.sweep(model, stats, refit=True, verbose=0)
     with pytest.raises(ValueError, match="ridge"):
         linprune.apply(model, x, refit=True, ridge=-1.0)
     with pytest.raises(TypeError, match="refit"):
@@ -198,3 +202,101 @@ def test_refit_through_a_concatenate_with_the_input():
     assert (errors(fitted, model, x) ** 2).mean() < (
         errors(plain, model, x) ** 2
     ).mean()
+
+
+class CountingBatches(keras.utils.PyDataset):
+    """Calibration batches that count how often they are read."""
+
+    def __init__(self, x, batch=100):
+        super().__init__()
+        self.x, self.batch, self.reads = x, batch, 0
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch)
+
+    def __getitem__(self, i):
+        self.reads += 1
+        return self.x[i * self.batch : (i + 1) * self.batch]
+
+
+REFIT_MODELS = {
+    "mlp": model_and_data,
+    "conv_chain": lambda: conv_model(*CONVS["conv2d_same"][:3], padding="same"),
+    "conv1d_causal": lambda: conv_model(
+        *CONVS["conv1d_dilated"][:3], **CONVS["conv1d_dilated"][3]
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFIT_MODELS))
+@pytest.mark.parametrize("threshold", [1.0, 0.8])
+def test_refit_from_moments_equals_refit_from_data(name, threshold):
+    model, x = REFIT_MODELS[name]()
+    stats = linprune.measure(model, x, moments=True, verbose=0)
+    options = dict(threshold=threshold, layer_threshold=0, refit=True, verbose=0)
+    from_data, r1 = linprune.apply(model, x, **options)
+    from_stats, r2 = linprune.apply(model, stats, **options)
+    assert r1.linear.sum() > 0 and r2.attrs["refit"]
+    assert from_stats.count_params() == from_data.count_params()
+    f.assert_close(
+        from_stats.predict(x, verbose=0), from_data.predict(x, verbose=0), atol=1e-5
+    )
+
+
+def test_refit_from_moments_reads_no_data():
+    """A size target and a guard refit from the statistics; a sweep with
+    refit reads the data once, in its measuring pass."""
+    model, x = model_and_data()
+    batches = CountingBatches(x)
+    stats = linprune.measure(model, batches, moments=True, verbose=0)
+    one_pass = batches.reads  # each batch, and the first once more (checks)
+    assert len(batches) <= one_pass <= len(batches) + 1
+    small, report = linprune.apply(model, stats, target_size=0.6, refit=True, verbose=0)
+    assert report.attrs["refit"] and small.count_params() <= 0.6 * model.count_params()
+    y = model.predict(x, verbose=0)
+    linprune.apply(
+        model,
+        stats,
+        max_metric_drop=0.05,
+        eval_data=(x, y),
+        metric="mse",
+        refit=True,
+        verbose=0,
+    )
+    assert batches.reads == one_pass
+    table = linprune.sweep(
+        model,
+        batches,
+        thresholds=[0.7, 0.9],
+        metrics=["mse"],
+        eval_data=(x, y),
+        refit=True,
+        verbose=0,
+    )
+    assert batches.reads == 2 * one_pass and table.attrs["refit"]
+    for row in table.itertuples():
+        alone, _ = linprune.apply(
+            model, x, threshold=row.threshold, refit=True, verbose=0
+        )
+        assert alone.count_params() == row.total_params
+        mse = float(np.mean((alone.predict(x, verbose=0) - y) ** 2))
+        assert mse == pytest.approx(row.mse, rel=1e-4, abs=1e-7)
+
+
+def test_a_guard_with_refit_measures_moments_in_its_one_pass():
+    model, x = model_and_data()
+    batches = CountingBatches(x)
+    y = model.predict(x, verbose=0)
+    small, report = linprune.apply(
+        model,
+        batches,
+        max_metric_drop=0.05,
+        eval_data=(x, y),
+        metric="mse",
+        refit=True,
+        verbose=0,
+    )
+    measured = CountingBatches(x)
+    linprune.measure(model, measured, verbose=0)
+    assert batches.reads == measured.reads and report.attrs["refit"]
+    assert small.count_params() < model.count_params()
