@@ -293,9 +293,7 @@ class _SiteCounter:
     @property
     def moment_shapes(self):
         """Shapes of the moments' sums, flat (none without moments)."""
-        if self.moments is None:
-            return []
-        return [shape for pair in self.moments.shapes for shape in pair]
+        return [] if self.moments is None else self.moments.shapes
 
     def moment_sums(self, outs):
         """The moments' float64 sums of one batch (`MomentsProbe.sums`)."""

@@ -140,22 +140,71 @@ def site_blocks(analysis, terms):
     return tuple(blocks)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Column:
+    """Columns of a Gram matrix: how to read them from the probe's outputs.
+
+    `identity` is equal for columns holding the same values: a tensor
+    read position by position (a site's activation, a pointwise term's
+    source) is one column whoever reads it.
+    """
+
+    identity: tuple
+    slot: int  # index of the tensor in the probe's outputs
+    width: int
+    layer: object = None  # the geometry layer of a patch-like read
+    taps: int = 1
+    axis: int = -1  # channel axis of a position-by-position read
+
+    def rows(self, outs, dtype):
+        v = outs[self.slot]
+        if self.layer is not None:
+            kind = registry.linear_kind(self.layer)
+            return ops.cast(kind.feature_rows(self.layer, v, self.taps), dtype)
+        if self.axis not in (-1, len(v.shape) - 1):
+            v = ops.moveaxis(v, self.axis, -1)
+        return ops.cast(ops.reshape(v, (-1, v.shape[-1])), dtype)
+
+
+@dataclasses.dataclass
+class _Host:
+    """One Gram matrix over `columns` (and a ones column), from which the
+    moments of every site in `sites` are sliced."""
+
+    columns: list
+    sites: list
+
+    @property
+    def size(self):
+        return sum(c.width for c in self.columns) + 1
+
+    def index(self, columns):
+        """Indices of `columns` (each one of this host's) in the Gram."""
+        starts = np.cumsum([0] + [c.width for c in self.columns])
+        where = {c.identity: start for c, start in zip(self.columns, starts)}
+        parts = [where[c.identity] + np.arange(c.width) for c in columns]
+        return np.concatenate(parts).astype(np.int64)
+
+
 class MomentsProbe:
     """What a pass over the data needs to sum the moments of some sites.
+
+    Each site's sums are blocks of the Gram matrix of its features and its
+    activation. Sites whose columns are all among another's (a chain of
+    Dense layers: each producer reads every earlier one's input and
+    activation) share that one's Gram: one matrix product per group
+    instead of one per site.
 
     Attributes:
         tensors: The original model's tensors the sums read (add them to
             a probe model's outputs).
-        shapes: Per site, the shapes of its `gram` and `cross`.
+        shapes: The shapes of the Gram matrices `sums` returns.
     """
 
     def __init__(self, analysis, blocks):
         """`blocks`: mapping from site key to its feature `Block`s."""
-        found = analysis.found
-        layers = {lin.geometry: name for name, lin in analysis.spec.linears.items()}
         self.blocks = dict(blocks)
-        self.tensors, self._reads, self.shapes = [], {}, []
-        slots = {}
+        self.tensors, slots = [], {}
 
         def slot(t):
             if id(t) not in slots:
@@ -163,48 +212,81 @@ class MomentsProbe:
                 self.tensors.append(t)
             return slots[id(t)]
 
-        for site, site_blocks in self.blocks.items():
-            binding = found.bindings[site]
-            env = found.env[id(binding.nodes[0])]
-            features = [
-                (slot(env[b.source]), analysis.operations[layers[b.signature]], b)
-                for b in site_blocks
-            ]
-            target = (slot(binding.tensor[0]), binding.channel_axis)
-            self._reads[site] = (features, target)
-            n_features = sum(b.size for b in site_blocks) + 1
-            width = int(binding.tensor[0].shape[binding.channel_axis])
-            self.shapes.append(((n_features, n_features), (n_features, width)))
+        self._columns = {
+            site: _site_columns(analysis, site, site_blocks, slot)
+            for site, site_blocks in self.blocks.items()
+        }
+        self._hosts = _hosts(self._columns)
+        self.shapes = [(h.size, h.size) for h in self._hosts]
 
     def sums(self, outs, dtype="float64"):
-        """Per site, `[gram, cross]` of one batch from the values `outs` of
-        `tensors` (a flat list; `keras.ops`, traced by the caller)."""
+        """The Gram matrices `[F 1]^T [F 1]` of one batch, one per group of
+        sites, from the values `outs` of `tensors` (a flat list;
+        `keras.ops`, traced by the caller)."""
         result = []
-        for features, (target, axis) in self._reads.values():
-            parts = []
-            for index, layer, block in features:
-                kind = registry.linear_kind(layer)
-                rows = kind.feature_rows(layer, outs[index], math.prod(block.taps))
-                parts.append(ops.cast(rows, dtype))
-            f = ops.concatenate(parts, axis=-1)
+        for host in self._hosts:
+            f = ops.concatenate([c.rows(outs, dtype) for c in host.columns], axis=-1)
             f = ops.concatenate([f, ops.ones_like(f[:, :1])], axis=-1)
-            y = outs[target]
-            if axis not in (-1, len(y.shape) - 1):
-                y = ops.moveaxis(y, axis, -1)
-            y = ops.cast(ops.reshape(y, (-1, y.shape[-1])), dtype)
-            ft = ops.transpose(f)
-            result.extend([ops.matmul(ft, f), ops.matmul(ft, y)])
+            result.append(ops.matmul(ops.transpose(f), f))
         return result
 
-    def collect(self, flat_sums):
+    def collect(self, grams):
         """`{site: SiteMoments}` from the totals of `sums` (NumPy)."""
         out = {}
-        for i, (site, blocks) in enumerate(self.blocks.items()):
-            gram, cross = flat_sums[2 * i], flat_sums[2 * i + 1]
-            out[site] = SiteMoments(
-                blocks, np.asarray(gram, np.float64), np.asarray(cross, np.float64)
+        for host, gram in zip(self._hosts, grams):
+            gram = np.asarray(gram, np.float64)
+            for site in host.sites:
+                *features, target = self._columns[site]
+                rows = np.append(host.index(features), host.size - 1)  # + ones
+                out[site] = SiteMoments(
+                    self.blocks[site],
+                    gram[np.ix_(rows, rows)],
+                    gram[np.ix_(rows, host.index([target]))],
+                )
+        return {site: out[site] for site in self.blocks}
+
+
+def _site_columns(analysis, site, blocks, slot):
+    """A site's feature columns, in block order, then its activation's."""
+    found = analysis.found
+    layers = {lin.geometry: name for name, lin in analysis.spec.linears.items()}
+    binding = found.bindings[site]
+    env = found.env[id(binding.nodes[0])]
+    columns = []
+    for b in blocks:
+        layer = analysis.operations[layers[b.signature]]
+        taps = math.prod(b.taps)
+        if taps == 1 and registry.linear_kind(layer).is_pointwise(layer):
+            axis = registry.linear_kind(layer).channel_axis(layer)
+            columns.append(
+                _Column(("rows", b.source), slot(env[b.source]), b.width, axis=axis)
             )
-        return out
+        else:
+            columns.append(
+                _Column(("patches", b), slot(env[b.source]), b.size, layer, taps)
+            )
+    tensor, axis = binding.tensor[0], binding.channel_axis
+    columns.append(
+        _Column(("rows", site), slot(tensor), int(tensor.shape[axis]), axis=axis)
+    )
+    return columns
+
+
+def _hosts(columns):
+    """Groups sites so that each group's columns are all among its first
+    site's (the widest first; a site joins the first group holding all its
+    columns)."""
+    hosts = []
+    by_width = sorted(columns, key=lambda s: -sum(c.width for c in columns[s]))
+    for site in by_width:
+        identities = {c.identity for c in columns[site]}
+        for host in hosts:
+            if identities <= {c.identity for c in host.columns}:
+                host.sites.append(site)
+                break
+        else:
+            hosts.append(_Host(list(columns[site]), [site]))
+    return hosts
 
 
 def gather(analysis, blocks, data, *, batch_size, steps, verbose, strategy):

@@ -149,21 +149,25 @@ def node_terms(spec, decisions):
 def possible_terms(spec):
     """Per linear node, every `(source key, taps, geometry signature)` it
     can read under some plan: its terms when every site keeps a neuron and
-    folds another (folds only add terms, and a kept neuron keeps the
-    site's own term), so any plan's terms are among them."""
-    folding = {s.name: _FoldsOne() for s in spec.sites}
+    folds another where linear neurons may fold (folds only add terms, and
+    a kept neuron keeps the site's own term), so any plan's terms are among
+    them."""
+    decisions = {s.name: _ShapeOnly(folds=not s.linear_block) for s in spec.sites}
     return {
         name: tuple(dict.fromkeys(node.values()))
-        for name, node in node_terms(spec, folding).items()
+        for name, node in node_terms(spec, decisions).items()
     }
 
 
-class _FoldsOne:
-    """The shape of a decision keeping one neuron and folding one, with an
-    offset and a constant (for `possible_terms`)."""
+class _ShapeOnly:
+    """What `_propagate` reads of a decision keeping one neuron, removing
+    one as a constant (with a non-zero value) and, if `folds`, folding one
+    with an offset."""
 
-    keep = linear = constant = np.zeros(1, np.int64)
-    moves_offset = moves_value = True
+    def __init__(self, folds):
+        self.keep = self.constant = np.zeros(1, np.int64)
+        self.linear = np.zeros(int(folds), np.int64)
+        self.moves_offset = self.moves_value = True
 
 
 def _node_layout(lin, terms, biased, n, widths, shortcut):
