@@ -103,7 +103,9 @@ def report(model, x, args):
     sites = []
     for site, m in stats.moments.items():
         features = m.gram.shape[0] - 1
-        print(f"{site:<14} {features:>9,} {m.cross.shape[1]:>8,} {m.nbytes / 1e6:>11.1f}")
+        print(
+            f"{site:<14} {features:>9,} {m.cross.shape[1]:>8,} {m.nbytes / 1e6:>11.1f}"
+        )
         sites.append(dict(site=site, features=features, mb=m.nbytes / 1e6))
     total_mb = stats.moments_nbytes / 1e6
     print(f"{'total':<14} {'':>9} {'':>8} {total_mb:>11.1f}")

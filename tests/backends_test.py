@@ -77,6 +77,18 @@ result["refit"] = dict(
     weights=[w.tolist() for w in fitted.get_weights()],
     skipped=report.attrs.get("refit_skipped", {}),
 )
+conv, images_x = models["cnn"]
+moment_stats = linprune.measure(conv, images_x, moments=True, verbose=0)
+from_stats, _ = linprune.apply(conv, moment_stats, threshold=0.8, refit=True)
+from_data, _ = linprune.apply(conv, images_x, threshold=0.8, refit=True, verbose=0)
+result["conv_moments"] = dict(
+    grams={k: m.gram.tolist() for k, m in moment_stats.moments.items()},
+    weights=[w.tolist() for w in from_stats.get_weights()],
+    same_as_data=all(
+        np.allclose(a, b, rtol=1e-5, atol=1e-6)
+        for a, b in zip(from_stats.get_weights(), from_data.get_weights())
+    ),
+)
 small, report = linprune.apply(mlp, x, certify=True, verbose=0)
 result["certify"] = dict(certified=report.certified.tolist(),
                          params_after=int(report.attrs["params_after"]))
@@ -131,6 +143,15 @@ def test_jax_refit_certify_and_sweep_agree_with_tensorflow(results):
         # float64 normal equations on both; the float32 activations they
         # are made of differ in rounding between the backends.
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # Second moments of a convolution's patches, and the refit from them.
+    tf_moments, jax_moments = tf_run["conv_moments"], jax_run["conv_moments"]
+    assert tf_moments["same_as_data"] and jax_moments["same_as_data"]
+    assert jax_moments["grams"].keys() == tf_moments["grams"].keys() == {"r0"}
+    np.testing.assert_allclose(
+        jax_moments["grams"]["r0"], tf_moments["grams"]["r0"], rtol=1e-6, atol=1e-6
+    )
+    for a, b in zip(jax_moments["weights"], tf_moments["weights"]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     assert jax_run["certify"] == tf_run["certify"]
     assert jax_run["sweep"]["total_params"] == tf_run["sweep"]["total_params"]
     np.testing.assert_allclose(

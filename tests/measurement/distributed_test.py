@@ -65,7 +65,17 @@ for name, model, x in [("mlp", mlp, f.data(301, 6)), ("conv", conv, images(45))]
         scoped = linprune.measure(model, x, batch_size=64, verbose=0)
     _, report = linprune.apply(model, x, batch_size=64, strategy=strategy, verbose=0)
     _, alone = linprune.apply(model, x, batch_size=64, verbose=0)
+    moments = [
+        linprune.measure(model, x, batch_size=64, moments=True, verbose=0, **where)
+        .moments
+        for where in ({}, dict(strategy=strategy))
+    ]
     result[name] = dict(
+        moments=bool(moments[0]) and all(
+            np.allclose(a.gram, b.gram, rtol=1e-10, atol=1e-9)
+            and np.allclose(a.cross, b.cross, rtol=1e-10, atol=1e-9)
+            for a, b in zip(moments[0].values(), moments[1].values())
+        ),
         given=same(single, given),
         scoped=same(single, scoped),
         rows=given.rows,
@@ -103,10 +113,12 @@ def test_mirrored_strategy_counts_equal_one_device():
     result, stdout = f.run_script(SCRIPT, timeout=600)
     assert "RETRACING" not in stdout, "TensorFlow warned of retracing"
     assert result["replicas"] == 2
-    # mlp: 301 rows in 5 batches, conv: 45 rows in 1; 3 distributed passes each
-    assert result["distributed_batches"] == 3 * (5 + 1)
+    # mlp: 301 rows in 5 batches, conv: 45 rows in 1; 4 distributed passes each
+    assert result["distributed_batches"] == 4 * (5 + 1)
     for name, rows in (("mlp", 301), ("conv", 45)):
-        assert result[name] == dict(given=True, scoped=True, rows=rows, report=True)
+        assert result[name] == dict(
+            moments=True, given=True, scoped=True, rows=rows, report=True
+        )
     before, threshold, scoped_before, scoped_threshold = result["guard"]
     assert (scoped_before, scoped_threshold) == (before, threshold)
     # Refit's normal equations, summed across the replicas: the same fit up
