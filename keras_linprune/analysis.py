@@ -64,8 +64,13 @@ class Analysis:
         }
 
 
-def analyse(model):
+def analyse(model, check_copies=True):
     """The `Analysis` of a functional or Sequential Keras model.
+
+    `check_copies=False` skips re-creating every layer from its config
+    (what building a compressed model needs; 14 ms on the 2.8M MLP):
+    `measure` copies nothing but the nested models it inlines, and those
+    copies raise the same error.
 
     Raises:
         TypeError / ValueError: For a non-Keras, subclassed or unbuilt
@@ -82,6 +87,7 @@ def analyse(model):
     (['hidden'], 49)
     """
     fn = nodes_lib.functional_graph(model)
-    copier.check_copyable(fn)
+    if check_copies:
+        copier.check_copyable(fn)
     fn, inlined = flatten_lib.flatten(fn)
     return Analysis(model, fn, sites_lib.find_sites(fn), inlined)

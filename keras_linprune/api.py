@@ -88,7 +88,7 @@ def measure(
         batch_size=batch_size, steps=steps, strategy=strategy, verbose=verbose
     )
     options_lib.check_flag("moments", moments)
-    analysis = analyse(model)
+    analysis = analyse(model, check_copies=False)  # measure builds no model
     return counting.count_sites(
         analysis,
         data,

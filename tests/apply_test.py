@@ -347,6 +347,11 @@ def test_custom_layer_without_config_is_refused_with_the_fix():
     model = keras.Model(x_in, keras.layers.Dense(2)(h))
     with pytest.raises(ValueError, match=r"'_*no_config' \(_NoConfig\).*get_config"):
         linprune.apply(model, f.data(), verbose=0)
+    # Measuring builds no model, so it does not copy (or check) the layers;
+    # apply on those statistics refuses before any work, like on data.
+    stats = linprune.measure(model, f.data(), verbose=0)
+    with pytest.raises(ValueError, match=r"\(_NoConfig\).*get_config"):
+        linprune.apply(model, stats, verbose=0)
 
 
 def test_lambda_and_custom_layers_pass_through():
