@@ -68,7 +68,9 @@ def measure(
             unsupported type.
         ValueError: If the model is subclassed, the data is empty,
             infinite without `steps`, of the wrong shape or dtype, or has
-            NaN/Inf values (inputs or activations).
+            NaN/Inf values (inputs or activations); or if the moments would
+            take more than half of this machine's memory (before reading
+            any data).
 
     Warns:
         CalibrationWarning: When the data cannot support the decisions

@@ -50,13 +50,17 @@ def count_sites(
 
     Raises:
         ValueError: For data that yields no rows, NaN/Inf inputs or
-            activations.
+            activations; or moments that would not fit in memory (before
+            reading any data).
 
     Warns:
         CalibrationWarning: Once, when the data cannot support the
             decisions (identical rows, too few observations per neuron).
     """
     fn, found = analysis.fn, analysis.found
+    extra = None if moments is None else moments_lib.MomentsProbe(analysis, moments)
+    if extra is not None:
+        moments_lib.check_fits(extra)  # before reading any data
     calibration = data_lib.Calibration(data, fn, batch_size, steps)
     keys, probes, owner = [], [], []
     for s in found.spec.sites:
@@ -67,7 +71,6 @@ def count_sites(
                 (measured, binding.on_output, s.activation, binding.channel_axis)
             )
             owner.append(s.name)
-    extra = None if moments is None else moments_lib.MomentsProbe(analysis, moments)
     counter = _counter_for(fn, tuple(keys), probes, extra)
     result = counter.run(calibration, verbose, replicas.active_strategy(strategy))
     _check_counts(result, owner)

@@ -21,6 +21,7 @@ neurons (`SiteMoments.nbytes`).
 
 import dataclasses
 import math
+import os
 
 import keras
 import numpy as np
@@ -219,6 +220,21 @@ class MomentsProbe:
         self._hosts = _hosts(self._columns)
         self.shapes = [(h.size, h.size) for h in self._hosts]
 
+    def site_nbytes(self):
+        """Per site, the memory its `SiteMoments` will take."""
+        out = {}
+        for site, columns in self._columns.items():
+            features = sum(c.width for c in columns[:-1]) + 1
+            out[site] = 8 * features * (features + columns[-1].width)
+        return out
+
+    @property
+    def nbytes(self):
+        """Memory of the pass's totals (one Gram per group) and of the
+        sites' moments sliced from them."""
+        grams = sum(8 * h.size * h.size for h in self._hosts)
+        return grams + sum(self.site_nbytes().values())
+
     def sums(self, outs, dtype="float64"):
         """The Gram matrices `[F 1]^T [F 1]` of one batch, one per group of
         sites, from the values `outs` of `tensors` (a flat list;
@@ -244,6 +260,32 @@ class MomentsProbe:
                     gram[np.ix_(rows, host.index([target]))],
                 )
         return {site: out[site] for site in self.blocks}
+
+
+def physical_memory():
+    """This machine's memory in bytes, or `None` where unknown."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits(probe):
+    """Raises `ValueError` when the moments `probe` sums would take more
+    than half of this machine's memory (checked before any data is read;
+    skipped where the memory is unknown)."""
+    memory = physical_memory()
+    if memory is None or probe.nbytes <= memory / 2:
+        return
+    largest = sorted(probe.site_nbytes().items(), key=lambda kv: -kv[1])[:3]
+    sites = ", ".join(f"{site!r}: {size / 1e9:.2f} GB" for site, size in largest)
+    raise ValueError(
+        "Expected second moments that fit in memory: they would take "
+        f"{probe.nbytes / 1e9:.2f} GB (largest sites {sites}) of this "
+        f"machine's {memory / 1e9:.2f} GB. Received: moments=True. Measure "
+        "without moments (refit then sums only its plan's features, in a "
+        "pass of its own)"
+    )
 
 
 def _site_columns(analysis, site, blocks, slot):

@@ -119,3 +119,30 @@ def test_moments_must_be_a_flag():
     model, x = one_site_dense()
     with pytest.raises(TypeError, match="moments"):
         linprune.measure(model, x, moments="yes", verbose=0)
+
+
+def test_moments_that_would_not_fit_are_refused_before_reading(monkeypatch):
+    from keras_linprune.measurement import moments as moments_lib
+
+    model = f.mlp((6, 24, 16, 3))
+    x = f.data(300, 6)
+    reads = []
+
+    def batches():
+        for i in range(0, len(x), 100):
+            reads.append(i)
+            yield x[i : i + 100]
+
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_generator(
+        batches, output_signature=tf.TensorSpec((None, 6), tf.float32)
+    )
+    # Sums of sites reading 6 + 24 features and 16 neurons: a few kB.
+    monkeypatch.setattr(moments_lib, "physical_memory", lambda: 4_000)
+    with pytest.raises(ValueError, match=r"fit in memory.*'d1'.*moments=True"):
+        linprune.measure(model, data, moments=True, verbose=0)
+    assert reads == []
+    monkeypatch.setattr(moments_lib, "physical_memory", lambda: None)  # unknown
+    stats = linprune.measure(model, data, moments=True, verbose=0)
+    assert stats.moments_nbytes > 0 and reads
