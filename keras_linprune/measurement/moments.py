@@ -105,6 +105,12 @@ class SiteMoments:
         one of `blocks`), with the ones column if `intercept`."""
         starts = np.cumsum([0] + [b.size for b in self.blocks])
         where = {b: s for b, s in zip(self.blocks, starts)}
+        missing = [b for b, _ in selected if b not in where]
+        if missing:  # measured moments hold every block any plan reads
+            raise RuntimeError(
+                f"keras_linprune bug: no moments for the features {missing}. "
+                "Please report it with the model's summary."
+            )
         parts = [where[b] + b.columns(keep) for b, keep in selected]
         if intercept:
             parts.append([starts[-1]])
@@ -123,7 +129,7 @@ def unfit_reason(analysis, site):
 def site_blocks(analysis, terms):
     """The `Block`s of a producer's terms, a list of `(source key, taps,
     geometry signature)`, or the reason refit cannot read one of them."""
-    layers = {lin.geometry: name for name, lin in analysis.spec.linears.items()}
+    layers = _geometry_layers(analysis)
     widths = {
         key: width
         for lin in analysis.spec.linears.values()
@@ -131,7 +137,7 @@ def site_blocks(analysis, terms):
     }
     blocks = []
     for source, taps, signature in terms:
-        layer = analysis.operations[layers[signature]]
+        layer = layers[signature]
         kind = registry.linear_kind(layer)
         if not kind.fits_by_rows:
             return f"a {type(layer).__name__} term"
@@ -262,6 +268,15 @@ class MomentsProbe:
         return {site: out[site] for site in self.blocks}
 
 
+def _geometry_layers(analysis):
+    """Geometry signature -> a layer applying its kernel that way (equal
+    signatures read their sources alike)."""
+    return {
+        lin.geometry: analysis.operations[name]
+        for name, lin in analysis.spec.linears.items()
+    }
+
+
 def physical_memory():
     """This machine's memory in bytes, or `None` where unknown."""
     try:
@@ -291,12 +306,12 @@ def check_fits(probe):
 def _site_columns(analysis, site, blocks, slot):
     """A site's feature columns, in block order, then its activation's."""
     found = analysis.found
-    layers = {lin.geometry: name for name, lin in analysis.spec.linears.items()}
+    layers = _geometry_layers(analysis)
     binding = found.bindings[site]
     env = found.env[id(binding.nodes[0])]
     columns = []
     for b in blocks:
-        layer = analysis.operations[layers[b.signature]]
+        layer = layers[b.signature]
         taps = math.prod(b.taps)
         if taps == 1 and registry.linear_kind(layer).is_pointwise(layer):
             axis = registry.linear_kind(layer).channel_axis(layer)

@@ -212,13 +212,13 @@ class Planner:
         )
         self.latency = latency
         self.cost = costs.cost_function(objective, latency)
-        # Per site: best sloped-piece rates, and sorted (a threshold's linear
-        # set is those at or above it, so its size identifies it).
-        self._best = {
-            s.name: best_sloped_piece(s.activation.pieces, self.rates[s.name])[0]
-            for s in spec.sites
+        # Per site, what its decisions read of the rates at any threshold,
+        # and its best sloped-piece rates sorted (a threshold's linear set is
+        # those at or above it, so its size identifies it).
+        self._facts = {
+            s.name: _site_facts(s, self.rates[s.name], remove_dead) for s in spec.sites
         }
-        self._sorted_best = {k: np.sort(r) for k, r in self._best.items()}
+        self._sorted_best = {k: np.sort(f.best_rate) for k, f in self._facts.items()}
         self._site_cache = {}
         self._cost_cache = {}
         self._unfolded = None
@@ -269,7 +269,10 @@ class Planner:
             base, _ = self._site_decisions(1.0)
             savings = removal_savings(self.spec)
             self._foldable = [
-                (savings[s.name], np.sort(self._best[s.name][base[s.name].keep]))
+                (
+                    savings[s.name],
+                    np.sort(self._facts[s.name].best_rate[base[s.name].keep]),
+                )
                 for s in self.spec.sites
                 if not s.linear_block
             ]
@@ -299,9 +302,9 @@ class Planner:
             best = self._sorted_best[site.name]
             key = (site.name, best.size - np.searchsorted(best, threshold))
             if key not in self._site_cache:
-                rates = self.rates[site.name]
-                b = _base_decision(site, rates, threshold, self.options["remove_dead"])
-                f = _with_linear(site, b, rates, threshold) if b.candidates else None
+                facts = self._facts[site.name]
+                b = _base_decision(site, facts, threshold)
+                f = _with_linear(facts, b, threshold) if b.candidates else None
                 self._site_cache[key] = (b, f)
             base[site.name], f = self._site_cache[key]
             if f is not None:
@@ -358,8 +361,34 @@ def piece_rates(site, rates):
     return np.stack([1.0 - rates, rates])
 
 
-def _base_decision(site, rates, threshold, remove_dead):
-    """Constant neurons removed, linear ones not (yet) folded."""
+@dataclasses.dataclass(frozen=True)
+class _SiteFacts:
+    """What a site's decisions read of its rates, at any threshold.
+
+    Attributes:
+        is_constant: Per neuron, whether it is constant on the data (and
+            removed when `remove_dead`).
+        constant: The constant neurons removed (all but one when every
+            neuron is constant: each consumer keeps an input), and `value`
+            their outputs.
+        keep: The other neurons.
+        best_rate: Per neuron, the highest rate of a sloped piece, and
+            `slope` / `offset` of that piece.
+        sorted_candidates: `best_rate` of the non-constant neurons, sorted
+            (how many reach a threshold is one `searchsorted`).
+    """
+
+    is_constant: np.ndarray
+    constant: np.ndarray
+    value: np.ndarray
+    keep: np.ndarray
+    best_rate: np.ndarray
+    slope: np.ndarray
+    offset: np.ndarray
+    sorted_candidates: np.ndarray
+
+
+def _site_facts(site, rates, remove_dead):
     pieces = site.activation.pieces
     is_constant = np.zeros(site.width, bool)
     value = np.zeros(site.width)
@@ -374,10 +403,33 @@ def _base_decision(site, rates, threshold, remove_dead):
         # Keep one neuron so every consumer still has an input; it outputs
         # its constant, so the result stays exact.
         constant = constant[1:]
-    best_rate, _ = best_sloped_piece(pieces, rates)
-    is_candidate = (best_rate >= threshold) & ~is_constant
-    candidates = int(np.count_nonzero(is_candidate))
-    keep = np.flatnonzero(~np.isin(np.arange(site.width), constant))
+    best_rate, best_piece = best_sloped_piece(pieces, rates)
+    neurons = np.arange(site.width)
+    slopes = np.stack(
+        [
+            np.broadcast_to(np.asarray(p.slope, np.float64), neurons.shape)
+            for p in pieces
+        ]
+    )
+    offsets = np.array([p.offset for p in pieces], np.float64)
+    return _SiteFacts(
+        is_constant,
+        constant,
+        value[constant],
+        np.flatnonzero(~np.isin(neurons, constant)),
+        best_rate,
+        slopes[best_piece, neurons],
+        offsets[best_piece],
+        np.sort(best_rate[~is_constant]),
+    )
+
+
+def _base_decision(site, facts, threshold):
+    """Constant neurons removed, linear ones not (yet) folded."""
+    candidates = int(
+        facts.sorted_candidates.size
+        - np.searchsorted(facts.sorted_candidates, threshold)
+    )
     reason = "" if candidates else "no neuron reaches the threshold"
     if site.linear_block and candidates:
         reason, candidates = site.linear_block, 0
@@ -387,9 +439,9 @@ def _base_decision(site, rates, threshold, remove_dead):
         empty,
         np.zeros(0),
         np.zeros(0),
-        constant,
-        value[constant],
-        keep,
+        facts.constant,
+        facts.value,
+        facts.keep,
         candidates,
         False,
         reason,
@@ -404,27 +456,18 @@ def best_sloped_piece(pieces, rates):
     return sub[best, np.arange(rates.shape[1])], np.asarray(sloped)[best]
 
 
-def _with_linear(site, base, rates, threshold):
-    pieces = site.activation.pieces
-    best_rate, best_piece = best_sloped_piece(pieces, rates)
-    is_linear = best_rate >= threshold
-    is_linear[base.constant] = False
+def _with_linear(facts, base, threshold):
+    """`base` with the neurons whose best sloped piece reaches `threshold`
+    folded."""
+    is_linear = facts.best_rate >= threshold
+    is_linear[facts.constant] = False
     linear = np.flatnonzero(is_linear)
-    chosen = best_piece[linear]
-    slopes = np.stack(
-        [
-            np.broadcast_to(np.asarray(p.slope, np.float64), (site.width,))
-            for p in pieces
-        ]
-    )
-    offsets = np.array([p.offset for p in pieces], np.float64)
-    keep = base.keep[~is_linear[base.keep]]
     return dataclasses.replace(
         base,
         linear=linear,
-        slope=slopes[chosen, linear],
-        offset=offsets[chosen],
-        keep=keep,
+        slope=facts.slope[linear],
+        offset=facts.offset[linear],
+        keep=base.keep[~is_linear[base.keep]],
         folded=True,
     )
 

@@ -8,10 +8,11 @@ computing a single weight (docs/method.md, section 6).
 """
 
 import dataclasses
+import weakref
 
 import numpy as np
 
-from keras_linprune.core.spec import source_of, term_key
+from keras_linprune.core.spec import term_key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,11 +77,12 @@ def layout_of(spec, decisions, shortcut="dense"):
     that many channels is smaller than the full matrix is factored.
     """
     terms, biased, units, widths = _propagate(spec, decisions)
+    own = _start_of(spec).own
     return {
         name: _node_layout(
-            spec.linears[name], terms[name], biased[name], units[name], widths, shortcut
+            lin, terms[name], biased[name], units[name], widths, shortcut, own[name]
         )
-        for name in spec.linears
+        for name, lin in spec.linears.items()
     }
 
 
@@ -89,16 +91,14 @@ def _propagate(spec, decisions):
 
     Returns:
         `(terms, biased, units, widths)`: per node, term key -> `(taps,
-        rank bound or None for an original term, geometry signature)`;
-        whether it has a bias; its units; and the width of every source.
+        rank bound or None for an original term, geometry signature,
+        source key)`; whether it has a bias; its units; and the width of
+        every source.
     """
-    terms = {
-        name: {key: (lin.taps, None, lin.geometry) for key, _ in lin.inputs}
-        for name, lin in spec.linears.items()
-    }
-    biased = {name: lin.use_bias for name, lin in spec.linears.items()}
-    units = {name: lin.units for name, lin in spec.linears.items()}
-    widths = {key: width for lin in spec.linears.values() for key, width in lin.inputs}
+    start = _start_of(spec)
+    # Folds replace a consumer's terms by a new dict, never edit one.
+    terms, biased = dict(start.terms), dict(start.biased)
+    units, widths = dict(start.units), dict(start.widths)
     for site in spec.sites:
         d = decisions[site.name]
         for consumer in site.consumers:
@@ -114,6 +114,45 @@ def _propagate(spec, decisions):
     return terms, biased, units, widths
 
 
+@dataclasses.dataclass(frozen=True)
+class _Start:
+    """What every layout of a spec starts from (`_propagate`'s inputs with
+    nothing folded), built once per spec: the planner lays out thousands
+    of plans of one spec."""
+
+    terms: dict
+    biased: dict
+    units: dict
+    widths: dict
+    own: dict  # per node, the keys it reads in the original model
+
+
+_STARTS = {}
+
+
+def _start_of(spec):
+    """The `_Start` of `spec`, cached while `spec` lives."""
+    key = id(spec)
+    entry = _STARTS.get(key)
+    if entry is None or entry[0]() is not spec:
+        start = _Start(
+            {
+                name: {k: (lin.taps, None, lin.geometry, k) for k, _ in lin.inputs}
+                for name, lin in spec.linears.items()
+            },
+            {name: lin.use_bias for name, lin in spec.linears.items()},
+            {name: lin.units for name, lin in spec.linears.items()},
+            {k: width for lin in spec.linears.values() for k, width in lin.inputs},
+            {
+                name: frozenset(k for k, _ in lin.inputs)
+                for name, lin in spec.linears.items()
+            },
+        )
+        entry = (weakref.ref(spec, lambda _: _STARTS.pop(key, None)), start)
+        _STARTS[key] = entry
+    return entry[1]
+
+
 def _fold_terms(consumer, producer, site, decision):
     """A consumer's terms after folding `site` (`algebra._fold_into` on
     shapes): its own block survives while the producer keeps a neuron,
@@ -126,13 +165,13 @@ def _fold_terms(consumer, producer, site, decision):
     new.update((k, t) for k, t in consumer.items() if k != site)
     if not n_linear:
         return new
-    for k, (taps, rank, geometry) in producer.items():
+    for k, (taps, rank, geometry, source) in producer.items():
         r = n_linear if rank is None else min(rank, n_linear)
         if k in new and new[k][2] != geometry:
-            k = term_key(source_of(k), geometry)
+            k = term_key(source, geometry)
         if k in new:
             r = _add_ranks(new[k][1], r)
-        new[k] = (taps, r, geometry)
+        new[k] = (taps, r, geometry, source)
     return new
 
 
@@ -141,7 +180,7 @@ def node_terms(spec, decisions):
     `(source key, taps, geometry signature)` (what refit fits)."""
     terms = _propagate(spec, decisions)[0]
     return {
-        name: {key: (source_of(key), t[0], t[2]) for key, t in node.items()}
+        name: {key: (t[3], t[0], t[2]) for key, t in node.items()}
         for name, node in terms.items()
     }
 
@@ -170,7 +209,7 @@ class _ShapeOnly:
         self.moves_offset = self.moves_value = True
 
 
-def _node_layout(lin, terms, biased, n, widths, shortcut):
+def _node_layout(lin, terms, biased, n, widths, shortcut, own):
     """The `NodeLayout` of one node with `n` units and these terms.
 
     With `shortcut="auto"`, a term is factored through its rank bound where
@@ -178,11 +217,10 @@ def _node_layout(lin, terms, biased, n, widths, shortcut):
     another geometry: its second half then joins the node's own kernel
     (`rebuild/terms.py`) instead of being added by a separate layer.
     """
-    own = {key for key, _ in lin.inputs}
     joins = lin.pointwise and lin.source in terms
     total, shortcuts, ranks = 0, 0, {}
-    for key, (taps, rank, geometry) in terms.items() if n else ():
-        rows = taps * widths[source_of(key)]
+    for key, (taps, rank, geometry, source) in terms.items() if n else ():
+        rows = taps * widths[source]
         size = rows * n
         if shortcut == "auto" and rank is not None:
             r = min(rank, rows, n)
