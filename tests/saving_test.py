@@ -93,3 +93,48 @@ def test_lstm_model_converts_to_tflite_like_the_original():
         ]
         converter._experimental_lower_tensor_list_ops = False
         assert len(converter.convert()) > 0
+
+
+def test_layers_keep_their_configured_initializers():
+    """The rebuild builds layers with zero initializers (their weights are
+    set right after) and restores the configured ones: a compressed model
+    re-initialised or saved sees the user's choice."""
+    keras.utils.set_random_seed(0)
+    he, constant = "he_normal", keras.initializers.Constant(0.1)
+    x_in = keras.Input((6,))
+    h = keras.layers.Dense(
+        32,
+        activation="relu",
+        kernel_initializer=he,
+        bias_initializer=constant,
+        name="d0",
+    )(x_in)
+    h = keras.layers.BatchNormalization(gamma_initializer="ones", name="bn")(h)
+    h = keras.layers.Dense(16, activation="relu", kernel_initializer=he, name="d1")(h)
+    model = f.shape_biases(keras.Model(x_in, keras.layers.Dense(3, name="out")(h)))
+    small, report = linprune.apply(model, f.data(), layer_threshold=0, verbose=0)
+    assert report.linear.sum() > 0
+    for layer in small.layers:
+        if layer.name not in ("d0", "bn", "d1", "out"):
+            continue
+        want = model.get_layer(layer.name).get_config()
+        got = layer.get_config()
+        for key in want:
+            if key.endswith("_initializer"):
+                assert got[key] == want[key], (layer.name, key)
+    assert small.get_layer("d0").get_config()["kernel_initializer"]["class_name"] == (
+        "HeNormal"
+    )
+
+
+def test_zero_initialized_restores_the_initializers_on_error():
+    from keras_linprune.graph import keras_internals
+
+    layer = keras.layers.Dense(3, kernel_initializer="he_normal")
+    try:
+        with keras_internals.zero_initialized([layer]):
+            assert isinstance(layer.kernel_initializer, keras.initializers.Zeros)
+            raise RuntimeError("build failed")
+    except RuntimeError:
+        pass
+    assert isinstance(layer.kernel_initializer, keras.initializers.HeNormal)

@@ -47,8 +47,11 @@ class LayerCopier:
         if first_call:
             copy = fresh_copy(operation, name or operation.name)
             self._copies[id(operation)] = copy
-        out = internals.call_like(node, copy, tensors)
-        if first_call and isinstance(operation, keras.Layer):
+        restored = first_call and isinstance(operation, keras.Layer)
+        # A copy's every weight is set or restored right after its build.
+        with internals.zero_initialized([copy] if restored else []):
+            out = internals.call_like(node, copy, tensors)
+        if restored:
             if weights is not None:
                 copy.set_weights(weights)
             elif operation.weights or hasattr(operation, "save_assets"):

@@ -10,6 +10,8 @@ that a Keras upgrade that renames one breaks here and nowhere else
 Tested with Keras 3.15; the attributes used exist since Keras 3.0.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -146,3 +148,28 @@ def only_call(operation):
     anew at each call), or `None` if it was called more than once."""
     nodes = getattr(operation, "_inbound_nodes", [])
     return nodes[0] if len(nodes) == 1 else None
+
+
+@contextlib.contextmanager
+def zero_initialized(layers):
+    """Builds `layers` (inside the block) with zero initializers, restoring
+    the configured ones afterwards, so `get_config` and saving see the
+    originals. For layers whose every weight is set right after building:
+    drawing random kernels to overwrite them cost ~10 ms per million
+    weights (a fifth of rebuilding the 2.8M MLP). Swaps each attribute
+    named `*_initializer` holding a `keras.initializers.Initializer`."""
+    saved = []
+    for layer in layers:
+        for name, value in vars(layer).items():
+            if name.endswith("_initializer") and isinstance(
+                value, keras.initializers.Initializer
+            ):
+                saved.append((layer, name, value))
+    zeros = keras.initializers.Zeros()
+    try:
+        for layer, name, _ in saved:
+            setattr(layer, name, zeros)
+        yield
+    finally:
+        for layer, name, value in saved:
+            setattr(layer, name, value)

@@ -30,6 +30,7 @@ import numpy as np
 
 from keras_linprune.core import algebra
 from keras_linprune.core.spec import source_of
+from keras_linprune.graph import keras_internals as internals
 from keras_linprune.graph import registry
 
 
@@ -54,6 +55,11 @@ class NodeLayers:
     separate: dict
     add: object = None
     activation: object = None
+
+    def weighted_layers(self):
+        """The layers holding weights (all set by `_set_weights`)."""
+        separate = [new for layers in self.separate.values() for new in layers]
+        return [self.layer, *self.downs.values(), *separate]
 
 
 class LinearEmitter:
@@ -96,9 +102,11 @@ class LinearEmitter:
         if fresh:
             made = self._make(layer, inputs, is_output)
             self._emitted[layer.name] = made
-        out = self._call(made, inputs)
-        if fresh:  # weights can be set once the layers are built
-            self._set_weights(layer, made)
+        if not fresh:
+            return self._call(made, inputs)
+        with internals.zero_initialized(made.weighted_layers()):
+            out = self._call(made, inputs)  # builds them
+        self._set_weights(layer, made)  # every weight, once built
         return out
 
     def _call(self, made, inputs):
@@ -214,8 +222,13 @@ class LinearEmitter:
     def _joined_layer(self, layer, affine, anchor, alone, is_output, low_rank):
         """The layer over the joined inputs: the original's name, config,
         bias and (when no term is separate) activation; pointwise when the
-        anchor term is low-rank (its second half)."""
+        anchor term is low-rank (its second half). When the anchor is a
+        shortcut applied like the layer itself (its own input folded away),
+        the layer is still the template: its config, not the producer's."""
         template = self._template(affine, anchor)
+        own_geometry = self.spec.linears[layer.name].geometry
+        if type(template) is type(layer) and affine.geometry[anchor][1] == own_geometry:
+            template = layer
         if alone or not is_output:
             name = self.names.claim(layer.name)
         else:
