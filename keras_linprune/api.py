@@ -376,11 +376,11 @@ def _refitter(analysis, data, opts, moments):
 def _guard(analysis, opts, refitter):
     """The `MetricGuard` policy: rebuilds and evaluates each probed plan."""
     metric = opts.metric
+    candidates = evaluation.candidate_data(opts.eval_data)
 
     def value_of(keras_model, built_here=False):
-        result = evaluation.evaluate(
-            keras_model, opts.eval_data, [metric], built_here=built_here
-        )
+        data = candidates if built_here else opts.eval_data
+        result = evaluation.evaluate(keras_model, data, [metric], built_here=built_here)
         return result[_result_key(result, metric)]
 
     def score(plan):

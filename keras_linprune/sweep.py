@@ -119,9 +119,9 @@ def sweep(
     bar = keras.utils.Progbar(
         len(thresholds), verbose=base.verbose, unit_name="threshold"
     )
-    rows = []
+    rows, candidates = [], evaluation.candidate_data(eval_data)
     for t in thresholds:
-        rows.append(_row(analysis, stats, base, t, original, eval_data, metrics))
+        rows.append(_row(analysis, stats, base, t, original, candidates, metrics))
         bar.add(1)
     frame = pd.DataFrame(rows)
     frame.attrs["original"] = original
