@@ -5,7 +5,10 @@ rows (default 10,000). Prints a table and writes
 `benchmarks/results/measure_speed.json`.
 
 Usage:
-    python benchmarks/measure_speed.py [--rows 10000] [--repeats 7]
+    python benchmarks/measure_speed.py [--rows 10000] [--repeats 7] [--breakdown]
+
+`--breakdown` also times one 1,024-row batch of each part of the counting
+step (median of 30 alternated calls): where `measure`'s time per batch goes.
 
 Targets: `measure()` at most 1.05x a raw compiled forward pass over the same
 batches (issue #11: `model.predict`'s own overhead hides ours), its first call
@@ -59,6 +62,44 @@ def timed(fn):
     return time.perf_counter() - start
 
 
+def batch_breakdown(model, x, calls=30):
+    """Median milliseconds of one batch: the raw forward pass, the probe
+    model (the sites' activations), the probe with the counts, and the
+    whole counting step (with the input checks); then `measure` per batch."""
+    import tensorflow as tf
+
+    from keras_linprune.analysis import analyse
+    from keras_linprune.measurement import counting
+
+    linprune.measure(model, x[:1024], verbose=0)  # builds and caches the counter
+    (counter,) = counting._COUNTERS[analyse(model).fn].values()
+    spec = tf.TensorSpec((None, x.shape[1]), tf.float32)
+
+    def traced(fn):
+        return tf.function(fn, autograph=False).get_concrete_function(spec)
+
+    batch = tf.constant(x[:1024])
+    totals = counter._zeros()
+    parts = {
+        "raw forward": traced(lambda t: model(t, training=False)),
+        "probe (activations)": traced(lambda t: counter.probe([t], training=False)),
+        "probe + counts": traced(lambda t: counter.batch_counts([t])),
+    }
+    steps = {name: (lambda f=f: f(batch)) for name, f in parts.items()}
+    steps["counting step (+ input checks)"] = lambda: counter.step(totals, [batch])
+    times = {name: [] for name in steps}
+    for _ in range(calls):
+        for name, fn in steps.items():
+            times[name].append(timed(fn))
+    whole = min(timed(lambda: linprune.measure(model, x, verbose=0)) for _ in range(3))
+    rows = [(name, 1000 * float(np.median(t))) for name, t in times.items()]
+    rows.append(("measure, per batch (best of 3)", 1000 * whole / -(-len(x) // 1024)))
+    print(f"\n{'one 1,024-row batch':<36} {'ms':>7}")
+    for name, ms in rows:
+        print(f"{name:<36} {ms:>7.2f}")
+    return dict(rows)
+
+
 def interleaved(steps, repeats):
     """Times every step once per round, `repeats` rounds, so that machine
     noise hits all steps alike. Returns {name: (best, first)}."""
@@ -73,6 +114,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--breakdown", action="store_true")
     args = parser.parse_args()
     model = build_model()
     rng = np.random.default_rng(0)
@@ -122,6 +164,7 @@ def main():
         f"measure / best predict = {ratio:.2f}; "
         f"apply on stats = {apply_best:.3f} s (target < 1 s)"
     )
+    breakdown = batch_breakdown(model, x) if args.breakdown else None
     write_results(
         "measure_speed",
         {
@@ -134,6 +177,7 @@ def main():
             "measure_over_raw_forward": measure_best / raw_best,
             "measure_first_over_best": measure_first / measure_best,
             "apply_on_stats_s": apply_best,
+            "batch_breakdown_ms": breakdown,
         },
     )
 

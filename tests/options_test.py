@@ -167,3 +167,15 @@ def test_tensorflow_only_features_say_so_on_jax(model, monkeypatch):
         linprune.measure(model, f.data(), strategy=strategy)
     with pytest.raises(RuntimeError, match="objective='latency'.*needs the Tens"):
         linprune.apply(model, f.data(), objective="latency")
+
+
+def test_huge_but_finite_activations_are_refused_as_overflowing():
+    """Summing a site's activations overflows float32 only for values near
+    1e32: the model computes nonsense there, and the counts would too."""
+    model = f.mlp()
+    x = np.abs(f.data())
+    layer = model.get_layer("d0")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([np.abs(kernel) * 1e36, np.abs(bias)])
+    with pytest.raises(ValueError, match="overflow float32.*site"):
+        linprune.measure(model, x, verbose=0)
