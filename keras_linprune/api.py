@@ -17,7 +17,6 @@ from keras_linprune import report as report_lib
 from keras_linprune.analysis import Analysis, analyse
 from keras_linprune.measurement import certify as certify_lib
 from keras_linprune.measurement import counting, evaluation
-from keras_linprune.measurement import fingerprint as fingerprint_lib
 from keras_linprune.measurement.stats import ActivationStats
 from keras_linprune.plan import policies
 from keras_linprune.rebuild import rebuild
@@ -288,9 +287,10 @@ def statistics(analysis, data, opts, moments=None):
     if isinstance(data, ActivationStats):
         if data.fingerprint != analysis.fingerprint:
             raise ValueError(
-                fingerprint_lib.mismatch(
-                    data.fingerprint, data.model_name, analysis.model.name
-                )
+                "The activation statistics were measured on a different model "
+                "(or its weights changed since). Measure again with "
+                "`linprune.measure(model, data)`. Received: stats of model "
+                f"{data.model_name!r} for model {analysis.model.name!r}"
             )
         data.check_matches(analysis.spec)
         return data, {}
