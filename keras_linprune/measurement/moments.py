@@ -126,9 +126,11 @@ def unfit_reason(analysis, site):
     return ""
 
 
-def site_blocks(analysis, terms):
+def site_blocks(analysis, terms, skip_unfit=False):
     """The `Block`s of a producer's terms, a list of `(source key, taps,
-    geometry signature)`, or the reason refit cannot read one of them."""
+    geometry signature)`, or the reason refit cannot read one of them
+    (with `skip_unfit`, such terms are left out instead: a plan reading
+    one keeps the plain fold anyway)."""
     layers = _geometry_layers(analysis)
     widths = {
         key: width
@@ -140,6 +142,8 @@ def site_blocks(analysis, terms):
         layer = layers[signature]
         kind = registry.linear_kind(layer)
         if not kind.fits_by_rows:
+            if skip_unfit:
+                continue
             return f"a {type(layer).__name__} term"
         blocks.append(
             Block(source, signature, widths[source], kind.tap_shape(layer, taps))

@@ -82,6 +82,12 @@ def fit(
             verbose=verbose,
             strategy=strategy,
         )
+    missing = [p.site for p in problems if p.site not in moments]
+    if missing:  # measured moments cover every site refit can fit
+        raise RuntimeError(
+            f"keras_linprune bug: no second moments for sites {missing}. "
+            "Please report it with the model's summary."
+        )
     return {p.site: _solve(p, moments[p.site], ridge) for p in problems}, skipped
 
 
@@ -125,8 +131,8 @@ def moment_blocks(analysis):
     for site in analysis.spec.sites:
         if moments_lib.unfit_reason(analysis, site):
             continue
-        blocks = moments_lib.site_blocks(analysis, terms[site.producer])
-        if not isinstance(blocks, str):
+        blocks = moments_lib.site_blocks(analysis, terms[site.producer], True)
+        if blocks:
             out[site.name] = blocks
     return out
 

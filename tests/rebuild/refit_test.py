@@ -243,6 +243,19 @@ def test_refit_from_moments_equals_refit_from_data(name, threshold):
     )
 
 
+def guarded_refit(model, data, eval_data):
+    """`apply` with refit under a metric guard (mse within 0.05)."""
+    return linprune.apply(
+        model,
+        data,
+        max_metric_drop=0.05,
+        eval_data=eval_data,
+        metric="mse",
+        refit=True,
+        verbose=0,
+    )
+
+
 def test_refit_from_moments_reads_no_data():
     """A size target and a guard refit from the statistics; a sweep with
     refit reads the data once, in its measuring pass."""
@@ -254,15 +267,7 @@ def test_refit_from_moments_reads_no_data():
     small, report = linprune.apply(model, stats, target_size=0.6, refit=True, verbose=0)
     assert report.attrs["refit"] and small.count_params() <= 0.6 * model.count_params()
     y = model.predict(x, verbose=0)
-    linprune.apply(
-        model,
-        stats,
-        max_metric_drop=0.05,
-        eval_data=(x, y),
-        metric="mse",
-        refit=True,
-        verbose=0,
-    )
+    guarded_refit(model, stats, (x, y))
     assert batches.reads == one_pass
     table = linprune.sweep(
         model,
@@ -286,17 +291,36 @@ def test_refit_from_moments_reads_no_data():
 def test_a_guard_with_refit_measures_moments_in_its_one_pass():
     model, x = model_and_data()
     batches = CountingBatches(x)
-    y = model.predict(x, verbose=0)
-    small, report = linprune.apply(
-        model,
-        batches,
-        max_metric_drop=0.05,
-        eval_data=(x, y),
-        metric="mse",
-        refit=True,
-        verbose=0,
-    )
+    small, report = guarded_refit(model, batches, (x, model.predict(x, verbose=0)))
     measured = CountingBatches(x)
     linprune.measure(model, measured, verbose=0)
     assert batches.reads == measured.reads and report.attrs["refit"]
     assert small.count_params() < model.count_params()
+
+
+def test_moments_leave_out_only_the_terms_refit_cannot_read():
+    """`p` would read a transposed convolution's term if `t` folded into it;
+    where `t` does not fold, `p` is refitted from the statistics' moments,
+    which hold its other features."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((5, 5, 2))
+    h = keras.layers.Conv2DTranspose(8, 3, activation="relu", name="t")(inp)
+    h = keras.layers.Conv2D(10, 1, activation="relu", name="p")(h)
+    model = keras.Model(inp, keras.layers.Conv2D(6, 1, name="q")(h))
+    rng = np.random.default_rng(0)
+    k, b = model.get_layer("t").get_weights()
+    model.get_layer("t").set_weights([k, np.zeros_like(b)])  # about half active
+    k, b = model.get_layer("p").get_weights()
+    model.get_layer("p").set_weights([k * 0.2, rng.uniform(1.0, 2.0, b.shape)])
+    x = rng.normal(size=(64, 5, 5, 2)).astype("float32")
+    stats = linprune.measure(model, x, moments=True, verbose=0)
+    assert set(stats.moments) == {"p"}  # t reads its input transposed
+    options = dict(threshold=0.9, layer_threshold=0, refit=True, verbose=0)
+    from_stats, report = linprune.apply(model, stats, **options)
+    from_data, _ = linprune.apply(model, x, **options)
+    folded = report.set_index("site").linear
+    assert folded["p"] > 0 and folded["t"] == 0
+    assert report.attrs.get("refit_skipped", {}) == {}
+    f.assert_close(
+        from_stats.predict(x, verbose=0), from_data.predict(x, verbose=0), atol=1e-5
+    )
