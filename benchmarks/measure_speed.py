@@ -6,6 +6,7 @@ rows (default 10,000). Prints a table and writes
 
 Usage:
     python benchmarks/measure_speed.py [--rows 10000] [--repeats 7] [--breakdown]
+        [--model mlp|vgg|resnet50v2|...]
 
 `--breakdown` also times one 1,024-row batch of each part of the counting
 step (median of 30 alternated calls): where `measure`'s time per batch goes.
@@ -73,7 +74,7 @@ def batch_breakdown(model, x, calls=30):
 
     linprune.measure(model, x[:1024], verbose=0)  # builds and caches the counter
     (counter,) = counting._COUNTERS[analyse(model).fn].values()
-    spec = tf.TensorSpec((None, x.shape[1]), tf.float32)
+    spec = tf.TensorSpec((None, *x.shape[1:]), tf.float32)
 
     def traced(fn):
         return tf.function(fn, autograph=False).get_concrete_function(spec)
@@ -115,10 +116,21 @@ def main():
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--breakdown", action="store_true")
+    parser.add_argument(
+        "--model",
+        default="mlp",
+        help="mlp (default) or a model of benchmarks/latency.py (vgg, resnet50v2, ...)",
+    )
     args = parser.parse_args()
-    model = build_model()
+    if args.model == "mlp":
+        model = build_model()
+    else:  # the latency benchmark's models (pinned: some neurons linear)
+        from latency import MODELS, pin
+
+        model = pin(MODELS[args.model]())
     rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, size=(args.rows, WIDTHS[0])).astype("float32")
+    shape = tuple(model.inputs[0].shape[1:])
+    x = rng.uniform(0, 1, size=(args.rows, *shape)).astype("float32")
 
     # First calls include tracing; measure's is timed before anything else
     # has traced the model.
@@ -166,7 +178,7 @@ def main():
     )
     breakdown = batch_breakdown(model, x) if args.breakdown else None
     write_results(
-        "measure_speed",
+        "measure_speed" if args.model == "mlp" else f"measure_speed_{args.model}",
         {
             "model": model.name,
             "params": model.count_params(),
