@@ -16,7 +16,10 @@ REPOSITORY = re.search(r'url="([^"]+)"', (ROOT / "setup.py").read_text()).group(
 #: What each notebook's outputs must show: texts, and how many figures.
 EXPECTED = {
     "01_quickstart": (["Total params", "saved and reloaded"], 1),
-    "02_choosing_what_to_fold": (["50 % target", "accuracy guard", "refit=True"], 3),
+    "02_choosing_what_to_fold": (
+        ["50 % target", "accuracy guard", "refit=True", "second moments", "from stats"],
+        3,
+    ),
     "03_deploy": (
         [
             "TF Serving's answer equals",
