@@ -190,11 +190,13 @@ def apply(
         refit: Fit each folded site's shortcut and bias by ridge least
             squares on the calibration data to the folded neurons' true
             outputs, instead of the plain fold (identical at threshold
-            1.0, more accurate below it; Dense and convolutional
-            producers called once). Needs the calibration data (one more
-            streaming pass; with a metric guard, gathered in the measuring
-            pass for every probed plan) or stats measured with
-            `moments=True` (no pass).
+            1.0; usually more accurate well below it, while just below it,
+            where the plain fold is exact on almost every row, it can do
+            slightly worse: it minimises each site's error, not the
+            output's; Dense and convolutional producers called once).
+            Needs the calibration data (one more streaming pass; with a
+            metric guard, gathered in the measuring pass for every probed
+            plan) or stats measured with `moments=True` (no pass).
         ridge: Ridge strength of the refit, relative to the mean diagonal
             of the normal equations.
         certify: Fold only neurons that interval-bound propagation proves
