@@ -83,6 +83,10 @@ def measure(
     stats = linprune.measure(model, x_calib)
     stats.to_dataframe().groupby("site").rate.describe()
     small, report = linprune.apply(model, stats, threshold=0.99)
+
+    rich = linprune.measure(model, x_calib, moments=True)  # + refit's sums
+    rich.moments_nbytes                                     # what they take
+    small, report = linprune.apply(model, rich, target_size=0.3, refit=True)
     ```
     """
     options_lib.check_model(model)

@@ -89,6 +89,8 @@ def sweep(
     ```python
     table = linprune.sweep(model, x_train, eval_data=(x_test, y_test))
     linprune.plot.metric_vs_weights(table, "accuracy")
+    # refitted shortcuts, still one pass over x_train:
+    refitted = linprune.sweep(model, x_train, eval_data=(x_test, y_test), refit=True)
     ```
     """
     options_lib.check_model(model)

@@ -366,8 +366,6 @@ class _SiteFacts:
     """What a site's decisions read of its rates, at any threshold.
 
     Attributes:
-        is_constant: Per neuron, whether it is constant on the data (and
-            removed when `remove_dead`).
         constant: The constant neurons removed (all but one when every
             neuron is constant: each consumer keeps an input), and `value`
             their outputs.
@@ -378,7 +376,6 @@ class _SiteFacts:
             (how many reach a threshold is one `searchsorted`).
     """
 
-    is_constant: np.ndarray
     constant: np.ndarray
     value: np.ndarray
     keep: np.ndarray
@@ -413,7 +410,6 @@ def _site_facts(site, rates, remove_dead):
     )
     offsets = np.array([p.offset for p in pieces], np.float64)
     return _SiteFacts(
-        is_constant,
         constant,
         value[constant],
         np.flatnonzero(~np.isin(neurons, constant)),
