@@ -83,7 +83,8 @@ def count_sites(
         analysis.model.name,
         {s.name: s.activation.principal for s in found.spec.sites},
         identical_rows=result.identical_rows,
-        moments=extra.collect(result.moments) if extra else None,
+        # The counter's own probe: a cached counter summed in its order.
+        moments=counter.moments.collect(result.moments) if extra else None,
     )
     found_warnings = stats.warnings
     if found_warnings:
