@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_linprune.core.pieces import INF
+from keras_linprune.graph.kinds.base import position_rows
 from keras_linprune.measurement import data as data_lib
 from keras_linprune.measurement import jax_counting, replicas
 from keras_linprune.measurement import moments as moments_lib
@@ -313,10 +314,7 @@ class _SiteCounter:
         non-finite flag, from the probe model's outputs `hs`."""
         counts, observations, nonfinite = [], [], []
         for h, (_, on_output, activation, axis) in zip(hs, self.probes):
-            if axis != -1 and axis != len(h.shape) - 1:
-                perm = [0] + list(range(2, len(h.shape))) + [1]
-                h = ops.transpose(h, perm)  # channels last
-            flat = ops.reshape(h, (-1, h.shape[-1]))
+            flat = position_rows(h, axis)
             n_obs = ops.cast(ops.shape(flat)[0], total_dtype)
             masks, skip = piece_masks(flat, activation, on_output)
             # int32 sums are exact within a batch and much cheaper than
@@ -377,11 +375,7 @@ class _SiteCounter:
         several replicas, each batch is split across them."""
         if keras.backend.backend() == "jax":
             return jax_counting.run(self, calibration, verbose)
-        bar = None
-        if verbose:
-            bar = keras.utils.Progbar(
-                calibration.num_batches, verbose=verbose, unit_name="batch"
-            )
+        bar = calibration.progress_bar(verbose)
         totals = self._zeros()
         batches = 0
         distributed = strategy is not None

@@ -87,6 +87,12 @@ class Calibration:
         if steps is not None and self.num_batches is not None:
             self.num_batches = min(self.num_batches, steps)
 
+    def progress_bar(self, verbose):
+        """A progress bar over the batches (`None` when `verbose` is 0)."""
+        if not verbose:
+            return None
+        return keras.utils.Progbar(self.num_batches, verbose=verbose, unit_name="batch")
+
     def __iter__(self):
         return itertools.islice(self._iterate(), self._steps)
 

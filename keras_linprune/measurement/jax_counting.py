@@ -9,8 +9,9 @@ not fit. The input checks (NaN/Inf, identical rows) run on the host in
 NumPy, on the batches as they arrive.
 """
 
-import keras
 import numpy as np
+
+from keras_linprune.measurement import replicas
 
 
 def run(counter, calibration, verbose):
@@ -18,11 +19,7 @@ def run(counter, calibration, verbose):
     from keras_linprune.measurement.counting import CountResult
 
     step = _compiled_step(counter) if counter.probe is not None else None
-    bar = None
-    if verbose:
-        bar = keras.utils.Progbar(
-            calibration.num_batches, verbose=verbose, unit_name="batch"
-        )
+    bar = calibration.progress_bar(verbose)
     checks = InputChecks(counter.inputs)
     rows, totals, moments = 0, None, None
     for batches, x in enumerate(calibration, start=1):
@@ -33,8 +30,8 @@ def run(counter, calibration, verbose):
             counts, sums = step(x)
             counts = [np.asarray(c, np.int64) for c in counts]
             sums = [np.asarray(m, np.float64) for m in sums]
-            totals = _add(totals, counts)
-            moments = _add(moments, sums)
+            totals = replicas.add_sums(totals, counts)
+            moments = replicas.add_sums(moments, sums)
         if bar is not None:
             bar.update(batches)
     n = counter.n
@@ -48,10 +45,6 @@ def run(counter, calibration, verbose):
         bool(counter.inputs) and not checks.varies,
         moments or [],
     )
-
-
-def _add(totals, values):
-    return values if totals is None else [a + b for a, b in zip(totals, values)]
 
 
 def _compiled_step(counter):

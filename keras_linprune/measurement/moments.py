@@ -29,6 +29,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_linprune.graph import registry
+from keras_linprune.graph.kinds.base import position_rows
 from keras_linprune.measurement import data as data_lib
 from keras_linprune.measurement import jax_counting, replicas
 
@@ -172,9 +173,7 @@ class _Column:
         if self.layer is not None:
             kind = registry.linear_kind(self.layer)
             return ops.cast(kind.feature_rows(self.layer, v, self.taps), dtype)
-        if self.axis not in (-1, len(v.shape) - 1):
-            v = ops.moveaxis(v, self.axis, -1)
-        return ops.cast(ops.reshape(v, (-1, v.shape[-1])), dtype)
+        return ops.cast(position_rows(v, self.axis), dtype)
 
 
 @dataclasses.dataclass
@@ -223,8 +222,9 @@ class MomentsProbe:
                 self.tensors.append(t)
             return slots[id(t)]
 
+        layers = _geometry_layers(analysis)
         self._columns = {
-            site: _site_columns(analysis, site, site_blocks, slot)
+            site: _site_columns(analysis, layers, site, site_blocks, slot)
             for site, site_blocks in self.blocks.items()
         }
         self._hosts = _hosts(self._columns)
@@ -307,10 +307,10 @@ def check_fits(probe):
     )
 
 
-def _site_columns(analysis, site, blocks, slot):
-    """A site's feature columns, in block order, then its activation's."""
+def _site_columns(analysis, layers, site, blocks, slot):
+    """A site's feature columns, in block order, then its activation's
+    (`layers`: `_geometry_layers(analysis)`)."""
     found = analysis.found
-    layers = _geometry_layers(analysis)
     binding = found.bindings[site]
     env = found.env[id(binding.nodes[0])]
     columns = []
@@ -365,15 +365,10 @@ def gather(analysis, blocks, data, *, batch_size, steps, verbose, strategy):
     probe = keras.Model(fn.inputs, probe_spec.tensors)
     step = _batch_step(probe, probe_spec, replicas.active_strategy(strategy))
     calibration = data_lib.Calibration(data, fn, batch_size, steps)
-    bar = None
-    if verbose:
-        bar = keras.utils.Progbar(
-            calibration.num_batches, verbose=verbose, unit_name="batch"
-        )
+    bar = calibration.progress_bar(verbose)
     totals = None
     for i, x in enumerate(calibration, start=1):
-        sums = [np.asarray(s, np.float64) for s in step(x)]
-        totals = sums if totals is None else [a + b for a, b in zip(totals, sums)]
+        totals = replicas.add_sums(totals, [np.asarray(s, np.float64) for s in step(x)])
         if bar is not None:
             bar.update(i)
     return probe_spec.collect(totals)

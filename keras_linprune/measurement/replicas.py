@@ -56,3 +56,10 @@ def split_sum(strategy, sums, x):
         lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None),
         per_replica,
     )
+
+
+def add_sums(totals, values):
+    """Running totals of per-batch sums on the host: `values` (a list of
+    arrays) added element by element to `totals` (`None` before the first
+    batch)."""
+    return values if totals is None else [a + b for a, b in zip(totals, values)]

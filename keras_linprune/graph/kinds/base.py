@@ -107,3 +107,16 @@ def affine_bounds(low, high, kernel, bias, apply):
     if bias is not None:
         out_low, out_high = out_low + bias, out_high + bias
     return out_low, out_high
+
+
+def position_rows(v, channel_axis=-1):
+    """`v` (`keras.ops`) as one row per position and its channels as
+    columns: the channel axis moved last, everything else flattened.
+    Counting, refit's features and convolution patches all read it so.
+
+    >>> tuple(position_rows(np.zeros((2, 3, 4, 5)), channel_axis=1).shape)
+    (40, 3)
+    """
+    if channel_axis not in (-1, len(v.shape) - 1):
+        v = keras.ops.moveaxis(v, channel_axis, -1)
+    return keras.ops.reshape(v, (-1, v.shape[-1]))

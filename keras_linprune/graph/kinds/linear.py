@@ -16,6 +16,7 @@ from keras_linprune.graph import activations
 from keras_linprune.graph.kinds.base import (
     LayerKind,
     affine_bounds,
+    position_rows,
     positions,
     to_numpy,
 )
@@ -234,9 +235,7 @@ class ConvKind(DenseKind):
             data_format=layer.data_format,
             dilation_rate=layer.dilation_rate,
         )
-        if layer.data_format == "channels_first":
-            patches = ops.moveaxis(patches, 1, -1)
-        return ops.reshape(patches, (-1, size))
+        return position_rows(patches, self.channel_axis(layer))
 
     def make_pointwise(self, layer, units, *, use_bias, name, activation="linear"):
         conv = _POINTWISE[len(layer.kernel_size)]
