@@ -95,15 +95,7 @@ def measure(
     )
     options_lib.check_flag("moments", moments)
     analysis = analyse(model, check_copies=False)  # measure builds no model
-    return counting.count_sites(
-        analysis,
-        data,
-        batch_size=opts.batch_size,
-        verbose=opts.verbose,
-        steps=opts.steps,
-        strategy=opts.strategy,
-        moments=refit_lib.moment_blocks(analysis) if moments else None,
-    )
+    return _count(analysis, data, opts, moments)
 
 
 def apply(
@@ -300,7 +292,13 @@ def statistics(analysis, data, opts, moments=None):
             )
         data.check_matches(analysis.spec)
         return data, {}
-    stats = counting.count_sites(
+    return _count(analysis, data, opts, moments), {}
+
+
+def _count(analysis, data, opts, moments):
+    """The measuring pass (`counting.count_sites`) with `opts`, also
+    gathering refit's moments for every plan when `moments`."""
+    return counting.count_sites(
         analysis,
         data,
         batch_size=opts.batch_size,
@@ -309,7 +307,6 @@ def statistics(analysis, data, opts, moments=None):
         strategy=opts.strategy,
         moments=refit_lib.moment_blocks(analysis) if moments else None,
     )
-    return stats, {}
 
 
 def compress(
