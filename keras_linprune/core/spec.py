@@ -209,6 +209,12 @@ class GraphSpec:
         )
 
     @functools.cached_property
+    def source_widths(self):
+        """Source key -> its width in the original model (the rows it
+        gives every linear node reading it)."""
+        return {k: w for lin in self.linears.values() for k, w in lin.inputs}
+
+    @functools.cached_property
     def fixed_macs(self):
         """Multiply-accumulates of every layer the planner never changes,
         or `None` when unknown."""

@@ -133,11 +133,7 @@ def site_blocks(analysis, terms, skip_unfit=False):
     (with `skip_unfit`, such terms are left out instead: a plan reading
     one keeps the plain fold anyway)."""
     layers = _geometry_layers(analysis)
-    widths = {
-        key: width
-        for lin in analysis.spec.linears.values()
-        for key, width in lin.inputs
-    }
+    widths = analysis.spec.source_widths
     blocks = []
     for source, taps, signature in terms:
         layer = layers[signature]

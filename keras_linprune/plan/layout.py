@@ -142,7 +142,7 @@ def _start_of(spec):
             },
             {name: lin.use_bias for name, lin in spec.linears.items()},
             {name: lin.units for name, lin in spec.linears.items()},
-            {k: width for lin in spec.linears.values() for k, width in lin.inputs},
+            spec.source_widths,
             {
                 name: frozenset(k for k, _ in lin.inputs)
                 for name, lin in spec.linears.items()
