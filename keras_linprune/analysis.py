@@ -74,7 +74,7 @@ def analyse(model, check_copies=True):
 
     Raises:
         TypeError / ValueError: For a non-Keras, subclassed or unbuilt
-            model (`options.check_model`), or a layer that cannot be
+            model (`graph.model_checks.check_model`), or a layer that cannot be
             re-created from its config (`graph.copier.check_copyable`).
 
     Example:

@@ -12,11 +12,13 @@ from typing import Any
 import keras
 import pandas as pd
 
+from keras_linprune import checks
 from keras_linprune import options as options_lib
 from keras_linprune import report as report_lib
 from keras_linprune.analysis import Analysis, analyse
+from keras_linprune.graph.model_checks import check_model
 from keras_linprune.measurement import certify as certify_lib
-from keras_linprune.measurement import counting, evaluation
+from keras_linprune.measurement import counting, evaluation, moment_blocks
 from keras_linprune.measurement.stats import ActivationStats
 from keras_linprune.plan import policies
 from keras_linprune.rebuild import rebuild
@@ -89,11 +91,11 @@ def measure(
     small, report = linprune.apply(model, rich, target_size=0.3, refit=True)
     ```
     """
-    options_lib.check_model(model)
+    check_model(model)
     opts = options_lib.Options(
         batch_size=batch_size, steps=steps, strategy=strategy, verbose=verbose
     )
-    options_lib.check_flag("moments", moments)
+    checks.check_flag("moments", moments)
     analysis = analyse(model, check_copies=False)  # measure builds no model
     return _count(analysis, data, opts, moments)
 
@@ -232,7 +234,7 @@ def apply(
     small.save("small.keras")   # plain Keras, no custom_objects needed
     ```
     """
-    options_lib.check_model(model)
+    check_model(model)
     opts = options_lib.Options(
         threshold=threshold,
         layer_threshold=layer_threshold,
@@ -305,7 +307,7 @@ def _count(analysis, data, opts, moments):
         verbose=opts.verbose,
         steps=opts.steps,
         strategy=opts.strategy,
-        moments=refit_lib.moment_blocks(analysis) if moments else None,
+        moments=moment_blocks.for_any_plan(analysis) if moments else None,
     )
 
 

@@ -29,9 +29,11 @@ import keras
 import numpy as np
 import pandas as pd
 
+from keras_linprune import export
 from keras_linprune.graph import keras_internals as internals
 from keras_linprune.graph import nest
 from keras_linprune.graph import nodes as nodes_lib
+from keras_linprune.graph.model_checks import check_backend
 from keras_linprune.measurement import data as data_lib
 
 
@@ -130,8 +132,6 @@ def latency(model, *, batch_sizes=(1, 256), repeats=5, tflite=False, seed=0):
 def latencies(models, *, batch_sizes=(1, 256), repeats=5, tflite=False, seed=0):
     """`latency` of several models timed in alternation (`best_of_rounds`),
     so that their figures are comparable on a shared machine."""
-    from keras_linprune.options import check_backend
-
     check_backend(needs_tensorflow="keras_linprune.bench (it times tf.function)")
     if repeats < 1 or not batch_sizes or min(batch_sizes) < 1:
         raise ValueError(
@@ -168,8 +168,6 @@ def _timers(model, batch_sizes, tflite, seed, enter):
 
 
 def _tflite_call(model, x, enter):
-    from keras_linprune import export
-
     folder = enter(tempfile.TemporaryDirectory())
     path = os.path.join(folder, "model.tflite")
     export.export_tflite(model, path, ops="builtins")
@@ -182,8 +180,6 @@ def _tflite_call(model, x, enter):
 def file_sizes(model, *, tflite=False, saved_model=False):
     """Bytes of the model saved as `.keras` (and as a SavedModel folder, and
     as TFLite)."""
-    from keras_linprune import export
-
     sizes = {}
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")

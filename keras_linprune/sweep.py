@@ -15,9 +15,10 @@ import keras
 import numpy as np
 import pandas as pd
 
-from keras_linprune import api
+from keras_linprune import api, checks
 from keras_linprune import options as options_lib
 from keras_linprune.analysis import analyse
+from keras_linprune.graph.model_checks import check_model
 from keras_linprune.measurement import evaluation
 
 #: The paper's thresholds: 0.05, 0.10, ..., 1.00.
@@ -93,9 +94,9 @@ def sweep(
     refitted = linprune.sweep(model, x_train, eval_data=(x_test, y_test), refit=True)
     ```
     """
-    options_lib.check_model(model)
-    thresholds = options_lib.check_thresholds(thresholds)
-    metrics = options_lib.check_metrics(model, eval_data, metrics)
+    check_model(model)
+    thresholds = checks.check_thresholds(thresholds)
+    metrics = checks.check_metrics(model, eval_data, metrics)
     base = options_lib.Options(
         layer_threshold=layer_threshold,
         remove_dead=remove_dead,

@@ -147,3 +147,209 @@ def test_no_function_over_60_lines_of_code(path):
         and code_lines(node, lines) > 60
     ]
     assert not long, f"{path.name}: split {long}"
+
+
+# -- imports: no circle, each module importable alone, no deferred stand-in --
+
+#: Third-party packages whose import is slow (TensorFlow and what loads it):
+#: a module that avoids them may defer a package module that needs them.
+HEAVY = ("keras", "tensorflow", "jax", "matplotlib", "tf2onnx", "onnxruntime")
+
+
+def module_name(path):
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in SOURCES}
+
+
+def _targets(node, module, is_package):
+    """The modules an import statement loads (package modules resolved to
+    the deepest module named; parents are added by `package_imports`)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    if node.level:
+        parts = module.split(".")[: len(module.split(".")) - node.level + is_package]
+        base = ".".join(parts + ([node.module] if node.module else []))
+    return [
+        f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
+        for alias in node.names
+    ]
+
+
+def package_imports(path):
+    """`(module-level imports, [(line, function-level import)])` of a
+    source file, as module names."""
+    module, tree = module_name(path), ast.parse(path.read_text())
+    deferred = {
+        id(inner)
+        for fn in ast.walk(tree)
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+        for inner in ast.walk(fn)
+    }
+    top, inner = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for target in _targets(node, module, path.name == "__init__.py"):
+                if id(node) in deferred:
+                    inner.append((node.lineno, target))
+                else:
+                    top.add(target)
+    return top, inner
+
+
+def with_parents(name):
+    """`a.b.c` -> `a`, `a.b`, `a.b.c` (importing a module runs its
+    packages' `__init__` first)."""
+    parts = name.split(".")
+    return {".".join(parts[: i + 1]) for i in range(len(parts))}
+
+
+def import_graph(deferred=False):
+    """Module -> the modules it imports at module level (and, with
+    `deferred`, inside functions too). A module's own packages are loaded
+    before it: no edge to them."""
+    graph = {}
+    for name, path in MODULES.items():
+        top, inner = package_imports(path)
+        targets = top | ({t for _, t in inner} if deferred else set())
+        graph[name] = {
+            parent
+            for target in targets
+            for parent in with_parents(target)
+            if parent not in with_parents(name)
+        }
+    return graph
+
+
+IMPORT_GRAPH = import_graph()
+
+
+def closure(name):
+    """Every module importing `name` loads at module level (third-party
+    top-level names included)."""
+    seen, todo = set(), [name]
+    while todo:
+        for target in IMPORT_GRAPH.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def loads_heavy(name):
+    return any(m.split(".")[0] in HEAVY for m in closure(name) | {name})
+
+
+def import_cycles(graph):
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in graph:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while not component or w != v:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+def test_no_import_circle():
+    """Imports form no circle, counting those inside functions (which can
+    hide one): a lower floor never imports a higher one."""
+    assert import_cycles(import_graph(deferred=True)) == []
+
+
+def test_the_circle_test_finds_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+
+
+def deferred_stand_ins(path):
+    """Function-level imports of package modules that stand in for
+    module-level ones. Deferring is allowed only where it saves loading
+    TensorFlow: a module that does not load it (the command line, which
+    sets TensorFlow's log level first) importing one that does."""
+    _, inner = package_imports(path)
+    light = not loads_heavy(module_name(path))
+    return [
+        (line, target)
+        for line, target in inner
+        if target.split(".")[0] == "keras_linprune"
+        and not (light and loads_heavy(target))
+    ]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_function_level_import_stands_in_for_a_module_level_one(path):
+    found = deferred_stand_ins(path)
+    assert not found, f"{path.name}: import at module level {found}"
+
+
+def test_the_deferred_import_test_catches_a_stand_in(monkeypatch):
+    sample = PACKAGE / "graph" / "nodes.py"  # loads Keras itself
+    text = "def f():\n    from keras_linprune.graph import registry\n"
+    monkeypatch.setattr(pathlib.Path, "read_text", lambda self: text)
+    assert deferred_stand_ins(sample) == [(2, "keras_linprune.graph.registry")]
+
+
+def test_the_command_line_loads_no_tensorflow_at_import():
+    assert not loads_heavy("keras_linprune.cli")
+    assert loads_heavy("keras_linprune.api")
+
+
+def test_every_module_imports_alone_in_a_fresh_interpreter():
+    """Each module imported first, in one fresh interpreter: the package's
+    modules are forgotten between imports (third-party ones stay loaded,
+    they are not ours to order), so an import that only works after
+    another module was loaded fails here."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import importlib, os, sys, traceback
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import keras, tensorflow  # loaded once, outside the package
+        failed = []
+        for name in sys.argv[1:]:
+            for loaded in [m for m in sys.modules if m.startswith("keras_linprune")]:
+                del sys.modules[loaded]
+            try:
+                importlib.import_module(name)
+            except Exception:
+                failed.append(name + ": " + traceback.format_exc(limit=-2))
+        print("\\n".join(failed))
+        sys.exit(1 if failed else 0)
+        """
+    )
+    names = sorted(n for n in MODULES if ".cli.__main__" not in n)
+    done = subprocess.run(
+        [sys.executable, "-c", script, *names],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]

@@ -8,7 +8,7 @@ import pytest
 
 import keras_linprune as linprune
 from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
-from keras_linprune.plan import decisions, layout
+from keras_linprune.plan import layout, planner
 from tests import factories as f
 from tests.conv_test import cnn, images, pin_channels
 
@@ -101,7 +101,7 @@ def test_total_macs_from_a_hand_written_spec():
         total_macs=5 * (4 * 8 + 8 * 2),
     )
     rates = {"d0": np.array([1, 1, 1, 0, 0, 0.5, 0.5, 0.5])}
-    plan = decisions.make_plan(spec, rates, layer_threshold=0, shortcut="dense")
+    plan = planner.make_plan(spec, rates, layer_threshold=0, shortcut="dense")
     # kept 3: d0 4x3, d1 3x2 + shortcut 4x2, at 5 positions
     assert plan.macs == 5 * (4 * 3 + 3 * 2 + 4 * 2)
     assert layout.total_macs(spec, plan.decisions, plan.layout) == plan.macs

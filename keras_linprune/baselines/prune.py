@@ -16,8 +16,9 @@ import keras
 import numpy as np
 import pandas as pd
 
-from keras_linprune import options as options_lib
+from keras_linprune import checks
 from keras_linprune.analysis import analyse
+from keras_linprune.graph.model_checks import check_model
 from keras_linprune.measurement import counting
 from keras_linprune.plan import decisions
 from keras_linprune.rebuild import rebuild
@@ -62,9 +63,9 @@ def prune_by_activation(
     small, report = linprune.apply(pruned, x_train)   # then fold
     ```
     """
-    options_lib.check_model(model)
-    options_lib.check_prune(model, quantile, rounds, fit_data, epochs_per_round)
-    batch_size = options_lib.check_batch_size(batch_size)
+    check_model(model)
+    checks.check_prune(model, quantile, rounds, fit_data, epochs_per_round)
+    batch_size = checks.check_count("batch_size", batch_size)
     history = []
     current = model
     for r in range(1, rounds + 1):

@@ -3,6 +3,9 @@
 import argparse
 import os
 
+from keras_linprune.files import inputs
+from keras_linprune.measurement.stats import ActivationStats
+
 
 def layer_threshold(text):
     """Parses --layer-threshold: an int, a float or a string rule."""
@@ -120,8 +123,6 @@ def add_calibration(parser):
 
 def check_calibration(args):
     """Checks that the `--data` or `--stats` file exists; returns its path."""
-    from keras_linprune.files import inputs
-
     if getattr(args, "stats", None):
         inputs.check_readable(args.stats, "stats", (".npz",))
         return args.stats
@@ -132,11 +133,7 @@ def check_calibration(args):
 def load_calibration(args):
     """The calibration argument of `apply`/`sweep`: the `--stats` file's
     `ActivationStats`, or the `--data` file's arrays."""
-    from keras_linprune.files import inputs
-
     if getattr(args, "stats", None):
-        from keras_linprune.measurement.stats import ActivationStats
-
         return ActivationStats.load(args.stats)
     return inputs.load_data(args.data)
 
@@ -148,8 +145,6 @@ def read_inputs(args, check_outputs):
     Returns:
         `(model, calibration)`.
     """
-    from keras_linprune.files import inputs
-
     inputs.check_readable(args.model, "model", inputs.MODEL_SUFFIXES)
     check_outputs(args, (args.model, check_calibration(args)))
     return inputs.load_model(args.model), load_calibration(args)

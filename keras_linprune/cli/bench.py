@@ -1,6 +1,7 @@
 """`linprune bench MODEL [COMPRESSED]`: CPU latency and file sizes."""
 
 from keras_linprune.cli import arguments
+from keras_linprune.files import inputs
 
 
 def add_parser(sub):
@@ -39,7 +40,6 @@ def run(args):
     import pandas as pd
 
     from keras_linprune import bench
-    from keras_linprune.files import inputs
 
     paths = [p for p in (args.model, args.compressed) if p]
     for path in paths:

@@ -2,7 +2,9 @@
 
 import os
 
+import keras_linprune as linprune
 from keras_linprune.cli import arguments, export, figures
+from keras_linprune.files import outputs
 
 
 def add_parser(sub):
@@ -48,8 +50,6 @@ def add_parser(sub):
 
 
 def _check_outputs(args, sources):
-    from keras_linprune.files import outputs
-
     outputs.check_writable(
         args.out, "model", ".keras", force=args.force, inputs=sources
     )
@@ -64,11 +64,7 @@ def _check_outputs(args, sources):
 
 
 def run(args):
-    from keras_linprune.files import outputs
-
     model, calibration = arguments.read_inputs(args, _check_outputs)
-
-    import keras_linprune as linprune
 
     small, report = linprune.apply(
         model,

@@ -1,5 +1,7 @@
 """`linprune demo`: train a small MLP on scikit-learn digits and compress it."""
 
+from keras_linprune.examples import demo
+
 
 def add_parser(sub):
     parser = sub.add_parser(
@@ -11,7 +13,5 @@ def add_parser(sub):
 
 
 def run(args):
-    from keras_linprune.examples import demo
-
     demo.run(epochs=args.epochs, seed=args.seed)
     return 0

@@ -2,6 +2,7 @@
 same flags on `linprune compress`."""
 
 from keras_linprune.cli import arguments
+from keras_linprune.files import inputs, outputs
 
 
 def add_parser(sub):
@@ -41,8 +42,6 @@ def add_export_arguments(parser):
 
 def check_exports(args, sources):
     """Checks the export outputs before any work."""
-    from keras_linprune.files import outputs
-
     if args.version is not None and args.version < 1:
         raise ValueError(
             f"--version must be a positive integer; received: {args.version}"
@@ -98,8 +97,6 @@ def describe_exports(written):
 
 
 def run(args):
-    from keras_linprune.files import inputs
-
     inputs.check_readable(args.model, "model", inputs.MODEL_SUFFIXES)
     if not (args.saved_model or args.tflite or args.onnx):
         raise ValueError("nothing to export: pass --saved-model, --tflite or --onnx")

@@ -1,11 +1,11 @@
 """Figures the commands write as `.png` files (`--plot`)."""
 
+from keras_linprune.files import outputs
+
 
 def check_plot(args, sources):
     """Checks `args.plot` (an output `.png`) and that matplotlib is there."""
     import importlib.util
-
-    from keras_linprune.files import outputs
 
     if not args.plot:
         return

@@ -3,7 +3,9 @@ calibration data; `linprune compress --stats` and `sweep --stats` reuse it."""
 
 import numpy as np
 
+import keras_linprune as linprune
 from keras_linprune.cli import arguments
+from keras_linprune.files import inputs, outputs
 
 
 def add_parser(sub):
@@ -27,8 +29,6 @@ def add_parser(sub):
 
 
 def run(args):
-    from keras_linprune.files import inputs, outputs
-
     inputs.check_readable(args.model, "model", inputs.MODEL_SUFFIXES)
     inputs.check_readable(args.data, "data", inputs.DATA_SUFFIXES)
     outputs.check_writable(
@@ -36,8 +36,6 @@ def run(args):
     )
     model = inputs.load_model(args.model)
     data = inputs.load_data(args.data)
-
-    import keras_linprune as linprune
 
     stats = linprune.measure(
         model,

@@ -1,7 +1,10 @@
 """`linprune sweep MODEL (--data D | --stats S) --out sweep.csv`: size (and
 metrics, with --eval-data) at every threshold, optionally plotted."""
 
+import keras_linprune as linprune
+from keras_linprune import plot
 from keras_linprune.cli import arguments, figures
+from keras_linprune.files import inputs, outputs
 
 
 def add_parser(sub):
@@ -38,8 +41,6 @@ def add_parser(sub):
 
 
 def _check(args, sources):
-    from keras_linprune.files import inputs, outputs
-
     if args.eval_data:
         inputs.check_readable(args.eval_data, "evaluation data", (".npz",))
     outputs.check_writable(args.out, "table", ".csv", force=args.force, inputs=sources)
@@ -47,12 +48,8 @@ def _check(args, sources):
 
 
 def run(args):
-    from keras_linprune.files import inputs, outputs
-
     model, calibration = arguments.read_inputs(args, _check)
     eval_data = inputs.load_eval_data(args.eval_data) if args.eval_data else None
-
-    import keras_linprune as linprune
 
     options = arguments.plan_options(args)
     if args.thresholds is not None:
@@ -83,8 +80,6 @@ def run(args):
 
 
 def _plot(table, path):
-    from keras_linprune import plot
-
     sizes = ("total_params", "total_macs")
     metrics = [m for m in table.attrs["original"] if m not in sizes]
     if metrics:

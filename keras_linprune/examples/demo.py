@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+import keras_linprune as linprune
+
 
 def load_digits_split(seed=0):
     """Digits as float32 in [0, 1]: `(x_train, y_train, x_test, y_test)`."""
@@ -47,8 +49,6 @@ def run(thresholds=(1.0, 0.99, 0.95), epochs=10, seed=0, out=print):
         A list of dicts: threshold, params, accuracy, max |delta| on the
         calibration data.
     """
-    import keras_linprune as linprune
-
     start = time.perf_counter()
     x_tr, y_tr, x_te, y_te = load_digits_split(seed)
     model = build_mlp(x_tr.shape[1], 10, seed=seed)

@@ -11,13 +11,13 @@ impossible count, or content edited after writing (the digest).
 """
 
 import hashlib
-import json
 import os
 import zipfile
 
 import numpy as np
 
 from keras_linprune.files.atomic import atomic_path
+from keras_linprune.measurement import moments as moments_lib
 
 #: Version of the file layout; files of other versions are refused.
 FORMAT_VERSION = 1
@@ -38,27 +38,9 @@ def digest(stats):
         h.update(f"{site}|{stats.principal[site]}|{counts.shape}|".encode())
         h.update(counts.tobytes())
         h.update(observations.tobytes())
-    for site, m in (stats.moments or {}).items():  # absent: digest unchanged
-        h.update(f"moments|{site}|{_blocks_json(m.blocks)}|".encode())
-        h.update(np.ascontiguousarray(m.gram, np.float64).tobytes())
-        h.update(np.ascontiguousarray(m.cross, np.float64).tobytes())
+    for part in moments_lib.digest_parts(stats.moments):  # none: unchanged
+        h.update(part)
     return h.hexdigest()
-
-
-def _blocks_json(blocks):
-    return json.dumps([[b.source, b.signature, b.width, list(b.taps)] for b in blocks])
-
-
-def _moment_arrays(moments):
-    arrays = {}
-    if moments is None:
-        return arrays
-    arrays["moment_sites"] = np.array(list(moments), dtype=str)
-    for site, m in moments.items():
-        arrays[f"moments/{site}/blocks"] = np.array(_blocks_json(m.blocks))
-        arrays[f"moments/{site}/gram"] = m.gram
-        arrays[f"moments/{site}/cross"] = m.cross
-    return arrays
 
 
 def save(stats, path):
@@ -70,7 +52,7 @@ def save(stats, path):
             for k, v in stats.observations.items()
         }
     )
-    arrays.update(_moment_arrays(stats.moments))
+    arrays.update(moments_lib.to_arrays(stats.moments))
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(
             f,
@@ -161,32 +143,20 @@ def _from_fields(cls, fields, path):
 
 def _moments_from(fields, path):
     """The `SiteMoments` a file holds, or `None` (a file without them)."""
-    from keras_linprune.measurement.moments import Block, SiteMoments
-
     if "moment_sites" not in fields:
         return None
     out = {}
     for site in (str(s) for s in _field(fields, "moment_sites", path, "U")):
-        prefix = f"moments/{site}/"
+        blocks, gram, cross = moments_lib.array_names(site)
+        arrays = (
+            _field(fields, blocks, path, "U"),
+            _field(fields, gram, path, "f"),
+            _field(fields, cross, path, "f"),
+        )
         try:
-            blocks = tuple(
-                Block(str(source), str(signature), int(width), tuple(taps))
-                for source, signature, width, taps in json.loads(
-                    str(_field(fields, prefix + "blocks", path, "U"))
-                )
-            )
-        except (ValueError, TypeError) as e:
+            out[site] = moments_lib.from_arrays(*arrays)
+        except ValueError as e:
             raise StatsFileError(
-                f"Expected the feature blocks of site {site!r} as JSON. "
-                f"Received: unreadable blocks in {path!r} ({e})"
+                f"{e} (moments of site {site!r} in the stats file {path!r})"
             ) from None
-        gram = _field(fields, prefix + "gram", path, "f")
-        cross = _field(fields, prefix + "cross", path, "f")
-        size = sum(b.size for b in blocks) + 1
-        if gram.shape != (size, size) or cross.ndim != 2 or cross.shape[0] != size:
-            raise StatsFileError(
-                f"Expected moments of {size} features for site {site!r}. "
-                f"Received: shapes {gram.shape} and {cross.shape} in {path!r}"
-            )
-        out[site] = SiteMoments(blocks, gram, cross)
     return out

@@ -20,6 +20,7 @@ the original.
 import keras
 
 from keras_linprune.graph import keras_internals as internals
+from keras_linprune.graph import nodes as nodes_lib
 
 
 class LayerCopier:
@@ -96,8 +97,6 @@ def fresh_copy(operation, name):
 def check_copyable(fn):
     """Raises `ValueError` (see `fresh_copy`) for the first operation of the
     functional graph `fn`, nested models included, that cannot be copied."""
-    from keras_linprune.graph import nodes as nodes_lib
-
     for node in nodes_lib.ordered_nodes(fn):
         operation = node.operation
         if isinstance(operation, keras.Model) and internals.is_functional(operation):

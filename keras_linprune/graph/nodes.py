@@ -9,8 +9,8 @@ import collections
 
 import keras
 
-from keras_linprune import options
 from keras_linprune.graph import keras_internals as internals
+from keras_linprune.graph.model_checks import check_model
 
 ordered_nodes = internals.ordered_nodes
 
@@ -36,7 +36,7 @@ def functional_graph(model):
     >>> len(ordered_nodes(functional_graph(seq)))
     1
     """
-    options.check_model(model)
+    check_model(model)
     if isinstance(model, keras.Sequential):
         fn = internals.sequential_graph(model)
         if fn is None:

@@ -10,7 +10,6 @@ The step is a pure per-batch map followed by a sum, so it can run under a
 without a redesign.
 """
 
-import dataclasses
 import warnings
 import weakref
 
@@ -22,8 +21,8 @@ from keras import ops
 from keras_linprune.core.pieces import INF
 from keras_linprune.graph.kinds.base import position_rows
 from keras_linprune.measurement import data as data_lib
-from keras_linprune.measurement import jax_counting, replicas
-from keras_linprune.measurement import moments as moments_lib
+from keras_linprune.measurement import jax_counting, moment_probe, replicas
+from keras_linprune.measurement.count_result import CountResult
 from keras_linprune.measurement.stats import ActivationStats
 
 
@@ -43,7 +42,7 @@ def count_sites(
             and the integer counts summed, so the result equals one
             device's.
         moments: Also sum, in the same pass, the second moments of these
-            sites' features: `{site: feature Blocks}` (`moments.py`; refit's
+            sites' features: `{site: feature Blocks}` (`moment_blocks.py`; refit's
             `moment_blocks` for every feature any plan reads), or `None`.
 
     Returns:
@@ -59,9 +58,9 @@ def count_sites(
             decisions (identical rows, too few observations per neuron).
     """
     fn, found = analysis.fn, analysis.found
-    extra = None if moments is None else moments_lib.MomentsProbe(analysis, moments)
+    extra = None if moments is None else moment_probe.MomentsProbe(analysis, moments)
     if extra is not None:
-        moments_lib.check_fits(extra)  # before reading any data
+        moment_probe.check_fits(extra)  # before reading any data
     calibration = data_lib.Calibration(data, fn, batch_size, steps)
     keys, probes, owner = [], [], []
     for s in found.spec.sites:
@@ -186,29 +185,6 @@ def piece_masks(t, activation, on_output):
             mask = ops.logical_and(mask, c)
         masks.append(mask)
     return masks, skip
-
-
-@dataclasses.dataclass
-class CountResult:
-    """What one pass over the calibration data found.
-
-    Attributes:
-        rows: Rows seen.
-        counts: Per probe, `(pieces, width)` int64 counts.
-        observations: Per probe, observations per neuron.
-        nonfinite: Per probe, batches with NaN/Inf activations.
-        moments: The summed `MomentsProbe.sums` (float64), if any.
-        input_nonfinite: `{input name: batches with NaN/Inf values}`.
-        identical_rows: Whether every numeric input row was the same.
-    """
-
-    rows: int
-    counts: list
-    observations: list
-    nonfinite: list
-    input_nonfinite: dict
-    identical_rows: bool
-    moments: list = dataclasses.field(default_factory=list)
 
 
 class _SiteCounter:

@@ -1,6 +1,6 @@
 """Evaluating models on held-out data (for sweeps and the metric guard).
 
-Metric options are checked in `options.check_metrics`.
+Metric options are checked in `checks.check_metrics`.
 """
 
 import numbers

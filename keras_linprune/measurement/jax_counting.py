@@ -12,12 +12,11 @@ NumPy, on the batches as they arrive.
 import numpy as np
 
 from keras_linprune.measurement import replicas
+from keras_linprune.measurement.count_result import CountResult
 
 
 def run(counter, calibration, verbose):
-    """Counts over every batch of `calibration` (`counting.CountResult`)."""
-    from keras_linprune.measurement.counting import CountResult
-
+    """Counts over every batch of `calibration` (a `CountResult`)."""
     step = _compiled_step(counter) if counter.probe is not None else None
     bar = calibration.progress_bar(verbose)
     checks = InputChecks(counter.inputs)

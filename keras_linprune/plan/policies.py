@@ -1,7 +1,7 @@
 """Threshold policies: how the threshold of a plan is chosen.
 
 Every policy has one method, `plan(spec, rates, **options) -> (Plan,
-notes)`, where `options` are those of `decisions.Planner`
+notes)`, where `options` are those of `planner.Planner`
 (`layer_threshold`, `remove_dead`, `shortcut`) and `notes` go into the
 report's `attrs`:
 
@@ -31,6 +31,7 @@ Example:
 import dataclasses
 
 from keras_linprune.plan import decisions as decisions_lib
+from keras_linprune.plan import planner as planner_lib
 
 
 def candidate_thresholds(spec, rates):
@@ -51,7 +52,7 @@ class FixedThreshold:
     threshold: float = 1.0
 
     def plan(self, spec, rates, **options):
-        plan = decisions_lib.make_plan(spec, rates, threshold=self.threshold, **options)
+        plan = planner_lib.make_plan(spec, rates, threshold=self.threshold, **options)
         return plan, {}
 
 
@@ -80,7 +81,7 @@ class SizeTarget:
         Thresholds whose plans cannot fit are skipped unplanned: at each,
         `Planner.params_floor` bounds every plan's size from below."""
         budget = self.budget(spec)
-        planner = decisions_lib.Planner(spec, rates, **options)
+        planner = planner_lib.Planner(spec, rates, **options)
         candidates = candidate_thresholds(spec, rates)
         for t in candidates:
             if planner.params_floor(t) > budget:
@@ -116,7 +117,7 @@ class StepSearch:
         first = spec.sites[0].producer if spec.sites else None
         original = spec.total_params - (spec.linears[first].params if first else 0)
         k, smallest = 0, None
-        planner = decisions_lib.Planner(spec, rates, **options)
+        planner = planner_lib.Planner(spec, rates, **options)
         while True:
             t = max(0.0, round(1.0 - k * self.step, 12))
             plan = planner.plan(t)
@@ -168,7 +169,7 @@ class MetricGuard:
 
     def plan(self, spec, rates, **options):
         candidates = candidate_thresholds(spec, rates)
-        planner = decisions_lib.Planner(spec, rates, **options)
+        planner = planner_lib.Planner(spec, rates, **options)
         tried = {}
 
         def probe(i):

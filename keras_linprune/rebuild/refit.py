@@ -9,7 +9,8 @@ consumers then receive `fitted @ W_C[J]`, so the shortcut keeps rank
 <= |J| and the planner's count is unchanged. At threshold 1.0 the true
 outputs are exactly affine, so the fit reproduces the plain fold.
 
-The normal equations come from `measurement/moments.py`: from statistics
+The normal equations come from `measurement/moments.py` (summed by
+`measurement/moment_probe.py`): from statistics
 measured with `moments=True`, or else from one streaming pass over the
 data. Producers called at several places (shared layers), and sites whose
 producer reads a transposed convolution's term, keep the plain fold and
@@ -21,7 +22,7 @@ import dataclasses
 import numpy as np
 
 from keras_linprune.core import algebra
-from keras_linprune.measurement import moments as moments_lib
+from keras_linprune.measurement import moment_blocks, moment_probe
 from keras_linprune.plan import layout as layout_lib
 
 
@@ -73,7 +74,7 @@ def fit(
     if not problems:
         return {}, skipped
     if moments is None:
-        moments = moments_lib.gather(
+        moments = moment_probe.gather(
             analysis,
             {p.site: p.blocks for p in problems},
             data,
@@ -98,9 +99,9 @@ def _problems(analysis, plan):
         d = plan.decisions[site.name]
         if not d.linear.size:
             continue
-        reason = moments_lib.unfit_reason(analysis, site)
+        reason = moment_blocks.unfit_reason(analysis, site)
         producer_terms = terms[site.producer]
-        blocks = reason or moments_lib.site_blocks(analysis, producer_terms.values())
+        blocks = reason or moment_blocks.site_blocks(analysis, producer_terms.values())
         if isinstance(blocks, str):
             skipped[site.name] = blocks
             continue
@@ -120,21 +121,6 @@ def _problems(analysis, plan):
             )
         )
     return problems, skipped
-
-
-def moment_blocks(analysis):
-    """Per site refit can fit, every feature `Block` its producer reads
-    under any plan (`layout.possible_terms`): what `measure(...,
-    moments=True)` sums so that any later plan refits from statistics."""
-    terms = layout_lib.possible_terms(analysis.spec)
-    out = {}
-    for site in analysis.spec.sites:
-        if moments_lib.unfit_reason(analysis, site):
-            continue
-        blocks = moments_lib.site_blocks(analysis, terms[site.producer], True)
-        if blocks:
-            out[site.name] = blocks
-    return out
 
 
 def _solve(p, moments, ridge):

@@ -122,7 +122,7 @@ def test_moments_must_be_a_flag():
 
 
 def test_moments_that_would_not_fit_are_refused_before_reading(monkeypatch):
-    from keras_linprune.measurement import moments as moments_lib
+    from keras_linprune.measurement import moment_probe as moments_lib
 
     model = f.mlp((6, 24, 16, 3))
     x = f.data(300, 6)

@@ -5,7 +5,7 @@ import numpy as np
 
 from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
 from keras_linprune.plan import costs
-from keras_linprune.plan import decisions as plan_lib
+from keras_linprune.plan import planner as plan_lib
 
 
 def wide_into_narrow():

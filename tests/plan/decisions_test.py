@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
-from keras_linprune.plan import decisions as plan_lib
+from keras_linprune.plan import decisions
 from keras_linprune.plan import layout as layout_lib
+from keras_linprune.plan import planner as plan_lib
 
 
 def chain_spec(widths):
@@ -128,7 +129,7 @@ def test_string_layer_threshold_folds_only_when_count_drops():
     # does not.
     spec = chain_spec([8, 64, 64, 4])
     rates = {"d0": rates_with(64, 40), "d1": rates_with(64, 3)}
-    for rule in plan_lib.LAYER_THRESHOLD_STRINGS:
+    for rule in decisions.LAYER_THRESHOLD_STRINGS:
         p = plan_lib.make_plan(spec, rates, layer_threshold=rule)
         assert p.decisions["d0"].folded and not p.decisions["d1"].folded
         assert "no saving" in p.decisions["d1"].reason

@@ -8,8 +8,8 @@ import pytest
 
 from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
 from keras_linprune.plan import costs, selection
-from keras_linprune.plan import decisions as plan_lib
 from keras_linprune.plan import layout as layout_lib
+from keras_linprune.plan import planner as plan_lib
 
 
 def chains_spec(*chains):

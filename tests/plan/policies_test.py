@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import keras_linprune as linprune
-from keras_linprune.plan import decisions as plan_lib
+from keras_linprune.plan import planner as plan_lib
 from keras_linprune.plan import policies
 from tests import factories as f
 from tests.plan.decisions_test import chain_spec

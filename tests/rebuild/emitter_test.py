@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from keras_linprune.analysis import analyse
-from keras_linprune.plan import decisions
+from keras_linprune.plan import planner
 from keras_linprune.rebuild import rebuild
 from keras_linprune.rebuild.names import Names
 
@@ -25,7 +25,7 @@ def mlp():
 def plan_for(analysis, rates, **options):
     options.setdefault("layer_threshold", 0)
     options.setdefault("shortcut", "dense")
-    return decisions.make_plan(analysis.spec, rates, **options)
+    return planner.make_plan(analysis.spec, rates, **options)
 
 
 def test_nothing_folded_is_an_identical_independent_copy():

@@ -1,0 +1,288 @@
+"""Which sites fold: the search over site subsets (pure NumPy).
+
+A `Planner` turns activation rates into one `SiteDecision` per site
+(`decisions.py`) and chooses which sites' linear neurons fold under the
+site rule (`layer_threshold`): the exact cost of every candidate subset
+comes from `layout.py` without computing any weights (the count only
+depends on which sources feed which linear node), which keeps it cheap
+enough to evaluate many subsets, and `selection.py` searches them.
+
+Example:
+
+>>> import numpy as np
+>>> from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
+>>> spec = GraphSpec(
+...     linears={
+...         "d1": LinearSpec("d1", "x", 2, 8, True),
+...         "d2": LinearSpec("d2", "d1", 8, 1, True),
+...     },
+...     sites=(SiteSpec("d1", "d1", ("d2",), 8),),
+...     rejected=(),
+...     total_params=33,
+... )
+>>> p = make_plan(spec, {"d1": np.ones(8)}, threshold=1.0)
+>>> p.params, p.decisions["d1"].folded
+(3, True)
+"""
+
+import dataclasses
+import math
+import numbers
+
+import numpy as np
+
+from keras_linprune.plan import costs, selection
+from keras_linprune.plan.decisions import (
+    Plan,
+    base_decision,
+    piece_rates,
+    site_facts,
+    with_linear,
+)
+from keras_linprune.plan.layout import (
+    chain_order,
+    layout_of,
+    removal_savings,
+    site_groups,
+    total_macs,
+    total_params,
+)
+
+
+def make_plan(spec, rates, *, threshold=1.0, **options):
+    """Decides every site and counts the parameters of the result.
+
+    Args:
+        spec: `GraphSpec` of the model.
+        rates: Mapping from site key to per-piece rates, shape
+            `(pieces, width)` (1-D: identity-piece rates of a ReLU site).
+        threshold: A neuron is linear when its rate is `>= threshold`.
+        **options: Those of `Planner`.
+
+    Returns:
+        A `Plan`. Options are assumed validated (see `options.py`).
+    """
+    return Planner(spec, rates, **options).plan(threshold)
+
+
+class Planner:
+    """Plans of one model's statistics at any threshold.
+
+    Threshold searches (size targets, the metric guard, the prototype's
+    step search) plan at many thresholds; between two neighbouring ones
+    usually one site's linear set changes. A planner computes each site's
+    decisions once per distinct linear set, and each subset's cost once
+    per distinct combination of decision *sizes* (all a cost depends on).
+
+    Args:
+        spec: `GraphSpec` of the model.
+        rates: As in `make_plan`.
+        layer_threshold: Which sites fold: an int `n`, those with more
+            than `n` linear neurons; a float `f`, those with more than that
+            fraction; `"optimal"` (or `"best"`), the subset of sites whose
+            folding gives the smallest exact parameter count of the rebuilt
+            graph (a site's saving depends on its neighbours' folds);
+            `"greedy"`, the prototype's order (repeatedly the site with the
+            largest saving); `"sequential"`, each site in graph order if it
+            lowers the count given the decisions before it. Every rule but
+            the numeric ones keeps plans within the layer budget
+            (`costs.layers_over_budget`).
+        remove_dead: Remove neurons that sit in a constant piece on all
+            data (dead ReLU neurons, saturated ReLU6 ones) outright.
+        shortcut: `"auto"` stores a shortcut as two layers through `r`
+            channels whenever that is smaller than the full matrix (`r`: a
+            bound on its rank, at most the number of neurons folded into
+            it); `"dense"` keeps full matrices.
+        objective: What the site rules minimise: `"params"`, `"macs"`
+            (needs `spec.total_macs`) or `"latency"` (needs `latency`).
+        latency: The `costs.LatencyModel` of `objective="latency"`.
+    """
+
+    def __init__(
+        self,
+        spec,
+        rates,
+        *,
+        layer_threshold="optimal",
+        remove_dead=True,
+        shortcut="auto",
+        objective="params",
+        latency=None,
+    ):
+        self.spec = spec
+        self.rates = {s.name: piece_rates(s, rates[s.name]) for s in spec.sites}
+        self.options = dict(
+            layer_threshold=layer_threshold,
+            remove_dead=remove_dead,
+            shortcut=shortcut,
+            objective=objective,
+        )
+        self.latency = latency
+        self.cost = costs.cost_function(objective, latency)
+        # Per site, what its decisions read of the rates at any threshold,
+        # and its best sloped-piece rates sorted (a threshold's linear set is
+        # those at or above it, so its size identifies it).
+        self._facts = {
+            s.name: site_facts(s, self.rates[s.name], remove_dead) for s in spec.sites
+        }
+        self._sorted_best = {k: np.sort(f.best_rate) for k, f in self._facts.items()}
+        self._site_cache = {}
+        self._cost_cache = {}
+        self._unfolded = None
+        self._foldable = None
+
+    def plan(self, threshold):
+        """The `Plan` at `threshold`."""
+        base, folded = self._site_decisions(threshold)
+
+        def evaluate(subset):
+            return self._evaluate({**base, **{k: folded[k] for k in subset}}, subset)
+
+        def count(subset):
+            value, excess = evaluate(subset)
+            return value if excess <= 0 else math.inf
+
+        count = selection.memoized(count)
+        rule = self.options["layer_threshold"]
+        groups, chains = [], []
+        for group in site_groups(self.spec, folded):
+            order = chain_order(self.spec, group)
+            (chains if order else groups).append(order or group)
+        search = selection.Search(count, evaluate, groups, chains)
+        chosen = _choose(self.spec, base, list(folded), rule, search)
+        decisions = {}
+        for site in self.spec.sites:
+            key = site.name
+            if key in chosen:
+                decisions[key] = folded[key]
+            elif key in folded:
+                why = _why_not(
+                    site, base[key], rule, evaluate, chosen, self.options["objective"]
+                )
+                decisions[key] = dataclasses.replace(base[key], reason=why)
+            else:
+                decisions[key] = base[key]
+        site_search = None
+        if rule in ("optimal", "best"):
+            site_search = "exact" if search.is_exact() else "local"
+        return self._plan_of(decisions, threshold, site_search)
+
+    def params_floor(self, threshold):
+        """A lower bound on the parameters of any plan at `threshold`:
+        the unfolded plan's, less the largest saving of every neuron that
+        may fold there (`layout.removal_savings`; counting a kept neuron
+        that cannot fold only lowers the bound)."""
+        if self._foldable is None:  # per site: saving, sorted rates of kept neurons
+            base, _ = self._site_decisions(1.0)
+            savings = removal_savings(self.spec)
+            self._foldable = [
+                (
+                    savings[s.name],
+                    np.sort(self._facts[s.name].best_rate[base[s.name].keep]),
+                )
+                for s in self.spec.sites
+                if not s.linear_block
+            ]
+        _, unfolded = self._unfolded_plan()
+        return unfolded - sum(
+            saving * (rates.size - np.searchsorted(rates, threshold))
+            for saving, rates in self._foldable
+        )
+
+    def _unfolded_plan(self):
+        """`(layers, parameters)` of the plan with no site folded (dead
+        neurons removed as the options say; the same at any threshold)."""
+        if self._unfolded is None:
+            base, _ = self._site_decisions(1.0)
+            layout = layout_of(self.spec, base, self.options["shortcut"])
+            self._unfolded = (
+                costs.layer_count(self.spec, base, layout),
+                total_params(self.spec, base, layout),
+            )
+        return self._unfolded
+
+    def _site_decisions(self, threshold):
+        """`(base, folded)` decisions of every site at `threshold` (folded
+        only for sites with candidates), cached by linear set."""
+        base, folded = {}, {}
+        for site in self.spec.sites:
+            best = self._sorted_best[site.name]
+            key = (site.name, best.size - np.searchsorted(best, threshold))
+            if key not in self._site_cache:
+                facts = self._facts[site.name]
+                b = base_decision(site, facts, threshold)
+                f = with_linear(facts, b, threshold) if b.candidates else None
+                self._site_cache[key] = (b, f)
+            base[site.name], f = self._site_cache[key]
+            if f is not None:
+                folded[site.name] = f
+        return base, folded
+
+    def _evaluate(self, chosen, subset):
+        """`(cost, layers over the budget)` of these decisions, cached by
+        the decisions' sizes (`layout` and the costs read nothing else)."""
+        key = tuple(chosen[s.name].size_signature for s in self.spec.sites)
+        if key not in self._cost_cache:
+            layout = layout_of(self.spec, chosen, self.options["shortcut"])
+            unfolded_layers, _ = self._unfolded_plan()
+            excess = costs.layers_over_budget(
+                self.spec, chosen, layout, len(subset), unfolded_layers
+            )
+            self._cost_cache[key] = (self.cost(self.spec, chosen, layout), excess)
+        return self._cost_cache[key]
+
+    def _plan_of(self, decisions, threshold, site_search):
+        layout = layout_of(self.spec, decisions, self.options["shortcut"])
+        options = dict(threshold=threshold, **self.options)
+        if site_search is not None:
+            # "local" when a group of interacting sites that is no chain was
+            # too large to search exhaustively (`selection.EXHAUSTIVE_LIMIT`).
+            options["site_search"] = site_search
+        if self.latency is not None:
+            options["latency_model"] = dataclasses.asdict(self.latency)
+        return Plan(
+            self.spec,
+            decisions,
+            layout,
+            total_params(self.spec, decisions, layout),
+            options,
+            total_macs(self.spec, decisions, layout),
+        )
+
+
+def _choose(spec, base, candidates, rule, search):
+    """The set of site keys whose linear neurons fold under `rule`
+    (`search`: a `selection.Search` over the candidates)."""
+    if rule in ("optimal", "best"):
+        return search.optimal()
+    if isinstance(rule, str):
+        pick = {"greedy": selection.greedy, "sequential": selection.sequential}
+        return set(pick[rule](candidates, search.count))
+    widths = {s.name: s.width for s in spec.sites}
+    if isinstance(rule, numbers.Integral):
+        return {k for k in candidates if base[k].candidates > rule}
+    return {k for k in candidates if base[k].candidates / widths[k] > rule}
+
+
+def _why_not(site, base, rule, evaluate, chosen, objective="params"):
+    n = base.candidates
+    if isinstance(rule, str):
+        after, excess = evaluate(chosen | {site.name})
+        delta = after - evaluate(chosen)[0]
+        fits = excess <= 0
+        measure = costs.OBJECTIVES[objective]
+        change = f"{delta:+.3g}" if isinstance(delta, float) else f"{delta:+,d}"
+        if delta < 0 and not fits:
+            return (
+                f"adds layers: folding {n} neurons would change the {measure} "
+                f"by {change} but emit two layers (a low-rank shortcut and a "
+                "Concatenate) where one per fold is allowed"
+            )
+        return f"no saving: folding {n} neurons would change the {measure} by {change}"
+    if isinstance(rule, numbers.Integral):
+        return f"below layer threshold: {n} linear neurons, needs more than {rule}"
+    fraction = n / site.width
+    return (
+        f"below layer threshold: {n}/{site.width} = {fraction:.3g} linear, "
+        f"needs more than {rule:g}"
+    )
