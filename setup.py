@@ -50,6 +50,8 @@ setup(
             "scikit-learn>=1.2",
             "matplotlib>=3.5",
             "ruff>=0.6",
+            # The typed public surface ([tool.mypy] in pyproject.toml).
+            "mypy>=1.10",
             "hypothesis>=6",
             "tf2onnx>=1.16",
             "onnxruntime>=1.17",

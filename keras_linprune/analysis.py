@@ -9,6 +9,8 @@ threshold.
 import dataclasses
 import functools
 
+import keras
+
 from keras_linprune.graph import copier
 from keras_linprune.graph import flatten as flatten_lib
 from keras_linprune.graph import nodes as nodes_lib
@@ -28,9 +30,9 @@ class Analysis:
             which the rebuild nests again.
     """
 
-    model: object
-    fn: object
-    found: object
+    model: keras.Model
+    fn: keras.Model
+    found: sites_lib.FoundSites
     inlined: tuple = ()
 
     @property

@@ -265,7 +265,12 @@ def apply(
     return small, report
 
 
-def statistics(analysis, data, opts, moments=None):
+def statistics(
+    analysis: Analysis,
+    data: Any,
+    opts: options_lib.Options,
+    moments: bool | None = None,
+) -> tuple[ActivationStats, dict[str, Any]]:
     """Activation statistics (measured, given, or proven on a box), and
     notes for the report.
 
@@ -316,7 +321,7 @@ def compress(
     stats: ActivationStats,
     opts: options_lib.Options,
     data: Any = None,
-):
+) -> tuple[keras.Model, pd.DataFrame]:
     """Plan -> refit -> rebuild -> report, from statistics.
 
     Args:

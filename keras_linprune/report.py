@@ -28,10 +28,20 @@ Totals live in `report.attrs` (`params_before`, `params_after`,
 `report.linprune.summary()` (text).
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import keras
 import numpy as np
 import pandas as pd
 
 from keras_linprune.graph import nest
+from keras_linprune.plan.decisions import Plan
+
+if TYPE_CHECKING:  # analysis.py reaches report.py through graph/
+    from keras_linprune.analysis import Analysis
 
 COLUMNS = (
     "site",
@@ -59,7 +69,15 @@ COLUMNS = (
 )
 
 
-def make_report(plan, rates, *, order, layer_params, unchanged, rows):
+def make_report(
+    plan: Plan,
+    rates: Mapping[str, np.ndarray],
+    *,
+    order: Mapping[str, int],
+    layer_params: Mapping[str, int],
+    unchanged: Sequence[tuple[str, str]],
+    rows: int,
+) -> pd.DataFrame:
     """Builds the report DataFrame.
 
     Args:
@@ -90,7 +108,9 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
         saved=before - after,
         macs_before=macs_before,
         macs_after=macs_after,
-        macs_ratio=macs_after / macs_before if macs_before else None,
+        macs_ratio=(
+            macs_after / macs_before if macs_before and macs_after is not None else None
+        ),
         calibration_rows=rows,
         unchanged_layers=[f"{n} ({c})" for n, c in unchanged],
         **plan.options,
@@ -104,7 +124,9 @@ def make_report(plan, rates, *, order, layer_params, unchanged, rows):
     return frame
 
 
-def layer_actions(analysis, plan, small):
+def layer_actions(
+    analysis: Analysis, plan: Plan, small: keras.Model
+) -> list[dict[str, Any]]:
     """What happened to every layer: one dict per original layer (`layer`,
     `type`, `action`), then one per layer the rebuild added.
 
@@ -313,7 +335,7 @@ def summary(report: pd.DataFrame) -> str:
 class ReportAccessor:
     """`report.linprune.totals` and `report.linprune.summary()`."""
 
-    def __init__(self, frame):
+    def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame
 
     def layers(self) -> pd.DataFrame:

@@ -15,6 +15,8 @@ Example:
 
 >>> import numpy as np
 
+from __future__ import annotations
+
 from keras_linprune.core.spec import source_of, term_key
 >>> p = Affine({"x": np.eye(2)}, np.zeros(2))
 >>> c = Affine({"h": np.ones((2, 1))}, np.zeros(1))
@@ -24,8 +26,10 @@ from keras_linprune.core.spec import source_of, term_key
 """
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from keras_linprune.core.spec import source_of, term_key
 
@@ -48,34 +52,34 @@ class Affine:
             `spec.term_key(source, signature)`. Optional for pure algebra.
     """
 
-    terms: dict
-    bias: object = None
-    geometry: dict = dataclasses.field(default_factory=dict)
+    terms: dict[str, np.ndarray]
+    bias: np.ndarray | None = None
+    geometry: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
     @property
-    def units(self):
+    def units(self) -> int:
         return next(iter(self.terms.values())).shape[-1]
 
     @property
-    def params(self):
+    def params(self) -> int:
         """Parameters this node costs when emitted (matrices + bias)."""
         count = sum(m.size for m in self.terms.values())
         return count + (0 if self.bias is None else self.bias.size)
 
 
 def fold_site(
-    producer,
-    consumers,
-    site,
+    producer: Affine,
+    consumers: Sequence[Affine],
+    site: str,
     *,
-    keep,
-    linear=(),
-    slope=1.0,
-    offset=0.0,
-    constant=(),
-    value=0.0,
-    fitted=None,
-):
+    keep: ArrayLike,
+    linear: ArrayLike = (),
+    slope: np.ndarray | float = 1.0,
+    offset: np.ndarray | float = 0.0,
+    constant: ArrayLike = (),
+    value: np.ndarray | float = 0.0,
+    fitted: Affine | None = None,
+) -> tuple[Affine | None, list[Affine]]:
     """Folds the affine neurons of one site into its consumers.
 
     Every producer neuron is in exactly one of three sets:
@@ -132,7 +136,12 @@ def fold_site(
     return restrict_columns(producer, keep), new_consumers
 
 
-def linear_part(producer, linear, slope, offset):
+def linear_part(
+    producer: Affine,
+    linear: np.ndarray,
+    slope: np.ndarray | float,
+    offset: np.ndarray | float,
+) -> Affine:
     """The affine model of the linear neurons `J` on the producer's sources:
     `sigma(z_J) = sum_s x_s (W_s[:, J] diag(slope)) + slope b_P[J] + offset`.
     """
@@ -140,7 +149,7 @@ def linear_part(producer, linear, slope, offset):
     bias = None
     if producer.bias is not None or np.any(offset):
         b_p = 0.0 if producer.bias is None else producer.bias[linear]
-        bias = slope * b_p + offset
+        bias = np.asarray(slope * b_p + offset)
     return Affine(terms, bias, dict(producer.geometry))
 
 
@@ -189,7 +198,13 @@ def _signature(geometry):
     return None if geometry is None else geometry[1]
 
 
-def norm_scale_shift(gamma, beta, mean, variance, epsilon):
+def norm_scale_shift(
+    gamma: np.ndarray | None,
+    beta: np.ndarray | None,
+    mean: np.ndarray,
+    variance: np.ndarray,
+    epsilon: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """BatchNormalization at inference as `y = scale * x + shift`.
 
     `gamma` / `beta` may be `None` (`scale=False` / `center=False`).
@@ -207,7 +222,9 @@ def norm_scale_shift(gamma, beta, mean, variance, epsilon):
     return scale, shift
 
 
-def absorb_output_affine(kernel, bias, scale, shift):
+def absorb_output_affine(
+    kernel: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """`(x @ kernel + bias) * scale + shift` as one kernel and bias.
 
     The kernel's last axis is the output axis (Dense or conv layout).
@@ -216,7 +233,9 @@ def absorb_output_affine(kernel, bias, scale, shift):
     return kernel * scale, bias * scale + shift
 
 
-def absorb_input_affine(kernel, bias, scale, shift):
+def absorb_input_affine(
+    kernel: np.ndarray, bias: np.ndarray, scale: np.ndarray, shift: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """`(x * scale + shift) @ kernel + bias` as one kernel and bias.
 
     `kernel` has shape `(..., in, out)` (Dense or conv layout); summing the
@@ -228,7 +247,7 @@ def absorb_input_affine(kernel, bias, scale, shift):
     return kernel * scale[:, None], bias + moved
 
 
-def input_sum(vector, kernel):
+def input_sum(vector: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """`sum over taps t of vector @ kernel[t]` for a `(*taps, in, out)` or
     `(in, out)` kernel: the output of a constant input, away from padding.
     """
@@ -236,14 +255,14 @@ def input_sum(vector, kernel):
     return out.reshape(-1, kernel.shape[-1]).sum(axis=0)
 
 
-def restrict_columns(affine, keep):
+def restrict_columns(affine: Affine, keep: np.ndarray) -> Affine:
     """Keeps only the units `keep` of a linear node."""
     terms = {key: m[..., keep] for key, m in affine.terms.items()}
     bias = None if affine.bias is None else affine.bias[keep]
     return Affine(terms, bias, dict(affine.geometry))
 
 
-def prototype_saving(n_linear, in_width, out_width):
+def prototype_saving(n_linear: int, in_width: int, out_width: int) -> int:
     """Parameters saved by folding `n_linear` neurons (docs/method.md, 2).
 
     `saved = |J| (in_P + out_C + 1) - in_P out_C`: each folded neuron frees
@@ -256,7 +275,7 @@ def prototype_saving(n_linear, in_width, out_width):
     return n_linear * (in_width + out_width + 1) - in_width * out_width
 
 
-def low_rank_factors(kernel, rank):
+def low_rank_factors(kernel: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     """`kernel` (`(*taps, in, out)`) as `down @ up` through `rank` channels.
 
     Exact (to float rounding) when `rank` bounds the rank of the kernel

@@ -12,8 +12,11 @@ Example:
 [(-inf, 0.0, 0.0), (0.0, 6.0, 1.0), (6.0, inf, 0.0)]
 """
 
+from __future__ import annotations
+
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
@@ -32,14 +35,14 @@ class Piece:
 
     lo: float
     hi: float
-    slope: object
+    slope: float | np.ndarray
     offset: float
 
     @property
-    def is_constant(self):
-        return np.all(np.asarray(self.slope) == 0)
+    def is_constant(self) -> bool:
+        return bool(np.all(np.asarray(self.slope) == 0))
 
-    def value_at(self, z):
+    def value_at(self, z: Any) -> Any:
         return self.slope * z + self.offset
 
 
@@ -58,12 +61,12 @@ class Activation:
     """
 
     name: str
-    pieces: tuple
+    pieces: tuple[Piece, ...]
     principal: int
     partition: bool = True
     monotone: bool = True
 
-    def h_bounds(self):
+    def h_bounds(self) -> list[tuple[float, bool, float]]:
         """Per piece, `(low, low_inclusive, high)` bounds on the output h.
 
         A constant piece is the single value `offset` (`low == high`). A
@@ -83,7 +86,9 @@ class Activation:
         return bounds
 
 
-def relu_pieces(negative_slope=0.0, max_value=None, threshold=0.0):
+def relu_pieces(
+    negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0
+) -> tuple[Piece, ...]:
     """Pieces of `keras.activations.relu` with its three parameters."""
     pieces = [
         Piece(-INF, threshold, negative_slope, 0.0 - negative_slope * threshold),

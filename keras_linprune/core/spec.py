@@ -25,12 +25,12 @@ from keras_linprune.core.pieces import RELU, Activation
 TERM_SEPARATOR = "@@"
 
 
-def term_key(source, geometry):
+def term_key(source: str, geometry: str | None) -> str:
     """Key of a term from `source` that keeps its own `geometry`."""
     return f"{source}{TERM_SEPARATOR}{geometry}"
 
 
-def source_of(key):
+def source_of(key: str) -> str:
     """The source key a term key reads from."""
     return key.split(TERM_SEPARATOR, 1)[0]
 
@@ -83,7 +83,7 @@ class LinearSpec:
     pre_norms: tuple = ()
     post_norms: tuple = ()
     absorbed_params: int = 0
-    had_bias: bool = None
+    had_bias: bool | None = None
     taps: int = 1
     parts: tuple = ()
     geometry: str = "dense"
@@ -91,13 +91,13 @@ class LinearSpec:
     positions: int = 1
 
     @property
-    def inputs(self):
+    def inputs(self) -> tuple[tuple[str, int], ...]:
         """`(key, width)` of each block of input rows: the parts of a
         concatenated input, or the single source."""
         return self.parts or ((self.source, self.in_width),)
 
     @property
-    def params(self):
+    def params(self) -> int:
         """Parameters in the original model: the layer (kernel + bias) and
         the normalization layers it absorbs."""
         had_bias = self.use_bias if self.had_bias is None else self.had_bias
@@ -106,7 +106,7 @@ class LinearSpec:
         )
 
     @property
-    def macs(self):
+    def macs(self) -> int | None:
         """Multiply-accumulates per example in the original model."""
         if self.positions is None:
             return None
@@ -142,9 +142,9 @@ class SiteSpec:
 
     name: str
     producer: str
-    consumers: tuple
+    consumers: tuple[str, ...]
     width: int
-    activation: Activation = None
+    activation: Activation = RELU
     channel_params: int = 0
     linear_block: str = ""
     nonzero_constants: bool = True
@@ -191,16 +191,16 @@ class GraphSpec:
             when a spatial size is unknown.
     """
 
-    linears: dict
-    sites: tuple
-    rejected: tuple
+    linears: dict[str, LinearSpec]
+    sites: tuple[SiteSpec, ...]
+    rejected: tuple[Rejection, ...]
     total_params: int
     absorbed: tuple = ()
     bypassed: tuple = ()
-    total_macs: int = None
+    total_macs: int | None = None
 
     @functools.cached_property
-    def fixed_params(self):
+    def fixed_params(self) -> int:
         """Parameters of every layer the planner never changes."""
         return (
             self.total_params
@@ -209,22 +209,23 @@ class GraphSpec:
         )
 
     @functools.cached_property
-    def source_widths(self):
+    def source_widths(self) -> dict[str, int]:
         """Source key -> its width in the original model (the rows it
         gives every linear node reading it)."""
         return {k: w for lin in self.linears.values() for k, w in lin.inputs}
 
     @functools.cached_property
-    def fixed_macs(self):
+    def fixed_macs(self) -> int | None:
         """Multiply-accumulates of every layer the planner never changes,
         or `None` when unknown."""
-        parts = [self.total_macs]
-        parts += [s.macs for s in self.linears.values()]
-        parts += [s.channel_macs for s in self.sites]
-        if any(p is None for p in parts):
+        linear_macs = [s.macs for s in self.linears.values()]
+        known = [m for m in linear_macs if m is not None]
+        if self.total_macs is None or len(known) < len(linear_macs):
+            return None
+        if any(s.channel_macs is None for s in self.sites):
             return None
         return (
             self.total_macs
-            - sum(s.macs for s in self.linears.values())
+            - sum(known)
             - sum(s.channel_macs * s.width for s in self.sites)
         )

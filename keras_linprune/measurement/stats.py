@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from keras_linprune.core.spec import GraphSpec
 from keras_linprune.files import stats_file
+from keras_linprune.measurement.moments import SiteMoments
 
 #: Fewer observations per neuron than this make a site's rates unreliable.
 MIN_OBSERVATIONS_PER_NEURON = 4
@@ -58,16 +62,16 @@ class ActivationStats:
 
     def __init__(
         self,
-        counts,
-        observations,
-        rows,
-        fingerprint,
-        model_name,
-        principal=None,
+        counts: Mapping[str, np.ndarray],
+        observations: Mapping[str, Any],
+        rows: int,
+        fingerprint: str,
+        model_name: str,
+        principal: Mapping[str, int] | None = None,
         *,
-        identical_rows=False,
-        moments=None,
-    ):
+        identical_rows: bool = False,
+        moments: Mapping[str, SiteMoments] | None = None,
+    ) -> None:
         self.observations = {
             k: int(v) if np.ndim(v) == 0 else np.asarray(v, np.int64)
             for k, v in observations.items()
@@ -194,7 +198,7 @@ class ActivationStats:
                 )
         return out
 
-    def check_matches(self, spec):
+    def check_matches(self, spec: GraphSpec) -> None:
         """Raises `ValueError` unless the counts have the sites and shapes of
         `spec` (a `core.spec.GraphSpec`) and, where the activation's pieces
         cover the line, add up to the observations."""
@@ -254,8 +258,11 @@ class ActivationStats:
                     f"{first!r} and {other!r}, whose models differ"
                 )
         return cls(
-            {k: sum(p.piece_counts[k] for p in parts) for k in first.sites},
-            {k: sum(np.asarray(p.observations[k]) for p in parts) for k in first.sites},
+            {k: np.asarray(sum(p.piece_counts[k] for p in parts)) for k in first.sites},
+            {
+                k: np.asarray(sum(np.asarray(p.observations[k]) for p in parts))
+                for k in first.sites
+            },
             sum(p.rows for p in parts),
             first.fingerprint,
             first.model_name,

@@ -15,9 +15,16 @@ Example:
 0.502
 """
 
-import dataclasses
+from __future__ import annotations
 
-from keras_linprune.plan.layout import total_macs, total_params
+import dataclasses
+from collections.abc import Callable
+
+from keras_linprune.core.spec import GraphSpec
+from keras_linprune.plan.layout import Decisions, Layout, total_macs, total_params
+
+#: An objective: `cost(spec, decisions, layout)`, lower is better.
+CostFunction = Callable[[GraphSpec, Decisions, Layout], float]
 
 #: The objectives, and what their costs count (for messages).
 OBJECTIVES = {
@@ -36,12 +43,12 @@ class LatencyModel:
     per_mac_ms: float
     batch: int = 256
 
-    def estimate_ms(self, layers, macs):
+    def estimate_ms(self, layers: int, macs: int) -> float:
         """Estimated milliseconds of one batch."""
         return self.per_layer_ms * layers + self.per_mac_ms * macs * self.batch
 
 
-def layer_count(spec, decisions, layout):
+def layer_count(spec: GraphSpec, decisions: Decisions, layout: Layout) -> int:
     """Layers the rebuild emits for the linear nodes: each kept node, a
     `Concatenate` where it reads several sources, and the first half of
     each low-rank term (a fully folded producer emits none)."""
@@ -53,7 +60,13 @@ def layer_count(spec, decisions, layout):
     return count
 
 
-def layers_over_budget(spec, decisions, layout, folded_sites, unfolded_layers):
+def layers_over_budget(
+    spec: GraphSpec,
+    decisions: Decisions,
+    layout: Layout,
+    folded_sites: int,
+    unfolded_layers: int,
+) -> int:
     """How many layers the rebuild emits beyond one more per folded site
     (`folded_sites`: how many fold) than the same plan with no site folded
     (`unfolded_layers`: its `layer_count`; dead neurons removed alike). A
@@ -71,20 +84,32 @@ def layers_over_budget(spec, decisions, layout, folded_sites, unfolded_layers):
     return used - unfolded_layers - folded_sites
 
 
-def cost_function(objective, latency=None):
+def known_macs(spec: GraphSpec, decisions: Decisions, layout: Layout) -> int:
+    """`layout.total_macs`, for an objective that needs it known (checked
+    before planning: `checks.check_objective_against`)."""
+    macs = total_macs(spec, decisions, layout)
+    if macs is None:
+        raise ValueError(
+            "Expected static spatial sizes: multiply-accumulates depend on "
+            "them. Received: a model with unknown (None) spatial sizes"
+        )
+    return macs
+
+
+def cost_function(objective: str, latency: LatencyModel | None = None) -> CostFunction:
     """`cost(spec, decisions, layout)` of an objective: a number to
     minimise (an int for parameters and multiply-accumulates, microseconds
     as a float for `"latency"`)."""
     if objective == "params":
         return total_params
     if objective == "macs":
-        return total_macs
+        return known_macs
     if latency is None:
         raise ValueError("Expected a LatencyModel with objective='latency'")
 
     def latency_cost(spec, decisions, layout):
         layers = layer_count(spec, decisions, layout)
-        macs = total_macs(spec, decisions, layout)
+        macs = known_macs(spec, decisions, layout)
         return 1000 * latency.estimate_ms(layers, macs)
 
     return latency_cost

@@ -5,16 +5,29 @@ constant, which fold into shortcuts and which are kept; a `Plan` is one
 decision per site with the exact parameter (and multiply-accumulate)
 count of the graph `rebuild` will emit, computed from structure alone
 (docs/method.md, sections 2-6). This module computes a site's decisions
+from __future__ import annotations
+
 from its activation rates at a threshold; `planner.py` chooses which
 sites fold, searching over them.
 """
 
 import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from keras_linprune.core.pieces import Piece
+from keras_linprune.core.spec import GraphSpec, SiteSpec
 from keras_linprune.plan import costs
-from keras_linprune.plan.layout import layout_of, total_macs, total_params
+from keras_linprune.plan.layout import (
+    NodeLayout,
+    layout_of,
+    total_macs,
+    total_params,
+)
 
 #: String layer thresholds (rules over the exact parameter count):
 #: "optimal" folds the subset of sites with the smallest count ("best" is an
@@ -51,26 +64,35 @@ class SiteDecision:
     folded: bool
     reason: str = ""
 
-    def __post_init__(self):
-        # Read by every parameter count; computed once.
-        object.__setattr__(self, "moves_offset", bool(np.any(self.offset)))
-        object.__setattr__(self, "moves_value", bool(np.any(self.value)))
-        # What a parameter, MAC or layer count reads of the decision.
-        signature = (
+    # Read by every parameter count: computed once per decision (a frozen
+    # dataclass's cached_property stores into the instance's __dict__).
+    @functools.cached_property
+    def moves_offset(self) -> bool:
+        """Whether a folded neuron's piece has a non-zero offset."""
+        return bool(np.any(self.offset))
+
+    @functools.cached_property
+    def moves_value(self) -> bool:
+        """Whether a constant neuron has a non-zero value."""
+        return bool(np.any(self.value))
+
+    @functools.cached_property
+    def size_signature(self) -> tuple[int, int, bool, bool, bool]:
+        """What a parameter, MAC or layer count reads of the decision."""
+        return (
             self.keep.size,
             self.linear.size,
             self.constant.size > 0,
             self.moves_offset,
             self.moves_value,
         )
-        object.__setattr__(self, "size_signature", signature)
 
     @property
-    def dead(self):
+    def dead(self) -> np.ndarray:
         """Constant neurons whose output is 0."""
         return self.constant[self.value == 0]
 
-    def fold_arguments(self):
+    def fold_arguments(self) -> dict[str, Any]:
         """Keyword arguments of `algebra.fold_site` for this decision."""
         return dict(
             keep=self.keep,
@@ -96,15 +118,15 @@ class Plan:
             kernels (`layout.total_macs`), or `None` when unknown.
     """
 
-    spec: object
-    decisions: dict
-    layout: dict
+    spec: GraphSpec
+    decisions: dict[str, SiteDecision]
+    layout: dict[str, NodeLayout]
     params: int
-    options: dict
-    macs: int = None
+    options: dict[str, Any]
+    macs: int | None = None
 
     @property
-    def params_before(self):
+    def params_before(self) -> int:
         return self.spec.total_params
 
 
@@ -118,7 +140,7 @@ SHORTCUT_FORMS = ("auto", "dense")
 OBJECTIVES = tuple(costs.OBJECTIVES)
 
 
-def piece_rates(site, rates):
+def piece_rates(site: SiteSpec, rates: ArrayLike) -> np.ndarray:
     """Rates as a `(pieces, width)` array.
 
     A 1-D array is accepted for a plain ReLU site: the rate of its identity
@@ -160,7 +182,7 @@ class SiteFacts:
     sorted_candidates: np.ndarray
 
 
-def site_facts(site, rates, remove_dead):
+def site_facts(site: SiteSpec, rates: np.ndarray, remove_dead: bool) -> SiteFacts:
     pieces = site.activation.pieces
     is_constant = np.zeros(site.width, bool)
     value = np.zeros(site.width)
@@ -195,7 +217,7 @@ def site_facts(site, rates, remove_dead):
     )
 
 
-def base_decision(site, facts, threshold):
+def base_decision(site: SiteSpec, facts: SiteFacts, threshold: float) -> SiteDecision:
     """Constant neurons removed, linear ones not (yet) folded."""
     candidates = int(
         facts.sorted_candidates.size
@@ -219,7 +241,9 @@ def base_decision(site, facts, threshold):
     )
 
 
-def best_sloped_piece(pieces, rates):
+def best_sloped_piece(
+    pieces: Sequence[Piece], rates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per neuron: the highest rate of a non-constant piece, and its index."""
     sloped = [i for i, p in enumerate(pieces) if not p.is_constant]
     sub = rates[sloped]
@@ -227,7 +251,7 @@ def best_sloped_piece(pieces, rates):
     return sub[best, np.arange(rates.shape[1])], np.asarray(sloped)[best]
 
 
-def with_linear(facts, base, threshold):
+def with_linear(facts: SiteFacts, base: SiteDecision, threshold: float) -> SiteDecision:
     """`base` with the neurons whose best sloped piece reaches `threshold`
     folded."""
     is_linear = facts.best_rate >= threshold
@@ -243,7 +267,11 @@ def with_linear(facts, base, threshold):
     )
 
 
-def removal_plan(spec, remove, options=None):
+def removal_plan(
+    spec: GraphSpec,
+    remove: Mapping[str, ArrayLike],
+    options: Mapping[str, Any] | None = None,
+) -> Plan:
     """A plan that only drops the given neurons (their output treated as 0).
 
     Used by activation-based importance pruning (`prune.py`): unlike a fold,

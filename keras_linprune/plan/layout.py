@@ -7,12 +7,27 @@ input, plus the input of every producer that folded into it, transitively).
 computing a single weight (docs/method.md, section 6).
 """
 
+from __future__ import annotations
+
 import dataclasses
 import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from keras_linprune.core.spec import term_key
+from keras_linprune.core.spec import GraphSpec, term_key
+
+if TYPE_CHECKING:  # decisions.py imports this module
+    from keras_linprune.plan.decisions import SiteDecision
+
+#: Per site key, its decision; per linear node, its `NodeLayout`; per site
+#: key, its per-piece activation rates; a term: `(source key, taps,
+#: geometry signature)`.
+Decisions = Mapping[str, "SiteDecision"]
+Layout = Mapping[str, "NodeLayout"]
+Rates = Mapping[str, np.ndarray]
+Term = tuple[str, tuple, str | None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +54,7 @@ class NodeLayout:
     ranks: dict = dataclasses.field(default_factory=dict)
 
 
-def total_params(spec, decisions, layout):
+def total_params(spec: GraphSpec, decisions: Decisions, layout: Layout) -> int:
     """`count_params()` of the rebuilt model."""
     per_channel = sum(
         s.channel_params * decisions[s.name].keep.size for s in spec.sites
@@ -47,7 +62,7 @@ def total_params(spec, decisions, layout):
     return spec.fixed_params + per_channel + sum(n.params for n in layout.values())
 
 
-def total_macs(spec, decisions, layout):
+def total_macs(spec: GraphSpec, decisions: Decisions, layout: Layout) -> int | None:
     """Multiply-accumulates per example of the rebuilt model's kernels, or
     `None` when a spatial size is unknown.
 
@@ -65,7 +80,9 @@ def total_macs(spec, decisions, layout):
     return spec.fixed_macs + per_channel + kernels
 
 
-def layout_of(spec, decisions, shortcut="dense"):
+def layout_of(
+    spec: GraphSpec, decisions: Decisions, shortcut: str = "dense"
+) -> dict[str, NodeLayout]:
     """Sources, width and parameters of every rebuilt linear node.
 
     Mirrors `algebra.fold_site` on shapes only: a consumer keeps its main
@@ -127,7 +144,7 @@ class _Start:
     own: dict  # per node, the keys it reads in the original model
 
 
-_STARTS = {}
+_STARTS: dict[int, tuple[weakref.ref, _Start]] = {}
 
 
 def _start_of(spec):
@@ -175,7 +192,9 @@ def _fold_terms(consumer, producer, site, decision):
     return new
 
 
-def node_terms(spec, decisions):
+def node_terms(
+    spec: GraphSpec, decisions: Mapping[str, Any]
+) -> dict[str, dict[str, Term]]:
     """Per linear node, its terms after the plan's folds: term key ->
     `(source key, taps, geometry signature)` (what refit fits)."""
     terms = _propagate(spec, decisions)[0]
@@ -185,7 +204,7 @@ def node_terms(spec, decisions):
     }
 
 
-def possible_terms(spec):
+def possible_terms(spec: GraphSpec) -> dict[str, tuple[Term, ...]]:
     """Per linear node, every `(source key, taps, geometry signature)` it
     can read under some plan: its terms when every site keeps a neuron and
     folds another where linear neurons may fold (folds only add terms, and
@@ -233,7 +252,7 @@ def _node_layout(lin, terms, biased, n, widths, shortcut, own):
     return NodeLayout(n, tuple(terms), biased, params, shortcuts, ranks)
 
 
-def removal_savings(spec):
+def removal_savings(spec: GraphSpec) -> dict[str, int]:
     """Per site, an upper bound on the parameters one of its neurons can
     save when it folds: its row in the producer (every input at its
     original width, and a bias), its columns in every consumer (at their
@@ -263,7 +282,7 @@ def removal_savings(spec):
     return out
 
 
-def site_groups(spec, keys):
+def site_groups(spec: GraphSpec, keys: Iterable[str]) -> list[list[str]]:
     """The sites `keys` split into groups whose folds interact.
 
     A node's layout depends on the site it produces (its width) and on the
@@ -288,8 +307,8 @@ def site_groups(spec, keys):
     """
     keys = list(keys)
     foldable = set(keys)
-    inflow = {}  # node -> sites whose folds can reach its terms
-    depends = {}  # node -> sites its layout depends on
+    inflow: dict[str, set[str]] = {}  # node -> sites whose folds can reach its terms
+    depends: dict[str, set[str]] = {}  # node -> sites its layout depends on
     for site in spec.sites:
         depends.setdefault(site.producer, set()).add(site.name)
         if site.name not in foldable:
@@ -310,13 +329,13 @@ def site_groups(spec, keys):
         members = [k for k in sites if k in parent]
         for k in members[1:]:
             parent[root(k)] = root(members[0])
-    groups = {}
+    groups: dict[str, list[str]] = {}
     for k in keys:
         groups.setdefault(root(k), []).append(k)
     return list(groups.values())
 
 
-def chain_order(spec, group):
+def chain_order(spec: GraphSpec, group: Sequence[str]) -> list[str] | None:
     """The sites of `group` in chain order if they form a chain, else
     `None`: each site's only consumer is the next site's producer, every
     producer distinct. In a chain, folds interact only within *runs* of

@@ -25,21 +25,27 @@ Example:
 (3, True)
 """
 
+from __future__ import annotations
+
 import dataclasses
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
+from keras_linprune.core.spec import GraphSpec
 from keras_linprune.plan import costs, selection
 from keras_linprune.plan.decisions import (
     Plan,
+    SiteDecision,
     base_decision,
     piece_rates,
     site_facts,
     with_linear,
 )
 from keras_linprune.plan.layout import (
+    Rates,
     chain_order,
     layout_of,
     removal_savings,
@@ -49,7 +55,9 @@ from keras_linprune.plan.layout import (
 )
 
 
-def make_plan(spec, rates, *, threshold=1.0, **options):
+def make_plan(
+    spec: GraphSpec, rates: Rates, *, threshold: float = 1.0, **options: Any
+) -> Plan:
     """Decides every site and counts the parameters of the result.
 
     Args:
@@ -100,18 +108,18 @@ class Planner:
 
     def __init__(
         self,
-        spec,
-        rates,
+        spec: GraphSpec,
+        rates: Rates,
         *,
-        layer_threshold="optimal",
-        remove_dead=True,
-        shortcut="auto",
-        objective="params",
-        latency=None,
-    ):
+        layer_threshold: str | int | float = "optimal",
+        remove_dead: bool = True,
+        shortcut: str = "auto",
+        objective: str = "params",
+        latency: costs.LatencyModel | None = None,
+    ) -> None:
         self.spec = spec
         self.rates = {s.name: piece_rates(s, rates[s.name]) for s in spec.sites}
-        self.options = dict(
+        self.options: dict[str, Any] = dict(
             layer_threshold=layer_threshold,
             remove_dead=remove_dead,
             shortcut=shortcut,
@@ -126,12 +134,12 @@ class Planner:
             s.name: site_facts(s, self.rates[s.name], remove_dead) for s in spec.sites
         }
         self._sorted_best = {k: np.sort(f.best_rate) for k, f in self._facts.items()}
-        self._site_cache = {}
-        self._cost_cache = {}
-        self._unfolded = None
-        self._foldable = None
+        self._site_cache: dict[tuple[str, int], tuple[SiteDecision, Any]] = {}
+        self._cost_cache: dict[tuple, tuple[float, int]] = {}
+        self._unfolded: tuple[int, int] | None = None
+        self._foldable: list[tuple[int, np.ndarray]] | None = None
 
-    def plan(self, threshold):
+    def plan(self, threshold: float) -> Plan:
         """The `Plan` at `threshold`."""
         base, folded = self._site_decisions(threshold)
 
@@ -144,7 +152,8 @@ class Planner:
 
         count = selection.memoized(count)
         rule = self.options["layer_threshold"]
-        groups, chains = [], []
+        groups: list[list[str]] = []
+        chains: list[list[str]] = []
         for group in site_groups(self.spec, folded):
             order = chain_order(self.spec, group)
             (chains if order else groups).append(order or group)
@@ -167,7 +176,7 @@ class Planner:
             site_search = "exact" if search.is_exact() else "local"
         return self._plan_of(decisions, threshold, site_search)
 
-    def params_floor(self, threshold):
+    def params_floor(self, threshold: float) -> int:
         """A lower bound on the parameters of any plan at `threshold`:
         the unfolded plan's, less the largest saving of every neuron that
         may fold there (`layout.removal_savings`; counting a kept neuron

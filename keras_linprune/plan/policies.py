@@ -28,13 +28,20 @@ Example:
 (True, True)
 """
 
-import dataclasses
+from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from keras_linprune.core.spec import GraphSpec
 from keras_linprune.plan import decisions as decisions_lib
 from keras_linprune.plan import planner as planner_lib
+from keras_linprune.plan.decisions import Plan
+from keras_linprune.plan.layout import Rates
 
 
-def candidate_thresholds(spec, rates):
+def candidate_thresholds(spec: GraphSpec, rates: Rates) -> list[float]:
     """Distinct thresholds at which some site's linear set changes, highest
     first (always starting at 1.0)."""
     values = {1.0}
@@ -51,7 +58,9 @@ class FixedThreshold:
 
     threshold: float = 1.0
 
-    def plan(self, spec, rates, **options):
+    def plan(
+        self, spec: GraphSpec, rates: Rates, **options: Any
+    ) -> tuple[Plan, dict[str, Any]]:
         plan = planner_lib.make_plan(spec, rates, threshold=self.threshold, **options)
         return plan, {}
 
@@ -61,20 +70,24 @@ class SizeTarget:
     """The highest threshold whose plan has at most `params` parameters,
     or at most `fraction` of the original (exactly one is given)."""
 
-    params: int = None
-    fraction: float = None
+    params: int | None = None
+    fraction: float | None = None
 
-    def budget(self, spec):
+    def budget(self, spec: GraphSpec) -> int:
         if self.params is not None:
             return self.params
+        if self.fraction is None:
+            raise ValueError("Expected a SizeTarget of `params` or `fraction`")
         return int(self.fraction * spec.total_params)
 
-    def notes(self):
+    def notes(self) -> dict[str, Any]:
         if self.params is not None:
             return {"target_params": self.params}
         return {"target_size": self.fraction}
 
-    def plan(self, spec, rates, **options):
+    def plan(
+        self, spec: GraphSpec, rates: Rates, **options: Any
+    ) -> tuple[Plan, dict[str, Any]]:
         """Raises `ValueError` if no threshold meets the budget; the
         message gives the smallest size folding can reach.
 
@@ -113,7 +126,9 @@ class StepSearch:
     fraction: float
     step: float
 
-    def plan(self, spec, rates, **options):
+    def plan(
+        self, spec: GraphSpec, rates: Rates, **options: Any
+    ) -> tuple[Plan, dict[str, Any]]:
         first = spec.sites[0].producer if spec.sites else None
         original = spec.total_params - (spec.linears[first].params if first else 0)
         k, smallest = 0, None
@@ -161,13 +176,15 @@ class MetricGuard:
     metric: str
     lower_is_better: bool
     baseline: float
-    score: object
+    score: Callable[[Plan], float]
 
-    def passes(self, value):
+    def passes(self, value: float) -> bool:
         drop = value - self.baseline if self.lower_is_better else self.baseline - value
         return drop <= self.max_drop
 
-    def plan(self, spec, rates, **options):
+    def plan(
+        self, spec: GraphSpec, rates: Rates, **options: Any
+    ) -> tuple[Plan, dict[str, Any]]:
         candidates = candidate_thresholds(spec, rates)
         planner = planner_lib.Planner(spec, rates, **options)
         tried = {}

@@ -13,7 +13,16 @@ Example:
 ['a', 'b']
 """
 
+from __future__ import annotations
+
 import itertools
+from collections.abc import Callable, Collection, Iterable, Sequence
+
+#: `count(subset)`: the cost of folding exactly the sites in `subset`
+#: (`math.inf` when it breaks a constraint); `evaluate(subset)`: `(cost,
+#: layers over the budget)`.
+Count = Callable[[Collection[str]], float]
+Evaluate = Callable[[Collection[str]], tuple[float, int]]
 
 #: Largest group of interacting candidate sites searched exhaustively
 #: (2**10 subsets, ~60 ms on a 12-layer MLP; 2**12 took 0.34 s per plan, too
@@ -22,23 +31,24 @@ import itertools
 EXHAUSTIVE_LIMIT = 10
 
 
-def sequential(candidates, count):
+def sequential(candidates: Iterable[str], count: Count) -> set[str]:
     """Each site in graph order folds if that lowers the count, given the
     decisions before it (later sites not folded)."""
-    chosen = set()
+    chosen: set[str] = set()
     for site in candidates:
         if count(chosen | {site}) < count(chosen):
             chosen.add(site)
     return chosen
 
 
-def greedy(candidates, count):
+def greedy(candidates: Iterable[str], count: Count) -> set[str]:
     """The prototype's `seq_compression`: repeatedly fold the site with the
     largest saving given the sites folded so far, while any saving > 0."""
-    chosen = set()
+    chosen: set[str] = set()
     while True:
         current = count(chosen)
-        best, best_saving = None, 0
+        best: str | None = None
+        best_saving: float = 0
         for site in candidates:
             if site in chosen:
                 continue
@@ -50,7 +60,11 @@ def greedy(candidates, count):
         chosen.add(best)
 
 
-def optimal(candidates, count, groups=None):
+def optimal(
+    candidates: Iterable[str],
+    count: Count,
+    groups: Iterable[Iterable[str]] | None = None,
+) -> set[str]:
     """The subset with the smallest exact count (fewest sites on ties).
 
     Args:
@@ -73,7 +87,7 @@ def optimal(candidates, count, groups=None):
     return chosen
 
 
-def is_exact(groups):
+def is_exact(groups: Iterable[Sequence[str]]) -> bool:
     """Whether `optimal` over these groups is the exact optimum."""
     return all(len(g) <= EXHAUSTIVE_LIMIT for g in groups)
 
@@ -90,23 +104,29 @@ class Search:
             (`layout.chain_order`): `chain_optimal`, exact at any length.
     """
 
-    def __init__(self, count, evaluate, groups, chains):
+    def __init__(
+        self,
+        count: Count,
+        evaluate: Evaluate,
+        groups: list[list[str]],
+        chains: list[list[str]],
+    ) -> None:
         self.count = count
         self.evaluate = evaluate
         self.groups = groups
         self.chains = chains
 
-    def optimal(self):
+    def optimal(self) -> set[str]:
         chosen = optimal([k for g in self.groups for k in g], self.count, self.groups)
         for chain in self.chains:
             chosen |= chain_optimal(chain, self.evaluate)
         return chosen
 
-    def is_exact(self):
+    def is_exact(self) -> bool:
         return is_exact(self.groups)
 
 
-def chain_optimal(chain, evaluate):
+def chain_optimal(chain: Sequence[str], evaluate: Evaluate) -> set[str]:
     """The exact optimum over the subsets of a chain of sites, by dynamic
     programming over runs of consecutive folded sites.
 
@@ -129,7 +149,7 @@ def chain_optimal(chain, evaluate):
     n = len(chain)
     # states[p]: excess -> (cost, sites, chosen) over chain[:p], where
     # chain[p - 1] is unfolded (or p is 0 or n).
-    states = [{} for _ in range(n + 1)]
+    states: list[dict[int, tuple]] = [{} for _ in range(n + 1)]
     states[0][0] = (0, 0, ())
     for p in range(n):
         # Folding chain[p:end] alone, for every end: once per start.
@@ -175,7 +195,7 @@ def _optimal_group(candidates, count):
     return chosen
 
 
-def memoized(count):
+def memoized(count: Count) -> Count:
     """Caches `count` by subset."""
     cache = {}
 

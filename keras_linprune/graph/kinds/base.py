@@ -5,6 +5,11 @@ unchanged, nothing is found through it, and its outputs are unbounded for
 certification (which can only prevent proofs, never make a wrong one).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import keras
 import numpy as np
 
@@ -34,7 +39,9 @@ class LayerKind:
     known = False
     flattens = False
 
-    def interval(self, layer, node, bounds, pre):
+    def interval(
+        self, layer: keras.Layer, node: Any, bounds: Any, pre: Any
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """Interval bounds of the layer's output, or `None` (unbounded).
 
         Args:
@@ -46,13 +53,13 @@ class LayerKind:
         """
         return None
 
-    def macs(self, layer, node):
+    def macs(self, layer: keras.Layer, node: Any) -> int | None:
         """Multiply-accumulates per example of one call of a layer with a
         kernel (0 for every other layer), or `None` when a spatial size
         is unknown."""
         return 0
 
-    def channel_params(self, layer, width):
+    def channel_params(self, layer: keras.Layer, width: int) -> int:
         """Parameters that go with each of `width` input channels when the
         layer is narrowed with a site's kept channels."""
         return nodes_lib.params_of(layer) // width
@@ -61,17 +68,20 @@ class LayerKind:
         return f"<{type(self).__name__} role={self.role}>"
 
 
-def positions(shape, channel_axis):
+def positions(shape: Sequence[int | None], channel_axis: int) -> int | None:
     """Number of positions (all axes but batch and channels) of a tensor
     shape, or `None` if one of them is unknown."""
     axes = list(shape[1:])
     del axes[channel_axis if channel_axis < 0 else channel_axis - 1]
-    if any(a is None for a in axes):
+    known = [int(a) for a in axes if a is not None]
+    if len(known) < len(axes):
         return None
-    return int(np.prod(axes, dtype=np.int64))
+    return int(np.prod(known, dtype=np.int64))
 
 
-def kernel_macs(layer, node, tensor, *kernels):
+def kernel_macs(
+    layer: keras.Layer, node: Any, tensor: Any, *kernels: Any
+) -> int | None:
     """`positions of tensor` times the sizes of `kernels`, or `None`."""
     axis = 1 if getattr(layer, "data_format", None) == "channels_first" else -1
     count = positions(tensor.shape, axis)
@@ -80,12 +90,14 @@ def kernel_macs(layer, node, tensor, *kernels):
     return count * sum(int(np.prod(k.shape)) for k in kernels)
 
 
-def to_numpy(variable):
+def to_numpy(variable: Any) -> np.ndarray:
     """A Keras variable or tensor as a float64 NumPy array."""
     return np.asarray(keras.ops.convert_to_numpy(variable), np.float64)
 
 
-def monotone_bounds(fn, low, high):
+def monotone_bounds(
+    fn: Callable[[Any], Any], low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Applies a non-decreasing elementwise or structural `fn` to bounds."""
 
     def run(x):
@@ -94,7 +106,13 @@ def monotone_bounds(fn, low, high):
     return run(low), run(high)
 
 
-def affine_bounds(low, high, kernel, bias, apply):
+def affine_bounds(
+    low: np.ndarray,
+    high: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    apply: Callable[..., Any],
+) -> tuple[np.ndarray, np.ndarray]:
     """Bounds of `apply(x, kernel) + bias` for `low <= x <= high`.
 
     `apply` must be linear in `x` and in `kernel` (a product, a
@@ -109,7 +127,7 @@ def affine_bounds(low, high, kernel, bias, apply):
     return out_low, out_high
 
 
-def position_rows(v, channel_axis=-1):
+def position_rows(v: Any, channel_axis: int = -1) -> Any:
     """`v` (`keras.ops`) as one row per position and its channels as
     columns: the channel axis moved last, everything else flattened.
     Counting, refit's features and convolution patches all read it so.
