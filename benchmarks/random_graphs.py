@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from results_file import write_results  # noqa: E402
 
 from keras_linprune.examples.random_graphs import random_model  # noqa: E402
-from tests.property_test import check_model  # noqa: E402
+from tests.e2e.property_test import check_model  # noqa: E402
 
 
 def run_one(seed, layers, kind, folder):

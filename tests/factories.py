@@ -151,6 +151,38 @@ def compress_exact(model, x, atol=1e-5, **kwargs):
     return small, report
 
 
+# -- convolutional models (conv_test and the tests that reuse them) --
+
+
+def pin_channels(model, levels=(-50.0, 50.0), seed=0, scale=0.05):
+    """Scales kernels down and draws biases from `levels` (plus a few
+    zero ones), so channels sit inside one piece of their activation."""
+    rng = np.random.default_rng(seed)
+    for layer in linear_layers(model)[:-1]:
+        k, b = layer.get_weights()
+        b = rng.choice(levels, size=b.shape)
+        b[: max(1, b.size // 6)] = 0.0
+        layer.set_weights([k * scale, b.astype("float32")])
+    return model
+
+
+def images(n=64, shape=(8, 8, 3), seed=0):
+    return np.random.default_rng(seed).normal(size=(n, *shape)).astype("float32")
+
+
+def cnn(
+    first, consumer, head=keras.layers.GlobalAveragePooling2D, shape=(8, 8, 3), extra=()
+):
+    keras.utils.set_random_seed(0)
+    x = keras.Input(shape)
+    h = keras.layers.ReLU(name="r0")(first(x))
+    for layer in extra:
+        h = layer(h)
+    h = consumer(h)
+    y = keras.layers.Dense(2, name="out")(head()(h))
+    return keras.Model(x, y)
+
+
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 

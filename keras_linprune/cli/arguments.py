@@ -108,6 +108,33 @@ def plan_options(args):
     )
 
 
+def library_options(args):
+    """`plan_options` plus the batch size and the progress bar (off with
+    `--json`, whose stdout is for the JSON alone): what `compress` and
+    `sweep` pass to `apply` / `sweep`."""
+    return dict(
+        batch_size=args.batch_size,
+        verbose=0 if args.json else 1,
+        **plan_options(args),
+    )
+
+
+def finish(args, payload, lines, written):
+    """Ends a command: `payload` as JSON with `--json`, else the text
+    `lines` and one "<what> written to <path>" line per output in
+    `written` (`{what: path or None}`, unset outputs skipped). Returns the
+    exit status, 0."""
+    if args.json:
+        print_json(payload)
+        return 0
+    for line in lines:
+        print(line)
+    for what, path in written.items():
+        if path:
+            print(f"{what} written to {path}")
+    return 0
+
+
 def add_calibration(parser):
     """`--data D` or `--stats S` (exactly one)."""
     group = parser.add_mutually_exclusive_group(required=True)

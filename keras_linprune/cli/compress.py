@@ -73,9 +73,7 @@ def run(args):
         target_size=args.target_size,
         target_params=args.target_params,
         refit=args.refit,
-        batch_size=args.batch_size,
-        verbose=0 if args.json else 1,
-        **arguments.plan_options(args),
+        **arguments.library_options(args),
     )
     staged = {"model": args.out, "report": args.report, "plot": args.plot}
     with outputs.staged(staged) as tmp:
@@ -87,24 +85,17 @@ def run(args):
                 tmp["plot"], lambda ax: linprune.plot.site_breakdown(report, ax)
             )
     written = export.write_exports(small, args)
-    if args.json:
-        totals = {k: v for k, v in report.attrs.items() if k != "layers"}
-        arguments.print_json(
-            dict(
-                totals=totals,
-                sites=report.to_dict("records"),
-                outputs=dict(
-                    model=args.out, report=args.report, plot=args.plot, **written
-                ),
-            )
-        )
-        return 0
-    print(linprune.summary(report))
-    print(f"Saved {args.out}")
-    if args.report:
-        print(f"Report written to {args.report}")
-    if args.plot:
-        print(f"Plot written to {args.plot}")
-    for line in export.describe_exports(written):
-        print(line)
-    return 0
+    totals = {k: v for k, v in report.attrs.items() if k != "layers"}
+    payload = dict(
+        totals=totals,
+        sites=report.to_dict("records"),
+        outputs=dict(model=args.out, report=args.report, plot=args.plot, **written),
+    )
+    lines = [linprune.summary(report), f"Saved {args.out}"]
+    status = arguments.finish(
+        args, payload, lines, {"Report": args.report, "Plot": args.plot}
+    )
+    if not args.json:
+        for line in export.describe_exports(written):
+            print(line)
+    return status

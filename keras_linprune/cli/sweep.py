@@ -51,7 +51,7 @@ def run(args):
     model, calibration = arguments.read_inputs(args, _check)
     eval_data = inputs.load_eval_data(args.eval_data) if args.eval_data else None
 
-    options = arguments.plan_options(args)
+    options = arguments.library_options(args)
     if args.thresholds is not None:
         options["thresholds"] = args.thresholds
     table = linprune.sweep(
@@ -59,24 +59,19 @@ def run(args):
         calibration,
         eval_data=eval_data,
         metrics=args.metrics.split(",") if args.metrics else None,
-        batch_size=args.batch_size,
-        verbose=0 if args.json else 1,
         **options,
     )
     with outputs.staged({"table": args.out, "plot": args.plot}) as tmp:
         table.to_csv(tmp["table"], index=False)
         if tmp["plot"]:
             _plot(table, tmp["plot"])
-    if args.json:
-        arguments.print_json(
-            dict(original=table.attrs["original"], rows=table.to_dict("records"))
-        )
-        return 0
-    print(table.to_string(index=False))
-    print(f"Table written to {args.out}")
-    if args.plot:
-        print(f"Plot written to {args.plot}")
-    return 0
+    payload = dict(original=table.attrs["original"], rows=table.to_dict("records"))
+    return arguments.finish(
+        args,
+        payload,
+        [table.to_string(index=False)],
+        {"Table": args.out, "Plot": args.plot},
+    )
 
 
 def _plot(table, path):

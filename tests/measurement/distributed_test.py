@@ -25,7 +25,7 @@ import numpy as np
 import keras_linprune as linprune
 from keras_linprune.measurement import counting, replicas
 from tests import factories as f
-from tests.conv_test import cnn, images, pin_channels
+from tests.factories import cnn, images, pin_channels
 
 splits = []
 compiled = replicas.compiled_split_sum

@@ -26,7 +26,7 @@ import numpy as np
 
 import keras_linprune as linprune
 from tests import factories as f
-from tests.conv_test import cnn, images, pin_channels
+from tests.factories import cnn, images, pin_channels
 
 mlp = f.shape_biases(f.mlp((6, 32, 16, 3)), on=0.3, dead=0.2)
 conv = pin_channels(

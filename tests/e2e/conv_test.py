@@ -6,35 +6,6 @@ import keras_linprune as linprune
 from tests import factories as f
 
 
-def pin_channels(model, levels=(-50.0, 50.0), seed=0, scale=0.05):
-    """Scales kernels down and draws biases from `levels` (plus a few
-    zero ones), so channels sit inside one piece of their activation."""
-    rng = np.random.default_rng(seed)
-    for layer in f.linear_layers(model)[:-1]:
-        k, b = layer.get_weights()
-        b = rng.choice(levels, size=b.shape)
-        b[: max(1, b.size // 6)] = 0.0
-        layer.set_weights([k * scale, b.astype("float32")])
-    return model
-
-
-def images(n=64, shape=(8, 8, 3), seed=0):
-    return np.random.default_rng(seed).normal(size=(n, *shape)).astype("float32")
-
-
-def cnn(
-    first, consumer, head=keras.layers.GlobalAveragePooling2D, shape=(8, 8, 3), extra=()
-):
-    keras.utils.set_random_seed(0)
-    x = keras.Input(shape)
-    h = keras.layers.ReLU(name="r0")(first(x))
-    for layer in extra:
-        h = layer(h)
-    h = consumer(h)
-    y = keras.layers.Dense(2, name="out")(head()(h))
-    return keras.Model(x, y)
-
-
 def check(model, x, **kwargs):
     return f.compress_exact(model, x, **kwargs)
 
@@ -43,13 +14,13 @@ def check(model, x, **kwargs):
     "padding,strides", [("same", 1), ("valid", 1), ("same", 2), ("valid", 2)]
 )
 def test_conv3x3_relu_conv1x1_folds_exactly(padding, strides):
-    model = pin_channels(
-        cnn(
+    model = f.pin_channels(
+        f.cnn(
             keras.layers.Conv2D(16, 3, strides=strides, padding=padding, name="c0"),
             keras.layers.Conv2D(8, 1, name="c1", activation="relu"),
         )
     )
-    small, report = check(model, images())
+    small, report = check(model, f.images())
     row = report.set_index("site").loc["r0"]
     assert row.folded and row.linear > 0 and row.dead > 0
     (shortcut,) = [
@@ -62,45 +33,45 @@ def test_conv3x3_relu_conv1x1_folds_exactly(padding, strides):
 
 
 def test_dilated_conv_producer():
-    model = pin_channels(
-        cnn(
+    model = f.pin_channels(
+        f.cnn(
             keras.layers.Conv2D(12, 3, dilation_rate=2, padding="same", name="c0"),
             keras.layers.Conv2D(4, 1, name="c1"),
         )
     )
-    _, report = check(model, images())
+    _, report = check(model, f.images())
     assert report.folded.iloc[0]
 
 
 def test_conv1d_producer_with_dense_consumer():
-    model = pin_channels(
-        cnn(
+    model = f.pin_channels(
+        f.cnn(
             keras.layers.Conv1D(12, 3, padding="causal", name="c0"),
             keras.layers.Dense(5, name="d1"),
             head=keras.layers.GlobalAveragePooling1D,
             shape=(10, 4),
         )
     )
-    _, report = check(model, images(shape=(10, 4)))
+    _, report = check(model, f.images(shape=(10, 4)))
     assert report.folded.iloc[0] and report.linear.iloc[0] > 0
 
 
 def test_conv3d_producer():
-    model = pin_channels(
-        cnn(
+    model = f.pin_channels(
+        f.cnn(
             keras.layers.Conv3D(6, 2, name="c0"),
             keras.layers.Conv3D(3, 1, name="c1"),
             head=keras.layers.GlobalAveragePooling3D,
             shape=(4, 4, 4, 2),
         )
     )
-    _, report = check(model, images(32, (4, 4, 4, 2)))
+    _, report = check(model, f.images(32, (4, 4, 4, 2)))
     assert report.folded.iloc[0]
 
 
 def test_channels_first():
-    model = pin_channels(
-        cnn(
+    model = f.pin_channels(
+        f.cnn(
             keras.layers.Conv2D(
                 10, 3, padding="same", name="c0", data_format="channels_first"
             ),
@@ -111,7 +82,7 @@ def test_channels_first():
             shape=(3, 8, 8),
         )
     )
-    x = images(shape=(3, 8, 8))
+    x = f.images(shape=(3, 8, 8))
     stats = linprune.measure(model, x, verbose=0)
     assert stats.piece_counts["r0"].shape == (2, 10)
     assert stats.observations["r0"] == 64 * 8 * 8
@@ -121,13 +92,13 @@ def test_channels_first():
 
 @pytest.mark.parametrize("padding", ["same", "valid"])
 def test_spatial_consumer_only_loses_constant_channels(padding):
-    model = pin_channels(
-        cnn(
+    model = f.pin_channels(
+        f.cnn(
             keras.layers.Conv2D(12, 3, padding="same", name="c0"),
             keras.layers.Conv2D(4, 3, padding=padding, name="c1"),
         )
     )
-    _, report = check(model, images())
+    _, report = check(model, f.images())
     row = report.iloc[0]
     assert not row.folded and row.linear == 0 and row.dead > 0
     assert "3x3 kernel" in row.reason
@@ -140,8 +111,8 @@ def test_saturated_relu6_channels_need_valid_padding():
         h = keras.layers.Conv2D(12, 3, name="c0", activation="relu6")(x)
         h = keras.layers.Conv2D(4, 3, padding=padding, name="c1")(h)
         y = keras.layers.Dense(2)(keras.layers.Flatten()(h))
-        model = pin_channels(keras.Model(x, y), levels=(50.0,))
-        return check(model, images())[1].iloc[0]
+        model = f.pin_channels(keras.Model(x, y), levels=(50.0,))
+        return check(model, f.images())[1].iloc[0]
 
     assert run("valid").constant > 0
     assert run("same").constant == 0
@@ -174,7 +145,7 @@ def test_conv_norm_relu_and_chain_of_pointwise_convs():
             [k * 0.05, rng.choice([-50.0, 50.0, 0.0], b.shape).astype("float32")]
         )
     model.get_layer("c0").set_weights([model.get_layer("c0").get_weights()[0] * 0.05])
-    small, report = check(model, images())
+    small, report = check(model, f.images())
     assert report.folded.tolist() == [True, True, False]  # c2 feeds pooling
     assert not any(
         isinstance(layer, keras.layers.BatchNormalization) for layer in small.layers
@@ -182,14 +153,14 @@ def test_conv_norm_relu_and_chain_of_pointwise_convs():
 
 
 def test_low_rank_conv_shortcut():
-    model = pin_channels(
-        cnn(
+    model = f.pin_channels(
+        f.cnn(
             keras.layers.Conv2D(48, 3, padding="same", name="c0"),
             keras.layers.Conv2D(32, 1, name="c1"),
         ),
         levels=(-50.0,) * 10 + (50.0,),
     )
-    small, report = check(model, images())
+    small, report = check(model, f.images())
     assert report.shortcut_form.iloc[0].startswith("low-rank")
     down = [layer for layer in small.layers if layer.name.endswith("_down")]
     assert down and down[0].kernel_size == (3, 3)
@@ -197,14 +168,14 @@ def test_low_rank_conv_shortcut():
 
 def test_conv_fold_count_is_closed_form():
     # docs/method.md, 5: saving = |J| (taps*in_P + out_C + 1) - taps*in_P*out_C.
-    model = pin_channels(
-        cnn(
+    model = f.pin_channels(
+        f.cnn(
             keras.layers.Conv2D(16, 3, padding="same", name="c0"),
             keras.layers.Conv2D(8, 1, name="c1"),
         ),
         levels=(50.0,),
     )
-    x = images()
+    x = f.images()
     stats = linprune.measure(model, x, verbose=0)
     small, report = linprune.apply(
         model, stats, layer_threshold=0, remove_dead=False, shortcut="dense"
@@ -223,7 +194,7 @@ def pooled_cnn(pass_through, consumer, activation="relu", levels=(-50.0, 50.0)):
     h = consumer(h)
     h = keras.layers.Conv2D(6, 1, activation="relu", name="c2")(h)
     y = keras.layers.Dense(2, name="out")(keras.layers.Flatten()(h))
-    return pin_channels(keras.Model(x, y), levels=levels)
+    return f.pin_channels(keras.Model(x, y), levels=levels)
 
 
 @pytest.mark.parametrize(
@@ -236,7 +207,7 @@ def pooled_cnn(pass_through, consumer, activation="relu", levels=(-50.0, 50.0)):
 )
 def test_dead_channels_removed_through_pooling_and_padding(pass_through):
     model = pooled_cnn(pass_through, keras.layers.Conv2D(8, 3, name="c1"))
-    small, report = check(model, images())
+    small, report = check(model, f.images())
     row = report.set_index("site").loc["c0"]
     assert row.dead > 0 and row.linear == 0 and not row.folded
     assert "'pool'" in row.reason or "kernel" in row.reason
@@ -249,7 +220,7 @@ def test_chain_through_pooling_keeps_the_pooled_source():
         lambda h: keras.layers.MaxPooling2D(name="pool")(h),
         keras.layers.Conv2D(8, 1, activation="relu", name="c1"),
     )
-    small, report = check(model, images())
+    small, report = check(model, f.images())
     rows = report.set_index("site")
     assert rows.loc["c1"].folded and rows.loc["c1"].linear > 0
     assert "'pool' (MaxPooling2D)" in rows.loc["c0"].reason
@@ -263,7 +234,7 @@ def test_constant_channels_through_padding_are_kept():
             activation="relu6",
             levels=(50.0,),
         )
-        return check(model, images())[1].set_index("site").loc["c0"]
+        return check(model, f.images())[1].set_index("site").loc["c0"]
 
     assert run(lambda h: keras.layers.MaxPooling2D(name="pool")(h)).constant > 0
     assert run(lambda h: keras.layers.ZeroPadding2D(name="pool")(h)).constant == 0
@@ -287,8 +258,8 @@ def test_dead_channels_are_removed_through_global_pooling_and_upsampling(between
     h = between()(h)
     if len(h.shape) == 4:
         h = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 1)(h))
-    model = pin_channels(keras.Model(x, keras.layers.Dense(2, name="out")(h)))
-    small, report = check(model, images())
+    model = f.pin_channels(keras.Model(x, keras.layers.Dense(2, name="out")(h)))
+    small, report = check(model, f.images())
     row = report.set_index("site").loc["r0"]
     assert row.dead > 0 and row.linear == 0
     assert row.units_after == 12 - row.dead - row.constant
@@ -308,8 +279,8 @@ def test_spatial_fold_into_a_pointwise_consumer_is_exact_under_predict(activatio
     applies slope 0.2 whatever the layer says (the compiled model, not the
     eager one, was off by 3.2 here): the shortcut joins the consumer's
     kernel through its low-rank first half, so no `Add` is emitted."""
-    model = pin_channels(
-        cnn(
+    model = f.pin_channels(
+        f.cnn(
             keras.layers.Conv2D(6, 3, padding="same", name="c0"),
             keras.layers.Conv2D(5, 1, name="c1"),
             head=keras.layers.Flatten,
@@ -320,7 +291,7 @@ def test_spatial_fold_into_a_pointwise_consumer_is_exact_under_predict(activatio
     h = model.get_layer("c1").output
     y = keras.layers.Dense(2, name="head")(keras.layers.Flatten()(activation()(h)))
     model = keras.Model(x_in, y)
-    x = images()
+    x = f.images()
     small, report = linprune.apply(model, x, layer_threshold=0.0, verbose=0)
     assert report.set_index("site").loc["r0", "linear"] > 0
     assert not any(isinstance(layer, keras.layers.Add) for layer in small.layers)

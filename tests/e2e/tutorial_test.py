@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = sorted((ROOT / "tutorials").glob("*.py"))
 REPOSITORY = re.search(r'url="([^"]+)"', (ROOT / "setup.py").read_text()).group(1)
 

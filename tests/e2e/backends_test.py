@@ -23,7 +23,7 @@ import numpy as np
 import keras_linprune as linprune
 from keras_linprune.examples import zoo
 from tests import factories as f
-from tests.conv_test import cnn, images, pin_channels
+from tests.factories import cnn, images, pin_channels
 
 def exact(model, small, x):
     want = keras.tree.flatten(model.predict(x, verbose=0))

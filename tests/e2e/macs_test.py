@@ -10,7 +10,7 @@ import keras_linprune as linprune
 from keras_linprune.core.spec import GraphSpec, LinearSpec, SiteSpec
 from keras_linprune.plan import layout, planner
 from tests import factories as f
-from tests.conv_test import cnn, images, pin_channels
+from tests.factories import cnn, images, pin_channels
 
 L = keras.layers
 
