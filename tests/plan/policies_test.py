@@ -5,7 +5,7 @@ import keras_linprune as linprune
 from keras_linprune.plan import planner as plan_lib
 from keras_linprune.plan import policies
 from tests import factories as f
-from tests.plan.decisions_test import chain_spec
+from tests.plan.planner_test import chain_spec
 
 
 def spread_rates(spec, seed=0):
