@@ -183,6 +183,21 @@ def cnn(
     return keras.Model(x, y)
 
 
+class Forgetful(keras.layers.Layer):
+    """A custom layer whose config forgets its constructor argument, so it
+    cannot be re-created from it (and the package must say so)."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {}
+
+
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 
@@ -213,3 +228,8 @@ def run_script(script, *, env=None, timeout=900):
         env=dict(os.environ, **(env or {})),
     )
     return script_result(proc.returncode, proc.stdout, proc.stderr), proc.stdout
+
+
+def one_site_dense():
+    """A 5-7-3 MLP (one fold site) and 50 rows for it."""
+    return mlp((5, 7, 3), seed=3), data(50, 5, seed=4)

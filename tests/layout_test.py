@@ -419,3 +419,18 @@ def test_the_annotation_test_catches_a_missing_hint(tmp_path):
         "    def m(self, x: int): ...\n"
     )
     assert unannotated(sample) == [(1, "f", ["y"]), (4, "C.m", ["return"])]
+
+
+def test_every_module_has_its_unit_tests_in_the_mirrored_tree():
+    """`keras_linprune/plan/layout.py` -> `tests/plan/layout_test.py`
+    (end-to-end tests live apart, in `tests/e2e/`)."""
+    tests = PACKAGE.parent / "tests"
+    missing = [
+        str(path.relative_to(PACKAGE))
+        for path in SOURCES
+        if path.name not in ("__init__.py", "__main__.py")
+        and not (tests / path.relative_to(PACKAGE))
+        .with_name(f"{path.stem}_test.py")
+        .exists()
+    ]
+    assert not missing, f"no test file for {missing}"

@@ -176,3 +176,15 @@ def test_fingerprint_sees_every_weight(measured):
     changed.get_layer("d1").set_weights([flat.reshape(kernel.shape), bias])
     with pytest.raises(ValueError, match="different model"):
         linprune.apply(changed, stats)
+
+
+def test_a_stats_file_with_edited_moments_is_refused(tmp_path):
+    model, x = f.one_site_dense()
+    path = tmp_path / "s.npz"
+    linprune.measure(model, x, moments=True, verbose=0).save(path)
+    fields = dict(np.load(path))
+    key = next(k for k in fields if k.endswith("/gram"))
+    fields[key] = fields[key] * 2.0
+    np.savez(path, **fields)
+    with pytest.raises(linprune.StatsFileError, match="digest"):
+        linprune.ActivationStats.load(path)

@@ -136,3 +136,9 @@ def test_measuring_models_in_a_row_warns_of_no_retracing():
     finally:
         tf.get_logger().removeHandler(records)
     assert not [m for m in records.messages if "retracing" in m]
+
+
+def test_moments_must_be_a_flag():
+    model, x = f.one_site_dense()
+    with pytest.raises(TypeError, match="moments"):
+        linprune.measure(model, x, moments="yes", verbose=0)

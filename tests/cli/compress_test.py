@@ -7,7 +7,6 @@ import pytest
 
 import keras_linprune as linprune
 from keras_linprune import cli
-from keras_linprune.cli import arguments
 from tests import factories as f
 
 
@@ -71,19 +70,6 @@ def test_compress_reports_bad_input(tmp_path, capsys):
     )
 
 
-def test_layer_threshold_parsing():
-    assert arguments.layer_threshold("3") == 3
-    assert arguments.layer_threshold("0.5") == 0.5
-    assert arguments.layer_threshold("optimal") == "optimal"
-
-
-@pytest.mark.slow
-def test_demo_runs(capsys):
-    assert cli.main(["demo", "--epochs", "1"]) == 0
-    text = capsys.readouterr().out
-    assert "test acc" in text and "Total params" in text
-
-
 def test_compress_with_a_size_target(tmp_path, capsys):
     model = f.shape_biases(f.mlp((6, 64, 64, 3)), on=0.3, dead=0.1)
     model_path, data_path = tmp_path / "m.keras", tmp_path / "x.npy"
@@ -129,16 +115,6 @@ def test_compress_with_a_size_target(tmp_path, capsys):
     assert "either `threshold` or a size target" in capsys.readouterr().err
 
 
-@pytest.fixture
-def saved(tmp_path):
-    """A shaped MLP saved as .keras, its calibration data as .npy."""
-    model = f.shape_biases(f.mlp())
-    model.save(tmp_path / "m.keras")
-    x = f.data()
-    np.save(tmp_path / "x.npy", x)
-    return model, x, tmp_path
-
-
 def test_measure_then_compress_from_the_stats(saved, capsys):
     model, x, tmp = saved
     stats = tmp / "stats.npz"
@@ -173,16 +149,6 @@ def test_compress_refits_from_stats_measured_with_moments(saved, capsys):
     small = keras.saving.load_model(tmp / "a.keras")
     direct, _ = linprune.apply(model, x, threshold=0.9, refit=True, verbose=0)
     f.assert_close(small.predict(x, verbose=0), direct.predict(x, verbose=0), atol=1e-5)
-
-
-def test_measure_json_lists_the_sites(saved, capsys):
-    _, x, tmp = saved
-    args = ["measure", str(tmp / "m.keras"), "--data", str(tmp / "x.npy")]
-    assert cli.main([*args, "--out", str(tmp / "s.npz"), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["rows"] == len(x)
-    assert [s["site"] for s in result["sites"]] == ["d0", "d1", "d2"]
-    assert all(0 <= s["in_one_piece"] <= s["units"] for s in result["sites"])
 
 
 def test_compress_json_has_totals_sites_and_outputs(saved, capsys):
@@ -227,46 +193,3 @@ def test_compress_takes_data_or_stats_not_both(saved, capsys):
             ]
         )
     assert "not allowed with argument" in capsys.readouterr().err
-
-
-def test_sweep_with_evaluation_and_plot(saved, capsys):
-    model, x, tmp = saved
-    y = model.predict(x, verbose=0)
-    np.savez(tmp / "eval.npz", x=x, y=y)
-    table, plot = tmp / "sweep.csv", tmp / "sweep.png"
-    code = cli.main(
-        [
-            "sweep",
-            str(tmp / "m.keras"),
-            "--data",
-            str(tmp / "x.npy"),
-            "--eval-data",
-            str(tmp / "eval.npz"),
-            "--metrics",
-            "mae",
-            "--thresholds",
-            "0.9,1.0",
-            "--out",
-            str(table),
-            "--plot",
-            str(plot),
-            "--json",
-        ]
-    )
-    assert code == 0
-    result = json.loads(capsys.readouterr().out)
-    assert [r["threshold"] for r in result["rows"]] == [0.9, 1.0]
-    assert result["rows"][1]["mae"] < 1e-5  # threshold 1.0 is exact
-    frame = pd.read_csv(table)
-    assert list(frame.threshold) == [0.9, 1.0] and "total_macs" in frame
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_sweep_evaluation_data_needs_targets(saved, capsys):
-    _, x, tmp = saved
-    np.savez(tmp / "eval.npz", x=x)
-    args = ["sweep", str(tmp / "m.keras"), "--data", str(tmp / "x.npy")]
-    args += ["--eval-data", str(tmp / "eval.npz"), "--out", str(tmp / "s.csv")]
-    assert cli.main(args) == 2
-    assert "targets as `y`" in capsys.readouterr().err
-    assert not (tmp / "s.csv").exists()
