@@ -18,6 +18,7 @@ _EXPORTS = {
     "apply": "keras_linprune.api",
     "measure": "keras_linprune.api",
     "sweep": "keras_linprune.sweep",
+    "finetune": "keras_linprune.distillation",
     "prune_by_activation": "keras_linprune.baselines.prune",
     "summary": "keras_linprune.report",
     "ActivationStats": "keras_linprune.measurement.stats",

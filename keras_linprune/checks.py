@@ -422,3 +422,92 @@ def check_objective_against(objective: str, spec: GraphSpec) -> None:
             "objective='params'. Received: a model with unknown (None) "
             "spatial sizes"
         )
+
+
+def check_finetune(
+    small: keras.Model,
+    original: keras.Model,
+    data: Any,
+    labels: Any,
+    *,
+    label_weight: Any,
+    epochs: Any,
+    batch_size: Any,
+    learning_rate: Any,
+    loss: Any,
+    validation_split: Any,
+    patience: Any,
+) -> None:
+    """Checks the arguments of `finetune` before any training (`loss`
+    against `distillation.DISTILLATION_LOSSES`, which `finetune` passes)."""
+    _check_same_signature(small, original)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not _is_positive_int(value):
+            raise ValueError(
+                f"Expected `{name}` to be a positive int. Received: {name}={value!r}"
+            )
+    if not _is_positive_int(patience):
+        raise ValueError(
+            f"Expected `patience` to be a positive int. Received: patience={patience!r}"
+        )
+    if not _is_real(learning_rate) or not 0 < learning_rate < 1:
+        raise ValueError(
+            "Expected `learning_rate` in (0, 1). "
+            f"Received: learning_rate={learning_rate!r}"
+        )
+    if not _is_real(validation_split) or not 0 <= validation_split < 1:
+        raise ValueError(
+            "Expected `validation_split` in [0, 1). "
+            f"Received: validation_split={validation_split!r}"
+        )
+    check_choice("loss", loss[0], loss[1])
+    _check_training_data(data, labels)
+    if labels is not None:
+        if not _is_real(label_weight) or not 0 <= label_weight < 1:
+            raise ValueError(
+                "Expected `label_weight` in [0, 1) (the share of the label "
+                f"loss). Received: label_weight={label_weight!r}"
+            )
+        if not original.compiled or original.loss is None:
+            raise ValueError(
+                "Expected a compiled original model with `labels`: its loss is "
+                "the label loss. Received: an uncompiled original"
+            )
+
+
+def _check_same_signature(small: keras.Model, original: keras.Model) -> None:
+    def shapes(tensors: Any) -> list[tuple]:
+        return [tuple(t.shape) for t in keras.tree.flatten(tensors)]
+
+    if shapes(small.inputs) != shapes(original.inputs) or shapes(
+        small.outputs
+    ) != shapes(original.outputs):
+        raise ValueError(
+            "Expected the compressed model and the original it was compressed "
+            "from (same input and output shapes). Received: inputs "
+            f"{shapes(small.inputs)} -> {shapes(small.outputs)} and "
+            f"{shapes(original.inputs)} -> {shapes(original.outputs)}"
+        )
+
+
+def _check_training_data(data: Any, labels: Any) -> None:
+    """Arrays (or a list / dict of them, or a DataFrame) of one length,
+    `labels` too."""
+    if hasattr(data, "to_numpy") and hasattr(data, "columns"):
+        data = data.to_numpy()
+    arrays = list(data.values()) if isinstance(data, dict) else data
+    arrays = list(arrays) if isinstance(arrays, (list, tuple)) else [arrays]
+    if not arrays or not all(isinstance(a, np.ndarray) for a in arrays):
+        raise TypeError(
+            "Expected `data` as NumPy arrays (a list or dict of them for "
+            "several inputs) or a pandas DataFrame. Received: "
+            f"{type(data).__name__}"
+        )
+    rows = {len(a) for a in arrays}
+    if labels is not None:
+        rows |= {len(a) for a in keras.tree.flatten(labels)}
+    if len(rows) != 1 or 0 in rows:
+        raise ValueError(
+            "Expected `data` (and `labels`) with the same, non-zero number of "
+            f"rows. Received: row counts {sorted(rows)}"
+        )
