@@ -21,7 +21,7 @@ from keras_linprune.measurement import certify as certify_lib
 from keras_linprune.measurement import counting, evaluation, moment_blocks
 from keras_linprune.measurement.stats import ActivationStats
 from keras_linprune.plan import policies
-from keras_linprune.rebuild import rebuild
+from keras_linprune.rebuild import rebuild, sequential_refit
 from keras_linprune.rebuild import refit as refit_lib
 
 
@@ -115,7 +115,7 @@ def apply(
     max_metric_drop: float | None = None,
     eval_data: Any = None,
     metric: str | keras.metrics.Metric = "accuracy",
-    refit: bool = False,
+    refit: bool | str = "auto",
     ridge: float = 1e-6,
     certify: bool = False,
     input_box: Any = None,
@@ -185,16 +185,25 @@ def apply(
             the guard.
         metric: Metric name for the guard (default "accuracy"), resolved
             like `Model.compile(metrics=[...])`.
-        refit: Fit each folded site's shortcut and bias by ridge least
-            squares on the calibration data to the folded neurons' true
-            outputs, instead of the plain fold (identical at threshold
-            1.0; usually more accurate well below it, while just below it,
-            where the plain fold is exact on almost every row, it can do
-            slightly worse: it minimises each site's error, not the
-            output's; Dense and convolutional producers called once).
-            Needs the calibration data (one more streaming pass; with a
-            metric guard, gathered in the measuring pass for every probed
-            plan) or stats measured with `moments=True` (no pass).
+        refit: How the folded neurons' shortcuts are computed below
+            threshold 1.0 (at 1.0 every choice gives the exact fold).
+            `"auto"` (default): `"sequential"` when `data_or_stats` is
+            the calibration data and the threshold is below 1.0 (or a
+            target or guard chooses it); from stats measured with
+            `moments=True`, and for a metric guard, `True`; else the plain
+            fold. `"sequential"`: each site in graph order, fitted by
+            ridge least squares on the *compressed* model's own values of
+            what its producer reads, kept only where it lowers the output
+            error on the calibration data, so never worse there than the
+            plain fold (`2 + 2 n` passes over the data for `n` sites; the
+            report's `attrs["refit_choices"]` says which sites kept their
+            fit). `True`: every site fitted on the original's values at
+            once (one pass, or none from stats with moments; it minimises
+            each site's error, not the output's, so just below 1.0 it can
+            do slightly worse than the plain fold). `False`: the plain
+            fold, `slope z + offset` (the prototype's). Dense and
+            convolutional producers called once are fitted; others keep
+            the plain fold and are listed in `attrs["refit_skipped"]`.
         ridge: Ridge strength of the refit, relative to the mean diagonal
             of the normal equations.
         certify: Fold only neurons that interval-bound propagation proves
@@ -278,7 +287,7 @@ def statistics(
     a measuring pass also gathers refit's second moments, for any plan.
     """
     if moments is None:
-        moments = opts.refit and opts.guarded
+        moments = opts.refit_mode == "per_site" and opts.guarded
     if opts.certify:
         stats, source = certify_lib.certified_stats(
             analysis.fn,
@@ -333,10 +342,11 @@ def compress(
     Returns:
         `(compressed model, report)`.
     """
-    refitter = _refitter(analysis, data, opts, stats.moments) if opts.refit else None
+    refitter = _refitter(analysis, data, opts, stats.moments)
     policy = opts.policy(_guard(analysis, opts, refitter) if opts.guarded else None)
     plan, notes = policy.plan(analysis.spec, stats.piece_rates, **opts.plan_options)
-    fitted, skipped = refitter(plan) if refitter else (None, {})
+    fitted, skipped, refit_notes = refitter(plan) if refitter else (None, {}, {})
+    notes.update(refit_notes)
     small = rebuild(analysis, plan, fitted)
     if small.count_params() != plan.params:
         raise RuntimeError(
@@ -354,7 +364,7 @@ def compress(
     )
     report["certified"] = report.folded & opts.certify
     notes["layers"] = report_lib.layer_actions(analysis, plan, small)
-    notes["refit"] = opts.refit
+    notes["refit"] = opts.refit_mode
     if stats.warnings:
         notes["warnings"] = list(stats.warnings)
     if skipped:
@@ -364,11 +374,17 @@ def compress(
 
 
 def _refitter(analysis, data, opts, moments):
-    """`plan -> refit.fit(...)`: from the statistics' second moments if
-    they hold them, else by a pass over `data`."""
+    """`plan -> (fitted, skipped, notes)` for `opts.refit_mode`, or `None`
+    for the plain fold: per site by `refit.fit` (from the statistics'
+    second moments if they hold them, else by a pass over `data`), or
+    sequentially on the compressed model's values (`sequential_refit`)."""
+    if opts.refit_mode == "plain":
+        return None
+    if opts.refit_mode == "sequential":
+        return lambda plan: _sequential(analysis, plan, data, opts)
 
     def refitter(plan):
-        return refit_lib.fit(
+        fitted, skipped = refit_lib.fit(
             analysis,
             plan,
             data,
@@ -379,8 +395,24 @@ def _refitter(analysis, data, opts, moments):
             verbose=opts.verbose,
             strategy=opts.strategy,
         )
+        return fitted, skipped, {}
 
     return refitter
+
+
+def _sequential(analysis, plan, data, opts):
+    """`sequential_refit.fit_sequential` with `opts`, as `(fitted, skipped,
+    notes)`: per site whether its fit was kept, and the passes made."""
+    result = sequential_refit.fit_sequential(
+        analysis,
+        plan,
+        data,
+        batch_size=opts.batch_size,
+        steps=opts.steps,
+        ridge=opts.ridge,
+    )
+    notes = dict(refit_choices=result.choices, refit_passes=result.passes)
+    return result.fitted, result.skipped, notes
 
 
 def _guard(analysis, opts, refitter):

@@ -189,8 +189,26 @@ def check_certify_alone(
         )
 
 
+#: Values of `refit`: the plain fold, per-site least squares, the
+#: sequential fit on the compressed model's own values, or the best the
+#: data allows (`Options.refit_mode`).
+REFIT_MODES = (False, True, "sequential", "auto")
+
+
+def check_refit(refit: Any) -> bool | str:
+    """Raises unless `refit` is one of `REFIT_MODES`."""
+    if isinstance(refit, bool) or refit in ("sequential", "auto"):
+        return refit
+    raise ValueError(
+        "Expected `refit` to be True (per-site least squares), False (the "
+        "plain fold), 'sequential' (each site fitted on the compressed "
+        "model's own values, in graph order) or 'auto'. "
+        f"Received: refit={refit!r}"
+    )
+
+
 def check_calibration_needs(
-    certify: bool, input_box: Any, refit: bool, data: Any
+    certify: bool, input_box: Any, refit: bool | str, data: Any
 ) -> None:
     """Raises when `data` (calibration inputs, `ActivationStats` or
     `None`) cannot serve certification without a box, or refit."""
@@ -200,7 +218,13 @@ def check_calibration_needs(
             "min/max) with `certify=True`. Received: "
             f"{type(data).__name__}"
         )
-    if refit and not _has_data(data) and not _has_moments(data):
+    if refit == "sequential" and not _has_data(data):
+        raise ValueError(
+            "Expected the calibration data with refit='sequential': it fits "
+            "each site on the compressed model's own values, read from the "
+            f"data. Received: {_describe_data(data)}"
+        )
+    if refit is True and not _has_data(data) and not _has_moments(data):
         raise ValueError(
             "Expected the calibration data, or statistics measured with "
             "`moments=True`, with `refit=True`: the least squares needs "
@@ -215,8 +239,20 @@ def _has_moments(data: Any) -> bool:
 
 def _describe_data(data: Any) -> str:
     if isinstance(data, ActivationStats):
+        if data.moments is not None:
+            return "ActivationStats"
         return "ActivationStats without second moments"
     return type(data).__name__
+
+
+def has_moments(data: Any) -> bool:
+    """Whether `data` is `ActivationStats` holding second moments."""
+    return _has_moments(data)
+
+
+def has_data(data: Any) -> bool:
+    """Whether `data` is calibration data (not stats, not `None`)."""
+    return _has_data(data)
 
 
 def _has_data(data: Any) -> bool:

@@ -53,7 +53,7 @@ class Options:
     max_metric_drop: float | None = None
     eval_data: Any = None
     metric: Any = "accuracy"
-    refit: bool = False
+    refit: bool | str = "auto"
     ridge: float = 1e-6
     certify: bool = False
     input_box: Any = None
@@ -61,6 +61,9 @@ class Options:
     steps: int | None = None
     strategy: Any = None
     verbose: Any = "auto"
+    #: How shortcuts are computed, settled from `refit` (and, for "auto",
+    #: the data, in `check_against`): "plain", "per_site" or "sequential".
+    refit_mode: str = dataclasses.field(default="plain", init=False)
 
     def __post_init__(self) -> None:
         checks.check_target(
@@ -70,10 +73,13 @@ class Options:
             self.max_metric_drop, self.eval_data, self.threshold, self.has_target
         )
         checks.check_flag("certify", self.certify)
-        checks.check_flag("refit", self.refit)
+        checks.check_refit(self.refit)
         certify = self.certify or self.input_box is not None
         checks.check_certify_alone(
-            certify, self.threshold, self.has_target or self.guarded, self.refit
+            certify,
+            self.threshold,
+            self.has_target or self.guarded,
+            self.refit not in (False, "auto"),
         )
         if self.refit:
             checks.check_ridge(self.ridge)
@@ -93,17 +99,37 @@ class Options:
             ),
             strategy=checks.check_strategy(self.strategy),
             verbose=checks.check_verbose(self.verbose),
+            refit_mode="per_site" if self.refit is True else "plain",
         )
+        if self.refit == "sequential":
+            self._set(refit_mode="sequential")
 
     def _set(self, **values: Any) -> None:
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
     def check_against(self, model: keras.Model, data: Any) -> None:
-        """The checks that need the model or the calibration data."""
+        """The checks that need the model or the calibration data; also
+        settles `refit_mode` from `refit` and the data."""
         if self.guarded:
             checks.check_metrics(model, self.eval_data, [self.metric])
         checks.check_calibration_needs(self.certify, self.input_box, self.refit, data)
+        if self.refit == "auto":
+            self._set(refit_mode=self._auto_refit(data))
+
+    def _auto_refit(self, data: Any) -> str:
+        """What `refit="auto"` does with `data`: nothing where the fold is
+        exact (threshold 1.0, certified) or nothing can be fitted from
+        (stats without moments); per-site least squares from moments, or
+        for a metric guard (gathered in its one measuring pass); else the
+        sequential fit, which reads the data `2 + 2 n` times."""
+        lossy = self.has_target or self.guarded or self._threshold < 1.0
+        if self.certify or not lossy:
+            return "plain"
+        fittable = checks.has_data(data) or checks.has_moments(data)
+        if self.guarded or not checks.has_data(data):
+            return "per_site" if fittable else "plain"
+        return "sequential"
 
     def check_analysis(self, analysis: Analysis) -> None:
         """The checks that need the analysed model, before measuring."""

@@ -36,7 +36,7 @@ def sweep(
     shortcut: str = "auto",
     objective: str = "params",
     metrics: Any = None,
-    refit: bool = False,
+    refit: bool | str = False,
     ridge: float = 1e-6,
     batch_size: int | None = None,
     steps: int | None = None,
@@ -112,7 +112,9 @@ def sweep(
     base.check_against(model, data_or_stats)
     analysis = analyse(model)  # once, for every threshold
     base.check_analysis(analysis)
-    stats, _ = api.statistics(analysis, data_or_stats, base, moments=base.refit)
+    stats, _ = api.statistics(
+        analysis, data_or_stats, base, moments=base.refit_mode == "per_site"
+    )
     original = {
         "total_params": model.count_params(),
         "total_macs": analysis.spec.total_macs,
@@ -128,7 +130,7 @@ def sweep(
         bar.add(1)
     frame = pd.DataFrame(rows)
     frame.attrs["original"] = original
-    frame.attrs["refit"] = base.refit
+    frame.attrs["refit"] = base.refit_mode
     return frame
 
 

@@ -6,6 +6,9 @@ import keras_linprune as linprune
 from keras_linprune.cli import arguments, export, figures
 from keras_linprune.files import outputs
 
+#: --refit values -> `apply(refit=...)`.
+REFIT = {"auto": "auto", "sequential": "sequential", "per-site": True, "none": False}
+
 
 def add_parser(sub):
     parser = sub.add_parser("compress", help="compress a saved .keras model")
@@ -39,9 +42,15 @@ def add_parser(sub):
     arguments.add_plan_options(parser)
     parser.add_argument(
         "--refit",
-        action="store_true",
-        help="least-squares shortcuts (one more pass over --data, or none "
-        "from --stats measured with --moments)",
+        nargs="?",
+        const="per-site",
+        default="auto",
+        choices=tuple(REFIT),
+        help="how shortcuts are fitted below threshold 1.0: auto (default: "
+        "sequential with --data, per-site from --stats measured with "
+        "--moments, else none), sequential (each site on the compressed "
+        "model's values; 2 + 2n passes over --data), per-site (--refit "
+        "alone: one pass, or none from --stats with moments), none",
     )
     arguments.add_batch_size(parser)
     export.add_export_arguments(parser)
@@ -72,7 +81,7 @@ def run(args):
         threshold=args.threshold,
         target_size=args.target_size,
         target_params=args.target_params,
-        refit=args.refit,
+        refit=REFIT[args.refit],
         **arguments.library_options(args),
     )
     staged = {"model": args.out, "report": args.report, "plot": args.plot}

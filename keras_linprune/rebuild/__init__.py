@@ -12,7 +12,22 @@ from keras_linprune.graph import nodes as nodes_lib
 from keras_linprune.rebuild.emitter import GraphEmitter
 from keras_linprune.rebuild.weights import folded_weights
 
-__all__ = ["rebuild"]
+__all__ = ["rebuild", "rebuild_flat"]
+
+
+def rebuild_flat(analysis, plan, fitted=None):
+    """The compressed graph before nested models are restored, and the map
+    from `id` of every tensor of the (flat) original graph to its tensor
+    there (a placeholder for a tensor that no longer exists): what refit
+    reads the compressed model's own values through.
+
+    Returns:
+        `(flat keras.Model, tensors)`.
+    """
+    affines = folded_weights(analysis, plan, fitted)
+    tensors = GraphEmitter(analysis, plan, affines).run(analysis.fn)
+    flat = nodes_lib.new_model(analysis.fn, tensors, analysis.model.name)
+    return flat, tensors
 
 
 def rebuild(analysis, plan, fitted=None):
@@ -30,10 +45,7 @@ def rebuild(analysis, plan, fitted=None):
         chain, else a functional model; nested models stay nested
         (`graph.nest`).
     """
-    affines = folded_weights(analysis, plan, fitted)
-    emitter = GraphEmitter(analysis, plan, affines)
-    tensors = emitter.run(analysis.fn)
-    small = nodes_lib.new_model(analysis.fn, tensors, analysis.model.name)
+    small, tensors = rebuild_flat(analysis, plan, fitted)
     small = nest.renest(small, analysis.inlined, tensors)
     if isinstance(analysis.model, keras.Sequential):
         small = nodes_lib.as_sequential(small) or small

@@ -70,7 +70,7 @@ def fit(
         (the `fitted` argument of `algebra.fold_site`), and
         `{site: reason}` for folded sites that keep the plain fold.
     """
-    problems, skipped = _problems(analysis, plan)
+    problems, skipped = refit_problems(analysis, plan)
     if not problems:
         return {}, skipped
     if moments is None:
@@ -92,7 +92,9 @@ def fit(
     return {p.site: _solve(p, moments[p.site], ridge) for p in problems}, skipped
 
 
-def _problems(analysis, plan):
+def refit_problems(analysis, plan):
+    """`(problems, skipped)`: one `_Problem` per folded site refit can fit,
+    in graph order, and `{site: reason}` for the folded sites it cannot."""
     problems, skipped = [], {}
     terms = layout_lib.node_terms(analysis.spec, plan.decisions)
     for site in analysis.spec.sites:
@@ -127,6 +129,13 @@ def _solve(p, moments, ridge):
     a, b = moments.normal_equations(
         list(zip(p.blocks, p.columns)), p.linear, p.intercept
     )
+    return solve_normal_equations(p, a, b, ridge)
+
+
+def solve_normal_equations(p, a, b, ridge):
+    """The `algebra.Affine` of problem `p` from its normal equations `a w =
+    b` (features in term order, tap-major, the ones column last when
+    `p.intercept`), with the relative `ridge`."""
     n_features = a.shape[0] - int(p.intercept)
     reg = np.zeros(a.shape[0])
     diag = np.diag(a)[:n_features]

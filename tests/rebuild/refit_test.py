@@ -36,7 +36,7 @@ def test_refit_equals_plain_fold_at_threshold_one():
 def test_refit_is_more_accurate_below_one(threshold):
     model, x = model_and_data()
     plain, r1 = linprune.apply(
-        model, x, threshold=threshold, layer_threshold=0, verbose=0
+        model, x, threshold=threshold, layer_threshold=0, refit=False, verbose=0
     )
     fitted, r2 = linprune.apply(
         model, x, threshold=threshold, layer_threshold=0, refit=True, verbose=0
@@ -100,7 +100,7 @@ def test_conv_refit_is_more_accurate_below_one(case):
     conv, kernel, inner, geometry = CONVS[case]
     model, x = conv_model(conv, kernel, inner, **geometry)
     options = dict(threshold=0.8, layer_threshold=0, verbose=0)
-    plain, r1 = linprune.apply(model, x, **options)
+    plain, r1 = linprune.apply(model, x, refit=False, **options)
     fitted, r2 = linprune.apply(model, x, refit=True, **options)
     assert set(r1.site[r1.linear > 0]) == {"c0", "c1"}
     assert fitted.count_params() == plain.count_params()
@@ -129,7 +129,7 @@ def test_refit_of_a_dense_reading_a_flatten():
     assert r.set_index("site").linear["d"] > 0 and "refit_skipped" not in r.attrs
     f.assert_close(exact.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
     options = dict(threshold=0.8, layer_threshold=0, verbose=0)
-    plain, _ = linprune.apply(model, x, **options)
+    plain, _ = linprune.apply(model, x, refit=False, **options)
     fitted, _ = linprune.apply(model, x, refit=True, **options)
     assert (errors(fitted, model, x) ** 2).mean() < (
         errors(plain, model, x) ** 2
@@ -174,7 +174,7 @@ def test_refit_needs_data_and_a_valid_ridge():
         linprune.sweep(model, stats, refit=True, verbose=0)
     with pytest.raises(ValueError, match="ridge"):
         linprune.apply(model, x, refit=True, ridge=-1.0)
-    with pytest.raises(TypeError, match="refit"):
+    with pytest.raises(ValueError, match="Received: refit='yes'"):
         linprune.apply(model, x, refit="yes")
 
 
@@ -195,7 +195,9 @@ def test_refit_through_a_concatenate_with_the_input():
         model, x, layer_threshold=0, refit=True, ridge=0.0, verbose=0
     )
     f.assert_close(exact.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
-    plain, _ = linprune.apply(model, x, threshold=0.8, layer_threshold=0, verbose=0)
+    plain, _ = linprune.apply(
+        model, x, threshold=0.8, layer_threshold=0, refit=False, verbose=0
+    )
     fitted, _ = linprune.apply(
         model, x, threshold=0.8, layer_threshold=0, refit=True, verbose=0
     )
