@@ -107,6 +107,7 @@ def apply(
     threshold: float | None = None,
     layer_threshold: str | int | float = "optimal",
     remove_dead: bool = True,
+    remove_inactive: bool = False,
     shortcut: str = "auto",
     objective: str = "params",
     target_size: float | None = None,
@@ -150,6 +151,12 @@ def apply(
         remove_dead: Remove neurons that are constant on the data (never
             active ReLU neurons, saturated ReLU6 ones; exact; on by
             default). `False` reproduces the authors' prototype.
+        remove_inactive: Also remove neurons in such a constant piece on
+            at least `threshold` of the rows (rarely active ReLU neurons),
+            like dead ones: importance pruning by activation rate in the
+            same plan as the linear folds, so that a size target can be
+            met below what folding and dead units reach (default `False`;
+            lossy below threshold 1.0, like the folds).
         shortcut: `"auto"` (default) stores each shortcut in its cheapest
             exact form: the full matrix, or two layers through `r` channels
             (`r` <= the number of neurons folded into it), so folding never
@@ -248,6 +255,7 @@ def apply(
         threshold=threshold,
         layer_threshold=layer_threshold,
         remove_dead=remove_dead,
+        remove_inactive=remove_inactive,
         shortcut=shortcut,
         objective=objective,
         target_size=target_size,

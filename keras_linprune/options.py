@@ -45,6 +45,7 @@ class Options:
     threshold: float | None = None
     layer_threshold: str | int | float = "optimal"
     remove_dead: bool = True
+    remove_inactive: bool = False
     shortcut: str = "auto"
     objective: str = "params"
     target_size: float | None = None
@@ -91,6 +92,7 @@ class Options:
             _threshold=checks.check_threshold(threshold),
             layer_threshold=checks.check_layer_threshold(self.layer_threshold),
             remove_dead=checks.check_flag("remove_dead", self.remove_dead),
+            remove_inactive=checks.check_flag("remove_inactive", self.remove_inactive),
             shortcut=checks.check_choice("shortcut", self.shortcut, SHORTCUT_FORMS),
             objective=checks.check_choice("objective", self.objective, OBJECTIVES),
             batch_size=checks.check_count("batch_size", self.batch_size),
@@ -151,6 +153,7 @@ class Options:
         return dict(
             layer_threshold=self.layer_threshold,
             remove_dead=self.remove_dead,
+            remove_inactive=self.remove_inactive,
             shortcut=self.shortcut,
             objective=self.objective,
             latency=self._latency_model(),

@@ -33,6 +33,7 @@ def sweep(
     thresholds: Any = DEFAULT_THRESHOLDS,
     layer_threshold: str | int | float = "optimal",
     remove_dead: bool = True,
+    remove_inactive: bool = False,
     shortcut: str = "auto",
     objective: str = "params",
     metrics: Any = None,
@@ -53,7 +54,7 @@ def sweep(
             Without it only sizes are reported.
         thresholds: Thresholds to try (non-empty, each in [0, 1]).
         layer_threshold: As in `apply`.
-        remove_dead: As in `apply`.
+        remove_dead, remove_inactive: As in `apply`.
         shortcut: As in `apply`.
         objective: As in `apply`.
         metrics: Metric names or `keras.metrics.Metric`s to evaluate;
@@ -100,6 +101,7 @@ def sweep(
     base = options_lib.Options(
         layer_threshold=layer_threshold,
         remove_dead=remove_dead,
+        remove_inactive=remove_inactive,
         shortcut=shortcut,
         objective=objective,
         refit=refit,

@@ -12,6 +12,7 @@ def test_defaults_are_exact_folding():
     assert opts.plan_options == dict(
         layer_threshold="optimal",
         remove_dead=True,
+        remove_inactive=False,
         shortcut="auto",
         objective="params",
         latency=None,

@@ -171,6 +171,11 @@ class SiteFacts:
             `slope` / `offset` of that piece.
         sorted_candidates: `best_rate` of the non-constant neurons, sorted
             (how many reach a threshold is one `searchsorted`).
+        inactive_rate: With `remove_inactive`, per neuron the highest rate
+            of a constant piece it may be removed in (a ReLU's off piece),
+            and `inactive_value` that piece's output; zeros otherwise.
+        sorted_inactive: `inactive_rate` of the non-constant neurons where
+            it beats `best_rate`, sorted.
     """
 
     constant: np.ndarray
@@ -180,9 +185,24 @@ class SiteFacts:
     slope: np.ndarray
     offset: np.ndarray
     sorted_candidates: np.ndarray
+    inactive_rate: np.ndarray
+    inactive_value: np.ndarray
+    sorted_inactive: np.ndarray
+
+    @property
+    def removable_rate(self) -> np.ndarray:
+        """Per neuron, the rate of the piece it would be removed or folded
+        in: at a threshold at or below it, it leaves the producer."""
+        return np.maximum(self.best_rate, self.inactive_rate)
 
 
-def site_facts(site: SiteSpec, rates: np.ndarray, remove_dead: bool) -> SiteFacts:
+def site_facts(
+    site: SiteSpec, rates: np.ndarray, remove_dead: bool, remove_inactive: bool = False
+) -> SiteFacts:
+    """What `base_decision` and `with_linear` read of a site's rates:
+    neurons constant on every row (with `remove_dead`), each neuron's best
+    sloped piece, and (with `remove_inactive`) its best removable
+    constant piece."""
     pieces = site.activation.pieces
     is_constant = np.zeros(site.width, bool)
     value = np.zeros(site.width)
@@ -206,6 +226,8 @@ def site_facts(site: SiteSpec, rates: np.ndarray, remove_dead: bool) -> SiteFact
         ]
     )
     offsets = np.array([p.offset for p in pieces], np.float64)
+    inactive_rate, inactive_value = _inactive_pieces(site, rates, remove_inactive)
+    beats = (inactive_rate > best_rate) & ~is_constant
     return SiteFacts(
         constant,
         value[constant],
@@ -214,15 +236,37 @@ def site_facts(site: SiteSpec, rates: np.ndarray, remove_dead: bool) -> SiteFact
         slopes[best_piece, neurons],
         offsets[best_piece],
         np.sort(best_rate[~is_constant]),
+        np.where(beats | is_constant, inactive_rate, 0.0),
+        inactive_value,
+        np.sort(inactive_rate[beats]),
     )
+
+
+def _inactive_pieces(site, rates, remove_inactive):
+    """Per neuron: the highest rate of a constant piece it may be removed
+    in (0 without `remove_inactive`), and that piece's output."""
+    width = site.width
+    if not remove_inactive:
+        return np.zeros(width), np.zeros(width)
+    usable = [
+        i
+        for i, p in enumerate(site.activation.pieces)
+        if p.is_constant and (site.nonzero_constants or p.offset == 0)
+    ]
+    if not usable:
+        return np.zeros(width), np.zeros(width)
+    sub = rates[usable]
+    best = np.argmax(sub, axis=0)
+    offsets = np.array([site.activation.pieces[i].offset for i in usable])
+    return sub[best, np.arange(width)], offsets[best]
 
 
 def base_decision(site: SiteSpec, facts: SiteFacts, threshold: float) -> SiteDecision:
-    """Constant neurons removed, linear ones not (yet) folded."""
-    candidates = int(
-        facts.sorted_candidates.size
-        - np.searchsorted(facts.sorted_candidates, threshold)
-    )
+    """Constant neurons removed (with `remove_inactive`, also those in a
+    constant piece on at least `threshold` of the rows, where that beats
+    their best sloped piece), linear ones not (yet) folded."""
+    constant, value, keep = _removed_at(facts, threshold)
+    candidates = int(np.count_nonzero(facts.best_rate[keep] >= threshold))
     reason = "" if candidates else "no neuron reaches the threshold"
     if site.linear_block and candidates:
         reason, candidates = site.linear_block, 0
@@ -232,13 +276,29 @@ def base_decision(site: SiteSpec, facts: SiteFacts, threshold: float) -> SiteDec
         empty,
         np.zeros(0),
         np.zeros(0),
-        facts.constant,
-        facts.value,
-        facts.keep,
+        constant,
+        value,
+        keep,
         candidates,
         False,
         reason,
     )
+
+
+def _removed_at(facts, threshold):
+    """`(constant, value, keep)` at `threshold`: the neurons constant on
+    every row, plus (with `remove_inactive`) those inactive on at least
+    `threshold` of the rows, at least one neuron kept."""
+    if not facts.sorted_inactive.size or facts.sorted_inactive[-1] < threshold:
+        return facts.constant, facts.value, facts.keep
+    inactive = facts.keep[facts.inactive_rate[facts.keep] >= threshold]
+    if inactive.size == facts.keep.size:
+        inactive = inactive[1:]  # each consumer keeps an input
+    constant = np.concatenate([facts.constant, inactive])
+    order = np.argsort(constant, kind="stable")
+    value = np.concatenate([facts.value, facts.inactive_value[inactive]])[order]
+    keep = np.setdiff1d(facts.keep, inactive)
+    return constant[order], value, keep
 
 
 def best_sloped_piece(
@@ -255,7 +315,7 @@ def with_linear(facts: SiteFacts, base: SiteDecision, threshold: float) -> SiteD
     """`base` with the neurons whose best sloped piece reaches `threshold`
     folded."""
     is_linear = facts.best_rate >= threshold
-    is_linear[facts.constant] = False
+    is_linear[base.constant] = False
     linear = np.flatnonzero(is_linear)
     return dataclasses.replace(
         base,

@@ -97,6 +97,10 @@ class Planner:
             (`costs.layers_over_budget`).
         remove_dead: Remove neurons that sit in a constant piece on all
             data (dead ReLU neurons, saturated ReLU6 ones) outright.
+        remove_inactive: Also remove neurons that sit in such a piece on
+            at least `threshold` of the data (rarely active ReLU neurons),
+            where that beats their best sloped piece: importance pruning
+            by activation rate, in the same plan as the folds.
         shortcut: `"auto"` stores a shortcut as two layers through `r`
             channels whenever that is smaller than the full matrix (`r`: a
             bound on its rank, at most the number of neurons folded into
@@ -113,6 +117,7 @@ class Planner:
         *,
         layer_threshold: str | int | float = "optimal",
         remove_dead: bool = True,
+        remove_inactive: bool = False,
         shortcut: str = "auto",
         objective: str = "params",
         latency: costs.LatencyModel | None = None,
@@ -122,6 +127,7 @@ class Planner:
         self.options: dict[str, Any] = dict(
             layer_threshold=layer_threshold,
             remove_dead=remove_dead,
+            remove_inactive=remove_inactive,
             shortcut=shortcut,
             objective=objective,
         )
@@ -131,10 +137,11 @@ class Planner:
         # and its best sloped-piece rates sorted (a threshold's linear set is
         # those at or above it, so its size identifies it).
         self._facts = {
-            s.name: site_facts(s, self.rates[s.name], remove_dead) for s in spec.sites
+            s.name: site_facts(s, self.rates[s.name], remove_dead, remove_inactive)
+            for s in spec.sites
         }
         self._sorted_best = {k: np.sort(f.best_rate) for k, f in self._facts.items()}
-        self._site_cache: dict[tuple[str, int], tuple[SiteDecision, Any]] = {}
+        self._site_cache: dict[tuple[str, int, int], tuple[SiteDecision, Any]] = {}
         self._cost_cache: dict[tuple, tuple[float, int]] = {}
         self._unfolded: tuple[int, int] | None = None
         self._foldable: list[tuple[int, np.ndarray]] | None = None
@@ -185,18 +192,21 @@ class Planner:
             base, _ = self._site_decisions(1.0)
             savings = removal_savings(self.spec)
             self._foldable = [
-                (
-                    savings[s.name],
-                    np.sort(self._facts[s.name].best_rate[base[s.name].keep]),
-                )
+                (savings[s.name], np.sort(self._leaving_rate(s)[base[s.name].keep]))
                 for s in self.spec.sites
-                if not s.linear_block
             ]
         _, unfolded = self._unfolded_plan()
         return unfolded - sum(
             saving * (rates.size - np.searchsorted(rates, threshold))
             for saving, rates in self._foldable
         )
+
+    def _leaving_rate(self, site):
+        """Per neuron of `site`, the highest threshold at which it can leave
+        the producer: folded (unless the site's linear folds are blocked)
+        or removed as inactive."""
+        facts = self._facts[site.name]
+        return facts.inactive_rate if site.linear_block else facts.removable_rate
 
     def _unfolded_plan(self):
         """`(layers, parameters)` of the plan with no site folded (dead
@@ -216,7 +226,12 @@ class Planner:
         base, folded = {}, {}
         for site in self.spec.sites:
             best = self._sorted_best[site.name]
-            key = (site.name, best.size - np.searchsorted(best, threshold))
+            inactive = self._facts[site.name].sorted_inactive
+            key = (
+                site.name,
+                best.size - np.searchsorted(best, threshold),
+                inactive.size - np.searchsorted(inactive, threshold),
+            )
             if key not in self._site_cache:
                 facts = self._facts[site.name]
                 b = base_decision(site, facts, threshold)

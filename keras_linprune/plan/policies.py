@@ -41,14 +41,20 @@ from keras_linprune.plan.decisions import Plan
 from keras_linprune.plan.layout import Rates
 
 
-def candidate_thresholds(spec: GraphSpec, rates: Rates) -> list[float]:
-    """Distinct thresholds at which some site's linear set changes, highest
-    first (always starting at 1.0)."""
+def candidate_thresholds(
+    spec: GraphSpec, rates: Rates, remove_inactive: bool = False
+) -> list[float]:
+    """Distinct thresholds at which some site's linear set (or, with
+    `remove_inactive`, its set of removed inactive neurons) changes,
+    highest first (always starting at 1.0)."""
     values = {1.0}
     for site in spec.sites:
         r = decisions_lib.piece_rates(site, rates[site.name])
         best, _ = decisions_lib.best_sloped_piece(site.activation.pieces, r)
         values.update(float(v) for v in best[best > 0])
+        if remove_inactive:
+            facts = decisions_lib.site_facts(site, r, True, True)
+            values.update(float(v) for v in facts.sorted_inactive if v > 0)
     return sorted(values, reverse=True)
 
 
@@ -95,7 +101,9 @@ class SizeTarget:
         `Planner.params_floor` bounds every plan's size from below."""
         budget = self.budget(spec)
         planner = planner_lib.Planner(spec, rates, **options)
-        candidates = candidate_thresholds(spec, rates)
+        candidates = candidate_thresholds(
+            spec, rates, options.get("remove_inactive", False)
+        )
         for t in candidates:
             if planner.params_floor(t) > budget:
                 continue  # no plan at t can fit
@@ -185,7 +193,9 @@ class MetricGuard:
     def plan(
         self, spec: GraphSpec, rates: Rates, **options: Any
     ) -> tuple[Plan, dict[str, Any]]:
-        candidates = candidate_thresholds(spec, rates)
+        candidates = candidate_thresholds(
+            spec, rates, options.get("remove_inactive", False)
+        )
         planner = planner_lib.Planner(spec, rates, **options)
         tried = {}
 

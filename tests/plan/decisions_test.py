@@ -57,3 +57,20 @@ def test_removal_plan_counts_what_it_drops():
     # d0 keeps 2 of 4 neurons: 3*2 + 2; d1 reads 2 of them: 2*2 + 2.
     assert plan.params == 8 + 6 and plan.params_before == 26
     assert plan.decisions["d0"].reason == "pruned by activation"
+
+
+def test_inactive_neurons_are_removed_at_the_threshold_only_when_asked():
+    rates = decisions.piece_rates(SITE, np.array([0.02, 0.5, 0.97, 0.08]))
+    plain = decisions.site_facts(SITE, rates, remove_dead=True)
+    assert decisions.base_decision(SITE, plain, 0.9).constant.size == 0
+    facts = decisions.site_facts(SITE, rates, remove_dead=True, remove_inactive=True)
+    base = decisions.base_decision(SITE, facts, 0.9)
+    # Neurons 0 and 3 are off on 98 % and 92 % of the rows: removed (as 0).
+    assert base.constant.tolist() == [0, 3] and base.value.tolist() == [0.0, 0.0]
+    assert base.keep.tolist() == [1, 2] and base.candidates == 1
+    folded = decisions.with_linear(facts, base, 0.9)
+    assert folded.linear.tolist() == [2] and folded.keep.tolist() == [1]
+    # At 0.95 only neuron 0 is inactive enough; at 1.0 nothing is.
+    assert decisions.base_decision(SITE, facts, 0.95).constant.tolist() == [0]
+    assert decisions.base_decision(SITE, facts, 1.0).constant.size == 0
+    np.testing.assert_allclose(facts.removable_rate, [0.98, 0.5, 0.97, 0.92])

@@ -183,9 +183,11 @@ def test_params_floor_never_exceeds_a_plan(seed):
         r = rng.dirichlet(np.ones(len(site.activation.pieces)), site.width).T
         r[:, : site.width // 2] = np.eye(len(r))[rng.integers(len(r))][:, None]
         rates[site.name] = r
-    for rule in ("optimal", 0):
-        planner = plan_lib.Planner(spec, rates, layer_threshold=rule)
-        for t in policies.candidate_thresholds(spec, rates):
+    for rule, inactive in (("optimal", False), (0, False), ("optimal", True)):
+        planner = plan_lib.Planner(
+            spec, rates, layer_threshold=rule, remove_inactive=inactive
+        )
+        for t in policies.candidate_thresholds(spec, rates, inactive):
             assert planner.params_floor(t) <= planner.plan(t).params
 
 

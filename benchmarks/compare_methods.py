@@ -1,0 +1,354 @@
+"""Accuracy at a given size: linearity compression against what a Keras
+user would try instead, on four models trained here.
+
+For each model (fixed seeds; calibration and fine-tuning on the training
+rows, every metric on a test split they never saw) and each size in
+`SIZES` (fractions of the original's parameters):
+
+* linprune at `target_params`: the plain fold (`refit=False`), per-site
+  refit (`refit=True`), the default (`refit="auto"`: sequential refit) and
+  the default followed by `linprune.finetune`;
+* at the parameter count the default reached: structured L1-magnitude
+  pruning (`baselines.magnitude`) and truncated SVD of the Dense kernels
+  (`baselines.svd`), each without and with the same fine-tune;
+* once per model: `max_metric_drop=0.01` on a validation part of the
+  training rows.
+
+Every fine-tune is the same call with the same budget (`--epochs`,
+learning rate 1e-3, labels mixed in at weight 0.5). Prints, per model, the
+metric at every size and the smallest size within 1 point of the
+original (`within_1pt`); writes `benchmarks/results/compare_methods.json`
+and, with matplotlib, `docs/img/compare_methods.png`.
+
+Usage:
+    python benchmarks/compare_methods.py [--models mlp_2.8m,cnn] [--epochs 5]
+"""
+
+import argparse
+import os
+import pathlib
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from results_file import write_results  # noqa: E402
+from sklearn import datasets  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+import keras_linprune as linprune  # noqa: E402
+from keras_linprune.baselines.magnitude import prune_by_magnitude  # noqa: E402
+from keras_linprune.baselines.svd import factorize_dense  # noqa: E402
+
+SIZES = (0.5, 0.35, 0.25, 0.2, 0.15, 0.12, 0.1, 0.07, 0.05)
+FIGURE = pathlib.Path(__file__).parent.parent / "docs" / "img" / "compare_methods.png"
+
+
+# -- data and models -------------------------------------------------------
+
+
+def digits(size):
+    x, y = datasets.load_digits(return_X_y=True)
+    if size == 28:
+        x = np.repeat(np.repeat(x.reshape(-1, 8, 8) / 16.0, 4, 1), 4, 2)
+        x = x[:, 2:30, 2:30]
+    return x.reshape(len(x), -1), y
+
+
+def split(x, y, stratify=True, scale=True):
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=0.3, random_state=0, stratify=y if stratify else None
+    )
+    if scale:
+        scaler = StandardScaler().fit(x_tr)
+        x_tr, x_te = scaler.transform(x_tr), scaler.transform(x_te)
+    return x_tr.astype("float32"), y_tr, x_te.astype("float32"), y_te
+
+
+def mlp(d, widths, out, activation="softmax"):
+    x = keras.Input((d,))
+    h = x
+    for i, w in enumerate(widths):
+        h = keras.layers.Dense(w, activation="relu", name=f"dense_{i}")(h)
+    return keras.Model(x, keras.layers.Dense(out, activation=activation, name="out")(h))
+
+
+def cnn():
+    """Conv16-Conv32-MaxPool-Conv64-Flatten-Dense128-Dense10 (843,914)."""
+    L = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            L.Conv2D(16, 3, activation="relu", name="conv_0"),
+            L.Conv2D(32, 3, activation="relu", name="conv_1"),
+            L.MaxPooling2D(),
+            L.Conv2D(64, 3, activation="relu", name="conv_2"),
+            L.Flatten(),
+            L.Dense(128, activation="relu", name="dense_0"),
+            L.Dense(10, activation="softmax", name="out"),
+        ],
+        name="cnn",
+    )
+
+
+def task(name):
+    """`(model, x_tr, y_tr, x_te, y_te, metric, epochs)`, trained."""
+    keras.utils.set_random_seed(0)
+    if name == "mlp_2.8m":
+        data = split(*digits(28))
+        model = mlp(784, (1024, 1024, 512, 512, 256, 256), 10)
+        metric, epochs = "accuracy", 5
+    elif name == "deep_mlp":
+        data = split(*digits(8))
+        model = mlp(64, (256, 64, 256, 64, 256, 64, 128), 10)
+        metric, epochs = "accuracy", 15
+    elif name == "cnn":
+        x, y = digits(28)
+        x_tr, y_tr, x_te, y_te = split(x, y, scale=False)
+        data = (
+            x_tr.reshape(-1, 28, 28, 1) / 16,
+            y_tr,
+            x_te.reshape(-1, 28, 28, 1) / 16,
+            y_te,
+        )
+        model = cnn()
+        metric, epochs = "accuracy", 5
+    elif name == "regression":
+        x, y = datasets.make_friedman1(n_samples=3000, n_features=10, random_state=0)
+        data = split(x, (y - y.mean()) / y.std(), stratify=False)
+        model = mlp(10, (256, 256, 128), 1, activation=None)
+        metric, epochs = "r2", 40
+    else:
+        raise ValueError(f"unknown model {name!r}")
+    x_tr, y_tr, x_te, y_te = data
+    loss = "mse" if metric == "r2" else "sparse_categorical_crossentropy"
+    model.compile("adam", loss)
+    model.fit(x_tr, y_tr, epochs=epochs, batch_size=32, verbose=0)
+    return model, x_tr, y_tr, x_te, y_te, metric
+
+
+def score(model, x, y, metric):
+    out = model.predict(x, verbose=0, batch_size=512)
+    if metric == "accuracy":
+        return float(np.mean(np.argmax(out, axis=1) == y))
+    out = out.reshape(-1)
+    return float(1 - np.sum((y - out) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+# -- methods ---------------------------------------------------------------
+
+
+def tune(small, model, x_tr, y_tr, epochs):
+    tuned, _ = linprune.finetune(
+        small,
+        model,
+        x_tr,
+        labels=y_tr,
+        epochs=epochs,
+        learning_rate=1e-3,
+        batch_size=64,
+        verbose=0,
+    )
+    return tuned
+
+
+def at_size(model, x_tr, y_tr, budget, epochs):
+    """`{method: model or None}` at `budget` parameters (None: cannot)."""
+    out = {}
+    for label, refit in (("plain fold", False), ("per-site refit", True)):
+        out[label] = _linprune(model, x_tr, budget, refit)
+    default = out["default (sequential refit)"] = _linprune(model, x_tr, budget, "auto")
+    if default is None:  # below what folding reaches: the combined call may
+        default = _linprune(model, x_tr, budget, "auto", remove_inactive=True)
+        if default is None:
+            return out
+        out["default (sequential refit)"] = None
+    out["default + finetune"] = tune(default, model, x_tr, y_tr, epochs)
+    combined = out["+ remove_inactive"] = _linprune(
+        model, x_tr, budget, "auto", remove_inactive=True
+    )
+    if combined is not None:
+        out["+ remove_inactive + finetune"] = tune(combined, model, x_tr, y_tr, epochs)
+    same = default.count_params()
+    for label, baseline in (
+        ("L1 magnitude", prune_by_magnitude),
+        ("SVD", factorize_dense),
+    ):
+        try:
+            pruned, _ = baseline(model, target_params=same)
+        except ValueError:
+            out[label] = out[f"{label} + finetune"] = None
+            continue
+        out[label] = pruned
+        out[f"{label} + finetune"] = tune(pruned, model, x_tr, y_tr, epochs)
+    return out
+
+
+def _linprune(model, x, budget, refit):
+    try:
+        small, _ = linprune.apply(
+            model, x, target_params=budget, refit=refit, verbose=0
+        )
+    except ValueError:  # the budget is below what folding reaches
+        return None
+    return small
+
+
+def guarded(model, x_tr, y_tr, metric):
+    """The smallest model losing at most 1 point on a validation part of
+    the training rows (`max_metric_drop=0.01`), or None."""
+    if metric != "accuracy":
+        return None
+    n = int(0.8 * len(x_tr))
+    small, _ = linprune.apply(
+        model,
+        x_tr[:n],
+        max_metric_drop=0.01,
+        eval_data=(x_tr[n:], y_tr[n:]),
+        metric="accuracy",
+        verbose=0,
+    )
+    return small
+
+
+# -- the run ---------------------------------------------------------------
+
+
+def run_model(name, epochs):
+    start = time.perf_counter()
+    model, x_tr, y_tr, x_te, y_te, metric = task(name)
+    base = score(model, x_te, y_te, metric)
+    total = model.count_params()
+    rows = []
+    for size in SIZES:
+        for method, small in at_size(
+            model, x_tr, y_tr, int(size * total), epochs
+        ).items():
+            rows.append(_row(name, method, size, small, total, x_te, y_te, metric))
+    small = guarded(model, x_tr, y_tr, metric)
+    if small is not None:
+        rows.append(
+            _row(name, "max_metric_drop=0.01", None, small, total, x_te, y_te, metric)
+        )
+    print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
+    return dict(model=name, metric=metric, params=total, original=base, rows=rows)
+
+
+def _row(name, method, size, small, total, x_te, y_te, metric):
+    if small is None:
+        return dict(method=method, target=size, params=None, ratio=None, value=None)
+    params = small.count_params()
+    return dict(
+        method=method,
+        target=size,
+        params=params,
+        ratio=params / total,
+        value=score(small, x_te, y_te, metric),
+    )
+
+
+def within_1pt(result):
+    """Per method, the smallest ratio whose metric is within 0.01 of the
+    original's (None: no size is)."""
+    best = {}
+    for row in result["rows"]:
+        ok = row["value"] is not None and row["value"] >= result["original"] - 0.01
+        method = row["method"]
+        best.setdefault(method, None)
+        if ok and (best[method] is None or row["ratio"] < best[method]):
+            best[method] = row["ratio"]
+    return best
+
+
+def print_table(result):
+    methods = list(dict.fromkeys(r["method"] for r in result["rows"]))
+    print(
+        f"\n{result['model']} ({result['params']:,} parameters, test "
+        f"{result['metric']} {result['original']:.4f})"
+    )
+    print(f"{'method':<28}" + "".join(f"{s:>8.0%}" for s in SIZES) + "  within 1pt")
+    best = within_1pt(result)
+    for method in methods:
+        values = {
+            r["target"]: r["value"] for r in result["rows"] if r["method"] == method
+        }
+        cells = "".join(
+            f"{values[s]:>8.4f}" if values.get(s) is not None else f"{'-':>8}"
+            for s in SIZES
+        )
+        if method.startswith("max_metric"):
+            row = next(r for r in result["rows"] if r["method"] == method)
+            cells = f"   {row['value']:.4f} at {row['ratio']:.1%}".ljust(8 * len(SIZES))
+        ratio = best[method]
+        print(f"{method:<28}{cells}  {'-' if ratio is None else f'{ratio:.1%}'}")
+
+
+def plot(results):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    figure, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4))
+    for ax, result in zip(np.atleast_1d(axes), results):
+        methods = [
+            m
+            for m in dict.fromkeys(r["method"] for r in result["rows"])
+            if not m.startswith("max_metric")
+        ]
+        for method in methods:
+            rows = [
+                r
+                for r in result["rows"]
+                if r["method"] == method and r["value"] is not None
+            ]
+            ax.plot(
+                [r["ratio"] for r in rows],
+                [r["value"] for r in rows],
+                marker="o",
+                label=method,
+                linestyle="--" if "finetune" in method else "-",
+            )
+        ax.axhline(
+            result["original"] - 0.01,
+            color="grey",
+            linestyle=":",
+            label="original - 1pt",
+        )
+        ax.set(
+            title=result["model"],
+            xlabel="parameters (fraction)",
+            ylabel=result["metric"],
+        )
+        ax.set_xscale("log")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    figure.tight_layout()
+    FIGURE.parent.mkdir(exist_ok=True)
+    figure.savefig(FIGURE, dpi=110)
+    print(f"wrote {FIGURE}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default="mlp_2.8m,deep_mlp,cnn,regression")
+    parser.add_argument("--epochs", type=int, default=5, help="fine-tune epochs")
+    args = parser.parse_args()
+    results = []
+    for name in args.models.split(","):
+        result = run_model(name, args.epochs)
+        result["within_1pt"] = within_1pt(result)
+        print_table(result)
+        results.append(result)
+    write_results(
+        "compare_methods",
+        dict(finetune_epochs=args.epochs, sizes=SIZES, models=results),
+    )
+    plot(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Importance pruning by activation rate and linearity folding in one
+call, to one budget (`remove_inactive=True`)."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_linprune as linprune
+from tests import factories as f
+
+
+def small_cnn():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((12, 12, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    x = np.random.default_rng(0).normal(size=(256, 12, 12, 1)).astype("float32")
+    y = (x[:, :6].mean(axis=(1, 2, 3)) > 0).astype("int32") + (
+        x[:, 6:, 6:].sum(axis=(1, 2, 3)) > 1
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, verbose=0)
+    return model, x
+
+
+def test_a_budget_below_the_folding_floor_is_met_with_inactive_neurons_removed():
+    model, x = small_cnn()
+    budget = model.count_params() // 10  # folding alone stops at 15.7 %
+    with pytest.raises(ValueError):
+        linprune.apply(model, x, target_params=budget, verbose=0)
+    small, report = linprune.apply(
+        model, x, target_params=budget, remove_inactive=True, verbose=0
+    )
+    assert small.count_params() == report.attrs["params_after"] <= budget
+    assert report.dead.sum() > 0
+    out = small.predict(x, verbose=0)
+    assert out.shape == (256, 3) and np.isfinite(out).all()
+
+
+def test_at_threshold_one_nothing_more_is_removed():
+    model = f.shape_biases(f.mlp())
+    x = f.data()
+    exact, r1 = linprune.apply(model, x, verbose=0)
+    combined, r2 = linprune.apply(model, x, remove_inactive=True, verbose=0)
+    assert r1.attrs["params_after"] == r2.attrs["params_after"]
+    np.testing.assert_allclose(
+        combined.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )
+
+
+def test_the_size_floor_counts_inactive_neurons_of_blocked_sites():
+    """Sites whose linear folds are blocked (a spatial consumer) still lose
+    inactive channels: the floor that lets size targets skip thresholds
+    must count them (it once skipped the plan that fits)."""
+    from keras_linprune.analysis import analyse
+    from keras_linprune.plan import planner, policies
+
+    model, x = small_cnn()
+    spec = analyse(model).spec
+    assert any(s.linear_block for s in spec.sites)
+    rates = linprune.measure(model, x, verbose=0).piece_rates
+    plans = planner.Planner(spec, rates, remove_inactive=True)
+    for t in policies.candidate_thresholds(spec, rates, True):
+        assert plans.params_floor(t) <= plans.plan(t).params
