@@ -25,6 +25,7 @@ Usage:
 """
 
 import argparse
+import json
 import os
 import pathlib
 import time
@@ -186,10 +187,10 @@ def at_size(model, x_tr, y_tr, budget, epochs):
     return out
 
 
-def _linprune(model, x, budget, refit):
+def _linprune(model, x, budget, refit, **options):
     try:
         small, _ = linprune.apply(
-            model, x, target_params=budget, refit=refit, verbose=0
+            model, x, target_params=budget, refit=refit, verbose=0, **options
         )
     except ValueError:  # the budget is below what folding reaches
         return None
@@ -324,6 +325,7 @@ def plot(results):
             xlabel="parameters (fraction)",
             ylabel=result["metric"],
         )
+        ax.set_ylim(bottom=result["original"] - 0.15)  # lower points: in the table
         ax.set_xscale("log")
     np.atleast_1d(axes)[0].legend(fontsize=7)
     figure.tight_layout()
@@ -332,21 +334,70 @@ def plot(results):
     print(f"wrote {FIGURE}")
 
 
+def markdown(results):
+    """The results as markdown tables (one per model), for the docs."""
+    lines = []
+    for result in results:
+        best = result["within_1pt"]
+        lines += [
+            f"**{result['model']}** ({result['params']:,} parameters, test "
+            f"{result['metric']} {result['original']:.4f})",
+            "",
+            "| method | " + " | ".join(f"{s:.0%}" for s in SIZES) + " | within 1 pt |",
+            "| --- | " + " | ".join("---:" for _ in SIZES) + " | ---: |",
+        ]
+        for method in dict.fromkeys(r["method"] for r in result["rows"]):
+            rows = [r for r in result["rows"] if r["method"] == method]
+            if method.startswith("max_metric"):
+                (r,) = rows
+                cells = [f"{r['value']:.4f} at {r['ratio']:.1%}"] + [""] * (
+                    len(SIZES) - 1
+                )
+            else:
+                values = {r["target"]: r for r in rows}
+                cells = [_cell(values.get(s)) for s in SIZES]
+            ratio = best.get(method)
+            lines.append(
+                f"| {method} | "
+                + " | ".join(cells)
+                + f" | {'–' if ratio is None else f'{ratio:.1%}'} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(row):
+    if row is None or row["value"] is None:
+        return "–"
+    return f"{row['value']:.4f} ({row['ratio']:.1%})"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="mlp_2.8m,deep_mlp,cnn,regression")
     parser.add_argument("--epochs", type=int, default=5, help="fine-tune epochs")
-    args = parser.parse_args()
-    results = []
-    for name in args.models.split(","):
-        result = run_model(name, args.epochs)
-        result["within_1pt"] = within_1pt(result)
-        print_table(result)
-        results.append(result)
-    write_results(
-        "compare_methods",
-        dict(finetune_epochs=args.epochs, sizes=SIZES, models=results),
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only redraw the tables and the figure from the result file",
     )
+    args = parser.parse_args()
+    path = pathlib.Path(__file__).parent / "results" / "compare_methods.json"
+    if args.render:
+        results = json.loads(path.read_text())["models"]
+    else:
+        results = []
+        for name in args.models.split(","):
+            result = run_model(name, args.epochs)
+            result["within_1pt"] = within_1pt(result)
+            print_table(result)
+            results.append(result)
+        write_results(
+            "compare_methods",
+            dict(finetune_epochs=args.epochs, sizes=SIZES, models=results),
+        )
+    path.with_suffix(".md").write_text(markdown(results))
+    print(f"wrote {path.with_suffix('.md')}")
     plot(results)
 
 

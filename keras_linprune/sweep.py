@@ -54,7 +54,8 @@ def sweep(
             Without it only sizes are reported.
         thresholds: Thresholds to try (non-empty, each in [0, 1]).
         layer_threshold: As in `apply`.
-        remove_dead, remove_inactive: As in `apply`.
+        remove_dead: As in `apply`.
+        remove_inactive: As in `apply`.
         shortcut: As in `apply`.
         objective: As in `apply`.
         metrics: Metric names or `keras.metrics.Metric`s to evaluate;
