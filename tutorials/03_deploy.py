@@ -44,7 +44,7 @@ from keras_linprune.examples import demo
 x_train, y_train, x_test, y_test = demo.load_digits_split()
 model = demo.build_mlp(64, 10)
 model.fit(x_train, y_train, epochs=10, batch_size=32, verbose=0)
-small, report = linprune.apply(model, x_train, threshold=0.95, refit=False, verbose=0)
+small, report = linprune.apply(model, x_train, threshold=0.95, verbose=0)
 print(report.linprune.summary())
 expected = small.predict(x_test, verbose=0)
 folder = tempfile.mkdtemp()

@@ -16,7 +16,10 @@ result is never worse on the calibration outputs than the plain fold.
 
 Cost: two passes over the data (the original's outputs, and the plain
 fold's error), then per site refit can fit one pass for its sums and one
-to score the fit: `2 + 2 n` passes for `n` sites, and `2 n + 1` rebuilds.
+to score the fit: `2 + 2 n` passes for `n` sites, and `n + 1` rebuilds (the
+model a kept fit was scored on is the one the next site reads). The
+models are called eagerly, batch by batch: each is used for one pass,
+so compiling it would cost more than it saves.
 """
 
 import dataclasses
@@ -25,11 +28,12 @@ import math
 import keras
 import numpy as np
 
+from keras_linprune.graph import keras_internals as internals
 from keras_linprune.graph import registry
 from keras_linprune.graph.kinds.base import position_rows
 from keras_linprune.measurement import data as data_lib
 from keras_linprune.measurement.moment_blocks import geometry_layers
-from keras_linprune.rebuild import rebuild, rebuild_flat
+from keras_linprune.rebuild import rebuild_flat
 from keras_linprune.rebuild.refit import refit_problems, solve_normal_equations
 
 
@@ -78,21 +82,18 @@ def fit_sequential(analysis, plan, data, *, batch_size=None, steps=None, ridge=1
         return result
     calibration = data_lib.Calibration(data, analysis.fn, batch_size, steps)
     reference = _outputs(analysis.fn, calibration)
-    best = _output_error(rebuild(analysis, plan), calibration, reference)
+    current = rebuild_flat(analysis, plan)  # the sites before the next decided
+    best = _output_error(current[0], calibration, reference)
     result.passes = 2
-    targets = _target_probe(analysis, problems)
-    for i, p in enumerate(problems):
-        a, b = _normal_equations(
-            analysis, plan, result.fitted, p, targets, i, calibration
-        )
+    for p in problems:
+        a, b = _normal_equations(analysis, current, p, calibration)
         candidate = {**result.fitted, p.site: solve_normal_equations(p, a, b, ridge)}
-        error = _output_error(
-            rebuild(analysis, plan, candidate), calibration, reference
-        )
+        trial = rebuild_flat(analysis, plan, candidate)
+        error = _output_error(trial[0], calibration, reference)
         result.passes += 2
         result.errors[p.site] = (best, error)
         if error < best:
-            result.fitted, best = candidate, error
+            result.fitted, best, current = candidate, error, trial
         result.choices[p.site] = "refit" if p.site in result.fitted else "plain"
     return result
 
@@ -103,8 +104,10 @@ def _outputs(model, calibration):
 
 
 def _predict(model, x):
-    """`model`'s outputs on one batch `x` (a list of input arrays), flat."""
-    return keras.tree.flatten(model.predict_on_batch(x[0] if len(x) == 1 else x))
+    """`model`'s outputs on one batch `x` (a list of input arrays), flat,
+    as NumPy arrays (an eager call: see the module docstring)."""
+    outs = model(internals.pack_inputs(model, x), training=False)
+    return [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(outs)]
 
 
 def _flat_outputs(model, x):
@@ -124,30 +127,24 @@ def _output_error(model, calibration, reference):
     return total / max(count, 1)
 
 
-def _target_probe(analysis, problems):
-    """A model over the original's layers giving, per problem, the site's
-    activation (what its folded neurons output), and each one's channel
-    axis."""
-    bindings = [analysis.found.bindings[p.site] for p in problems]
-    tensors = [b.tensor[0] for b in bindings]
-    return keras.Model(analysis.fn.inputs, tensors), [b.channel_axis for b in bindings]
-
-
-def _normal_equations(analysis, plan, fitted, p, targets, index, calibration):
+def _normal_equations(analysis, current, p, calibration):
     """`(A, b)` of problem `p`'s least squares: features from the
-    compressed model with the sites before it decided (`fitted`), targets
-    from the original."""
-    flat, tensors = rebuild_flat(analysis, plan, fitted)
+    compressed model `current` (`(flat model, tensor map)`, the sites
+    before `p` decided), targets (the site's activation) from the
+    original."""
+    flat, tensors = current
     readers = _feature_readers(analysis, flat, tensors, p)
     features = keras.Model(flat.inputs, [t for t, _ in readers])
-    target_model, axes = targets
+    binding = analysis.found.bindings[p.site]
+    target_model = keras.Model(analysis.fn.inputs, binding.tensor[0])
     a = b = None
     for x in calibration:
+        (target,) = _predict(target_model, x)
+        rows = position_rows(target, binding.channel_axis)
+        t = np.asarray(rows, np.float64)[:, p.linear]
         values = _predict(features, x)
         columns = [read(v) for (_, read), v in zip(readers, values)]
-        f = np.concatenate(columns, axis=1) if columns else np.zeros((0, 0))
-        target = _predict(target_model, x)[index]
-        t = np.asarray(position_rows(target, axes[index]), np.float64)[:, p.linear]
+        f = np.concatenate(columns, axis=1) if columns else np.zeros((len(t), 0))
         f = np.asarray(f, np.float64)
         if p.intercept:
             f = np.concatenate([f, np.ones((len(f), 1))], axis=1)
