@@ -20,6 +20,7 @@ import numpy as np
 
 from keras_linprune.core.spec import GraphSpec
 from keras_linprune.graph.model_checks import check_backend
+from keras_linprune.measurement.data import is_dataframe
 from keras_linprune.measurement.stats import ActivationStats
 from keras_linprune.plan.decisions import LAYER_THRESHOLD_STRINGS
 
@@ -212,19 +213,19 @@ def check_calibration_needs(
 ) -> None:
     """Raises when `data` (calibration inputs, `ActivationStats` or
     `None`) cannot serve certification without a box, or refit."""
-    if certify and input_box is None and not _has_data(data):
+    if certify and input_box is None and not has_data(data):
         raise ValueError(
             "Expected an `input_box` or the calibration data (for its "
             "min/max) with `certify=True`. Received: "
             f"{type(data).__name__}"
         )
-    if refit == "sequential" and not _has_data(data):
+    if refit == "sequential" and not has_data(data):
         raise ValueError(
             "Expected the calibration data with refit='sequential': it fits "
             "each site on the compressed model's own values, read from the "
             f"data. Received: {_describe_data(data)}"
         )
-    if refit is True and not _has_data(data) and not _has_moments(data):
+    if refit is True and not has_data(data) and not has_moments(data):
         raise ValueError(
             "Expected the calibration data, or statistics measured with "
             "`moments=True`, with `refit=True`: the least squares needs "
@@ -232,7 +233,7 @@ def check_calibration_needs(
         )
 
 
-def _has_moments(data: Any) -> bool:
+def has_moments(data: Any) -> bool:
     """Whether `data` is `ActivationStats` holding second moments."""
     return isinstance(data, ActivationStats) and data.moments is not None
 
@@ -245,17 +246,7 @@ def _describe_data(data: Any) -> str:
     return type(data).__name__
 
 
-def has_moments(data: Any) -> bool:
-    """Whether `data` is `ActivationStats` holding second moments."""
-    return _has_moments(data)
-
-
 def has_data(data: Any) -> bool:
-    """Whether `data` is calibration data (not stats, not `None`)."""
-    return _has_data(data)
-
-
-def _has_data(data: Any) -> bool:
     """Whether `data` is calibration data (not stats, not `None`)."""
     return data is not None and not isinstance(data, ActivationStats)
 
@@ -471,21 +462,19 @@ def check_finetune(
     batch_size: Any,
     learning_rate: Any,
     loss: Any,
+    losses: tuple[str, ...],
     validation_split: Any,
     patience: Any,
 ) -> None:
     """Checks the arguments of `finetune` before any training (`loss`
-    against `distillation.DISTILLATION_LOSSES`, which `finetune` passes)."""
+    among `losses`, `distillation.DISTILLATION_LOSSES`)."""
     _check_same_signature(small, original)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+    counts = (("epochs", epochs), ("batch_size", batch_size), ("patience", patience))
+    for name, value in counts:
         if not _is_positive_int(value):
             raise ValueError(
                 f"Expected `{name}` to be a positive int. Received: {name}={value!r}"
             )
-    if not _is_positive_int(patience):
-        raise ValueError(
-            f"Expected `patience` to be a positive int. Received: patience={patience!r}"
-        )
     if not _is_real(learning_rate) or not 0 < learning_rate < 1:
         raise ValueError(
             "Expected `learning_rate` in (0, 1). "
@@ -496,7 +485,7 @@ def check_finetune(
             "Expected `validation_split` in [0, 1). "
             f"Received: validation_split={validation_split!r}"
         )
-    check_choice("loss", loss[0], loss[1])
+    check_choice("loss", loss, losses)
     _check_training_data(data, labels)
     if labels is not None:
         if not _is_real(label_weight) or not 0 <= label_weight < 1:
@@ -529,7 +518,7 @@ def _check_same_signature(small: keras.Model, original: keras.Model) -> None:
 def _check_training_data(data: Any, labels: Any) -> None:
     """Arrays (or a list / dict of them, or a DataFrame) of one length,
     `labels` too."""
-    if hasattr(data, "to_numpy") and hasattr(data, "columns"):
+    if is_dataframe(data):
         data = data.to_numpy()
     arrays = list(data.values()) if isinstance(data, dict) else data
     arrays = list(arrays) if isinstance(arrays, (list, tuple)) else [arrays]

@@ -20,6 +20,7 @@ import numpy as np
 from keras_linprune import checks
 from keras_linprune.graph.model_checks import check_model
 from keras_linprune.measurement import replicas
+from keras_linprune.measurement.data import is_dataframe
 
 #: Distillation losses by name; `"auto"` picks per output (`_auto_loss`).
 DISTILLATION_LOSSES = ("auto", "kl_divergence", "mse")
@@ -101,7 +102,8 @@ def finetune(
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
-        loss=(loss, DISTILLATION_LOSSES),
+        loss=loss,
+        losses=DISTILLATION_LOSSES,
         validation_split=validation_split,
         patience=patience,
     )
@@ -155,7 +157,7 @@ def distillation_loss(
 
 
 def _as_inputs(data):
-    if hasattr(data, "to_numpy") and hasattr(data, "columns"):  # DataFrame
+    if is_dataframe(data):
         return data.to_numpy(dtype="float32")
     return data
 

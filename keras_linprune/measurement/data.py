@@ -71,7 +71,7 @@ class Calibration:
         self._steps = steps
         self.rows = None
         self.num_batches = None
-        if _is_dataframe(data):
+        if is_dataframe(data):
             data = data.to_numpy()
         if isinstance(data, tf.data.Dataset):
             self._iterate = self._init_dataset(data)
@@ -305,7 +305,8 @@ def _count_up():
         i += 1
 
 
-def _is_dataframe(data):
+def is_dataframe(data):
+    """Whether `data` is a pandas DataFrame (without importing pandas)."""
     return type(data).__name__ == "DataFrame" and hasattr(data, "to_numpy")
 
 
