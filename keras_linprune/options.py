@@ -101,10 +101,11 @@ class Options:
             ),
             strategy=checks.check_strategy(self.strategy),
             verbose=checks.check_verbose(self.verbose),
-            refit_mode="per_site" if self.refit is True else "plain",
+            # "auto" is settled by `check_against`, which sees the data.
+            refit_mode={True: "per_site", "sequential": "sequential"}.get(
+                self.refit, "plain"
+            ),
         )
-        if self.refit == "sequential":
-            self._set(refit_mode="sequential")
 
     def _set(self, **values: Any) -> None:
         for name, value in values.items():

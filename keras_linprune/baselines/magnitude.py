@@ -52,8 +52,8 @@ def prune_by_magnitude(
     analysis = analyse(model)
     order = _units_by_magnitude(analysis)
     low, high = 0.0, 1.0
-    if _plan(analysis, order, high).params > target_params:
-        floor = _plan(analysis, order, high).params
+    floor = _plan(analysis, order, high).params
+    if floor > target_params:
         raise ValueError(
             "Expected a budget magnitude pruning can reach: one unit per site "
             f"keeps {floor:,} parameters. Received: target_params={target_params:,}"

@@ -266,7 +266,11 @@ def base_decision(site: SiteSpec, facts: SiteFacts, threshold: float) -> SiteDec
     constant piece on at least `threshold` of the rows, where that beats
     their best sloped piece), linear ones not (yet) folded."""
     constant, value, keep = _removed_at(facts, threshold)
-    candidates = int(np.count_nonzero(facts.best_rate[keep] >= threshold))
+    if keep is facts.keep:  # no inactive neuron removed: one search
+        ranked = facts.sorted_candidates
+        candidates = int(ranked.size - np.searchsorted(ranked, threshold))
+    else:
+        candidates = int(np.count_nonzero(facts.best_rate[keep] >= threshold))
     reason = "" if candidates else "no neuron reaches the threshold"
     if site.linear_block and candidates:
         reason, candidates = site.linear_block, 0
