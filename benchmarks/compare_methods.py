@@ -156,23 +156,26 @@ def tune(small, model, x_tr, y_tr, epochs):
 
 
 def at_size(model, x_tr, y_tr, budget, epochs):
-    """`{method: model or None}` at `budget` parameters (None: cannot)."""
+    """`{method: model or None}` at `budget` parameters (None: cannot).
+
+    The baselines get the parameter count of linprune's default there, or
+    of the combined call where only it reaches the budget."""
     out = {}
     for label, refit in (("plain fold", False), ("per-site refit", True)):
         out[label] = _linprune(model, x_tr, budget, refit)
-    default = out["default (sequential refit)"] = _linprune(model, x_tr, budget, "auto")
-    if default is None:  # below what folding reaches: the combined call may
-        default = _linprune(model, x_tr, budget, "auto", remove_inactive=True)
-        if default is None:
-            return out
-        out["default (sequential refit)"] = None
-    out["default + finetune"] = tune(default, model, x_tr, y_tr, epochs)
-    combined = out["+ remove_inactive"] = _linprune(
-        model, x_tr, budget, "auto", remove_inactive=True
-    )
-    if combined is not None:
-        out["+ remove_inactive + finetune"] = tune(combined, model, x_tr, y_tr, epochs)
-    same = default.count_params()
+    for label, options in (
+        ("default (sequential refit)", {}),
+        ("+ remove_inactive", dict(remove_inactive=True)),
+    ):
+        small = out[label] = _linprune(model, x_tr, budget, "auto", **options)
+        finetuned = "default" if label.startswith("default") else label
+        out[f"{finetuned} + finetune"] = small and tune(
+            small, model, x_tr, y_tr, epochs
+        )
+    reference = out["default (sequential refit)"] or out["+ remove_inactive"]
+    if reference is None:
+        return out
+    same = reference.count_params()
     for label, baseline in (
         ("L1 magnitude", prune_by_magnitude),
         ("SVD", factorize_dense),
