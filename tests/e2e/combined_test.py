@@ -70,3 +70,37 @@ def test_the_size_floor_counts_inactive_neurons_of_blocked_sites():
     plans = planner.Planner(spec, rates, remove_inactive=True)
     for t in policies.candidate_thresholds(spec, rates, True):
         assert plans.params_floor(t) <= plans.plan(t).params
+
+
+def test_below_one_each_neuron_follows_its_piece_through_predict_and_eagerly():
+    """At 0.9 a neuron off on >= 90 % of the rows outputs 0 and one on on
+    >= 90 % is the identity: the compressed model equals the original
+    with those substitutions, through predict() and eagerly."""
+    from keras_linprune.analysis import analyse
+    from keras_linprune.plan import planner
+
+    keras.utils.set_random_seed(0)
+    model = f.shape_biases(f.mlp((6, 24, 3)), on=0.4, dead=0.3, scale=1.0)
+    x = f.data(300, 6, seed=2)
+    options = dict(threshold=0.9, layer_threshold=0, refit=False, verbose=0)
+    small, _ = linprune.apply(model, x, remove_inactive=True, **options)
+    analysis = analyse(model)
+    rates = linprune.measure(model, x, verbose=0).piece_rates
+    plan = planner.make_plan(
+        analysis.spec, rates, threshold=0.9, layer_threshold=0, remove_inactive=True
+    )
+    (decision,) = plan.decisions.values()
+    assert decision.constant.size and decision.linear.size  # both kinds happen
+    (site_rates,) = rates.values()
+    assert (site_rates[0][decision.constant] < 1.0).any()  # not only dead ones
+    first, last = f.linear_layers(model)
+    k1, b1 = first.get_weights()
+    k2, b2 = last.get_weights()
+    z = x.astype(np.float64) @ k1 + b1
+    h = np.maximum(z, 0.0)
+    h[:, decision.constant] = 0.0
+    h[:, decision.linear] = z[:, decision.linear]
+    expected = h @ k2 + b2
+    np.testing.assert_allclose(small.predict(x, verbose=0), expected, atol=1e-4)
+    eager = keras.ops.convert_to_numpy(small(x, training=False))
+    np.testing.assert_allclose(eager, expected, atol=1e-4)
