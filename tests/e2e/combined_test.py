@@ -80,7 +80,13 @@ def test_below_one_each_neuron_follows_its_piece_through_predict_and_eagerly():
     from keras_linprune.plan import planner
 
     keras.utils.set_random_seed(0)
-    model = f.shape_biases(f.mlp((6, 24, 3)), on=0.4, dead=0.3, scale=1.0)
+    model = f.mlp((6, 24, 3))
+    first = f.linear_layers(model)[0]
+    kernel, _ = first.get_weights()
+    # Biases from far below to far above the pre-activations' spread: some
+    # neurons rarely on, some almost always, some in between.
+    spread = np.linalg.norm(kernel, axis=0)
+    first.set_weights([kernel, np.linspace(-2.5, 2.5, 24) * spread])
     x = f.data(300, 6, seed=2)
     options = dict(threshold=0.9, layer_threshold=0, refit=False, verbose=0)
     small, _ = linprune.apply(model, x, remove_inactive=True, **options)
