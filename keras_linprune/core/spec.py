@@ -35,6 +35,29 @@ def source_of(key: str) -> str:
     return key.split(TERM_SEPARATOR, 1)[0]
 
 
+#: The geometry of a plain `Dense` kernel (a matrix product per position).
+DENSE = "dense"
+
+
+def flattened(geometry: str, taps: int) -> str:
+    """The geometry of a layer of `geometry` reading a site's activation
+    through a `Flatten`, one tap per flattened position."""
+    return f"{geometry}:flattened{taps}"
+
+
+def shares_kernel(term_geometry: str, node_geometry: str) -> bool:
+    """Whether a full term applied with `term_geometry` can be a block of
+    the kernel of a node applied with `node_geometry`, the node reading the
+    concatenation of their inputs: the same geometry, or a `Dense` reading
+    a `Flatten` into a plain `Dense` (both a matrix product of the 2-D rows
+    they read; the term's `(taps, in, out)` kernel is its `(taps * in,
+    out)` block). A term that cannot is emitted on its own, or low-rank
+    through channels of the node's geometry."""
+    if term_geometry == node_geometry:
+        return True
+    return node_geometry == DENSE and term_geometry.startswith(flattened(DENSE, ""))
+
+
 @dataclasses.dataclass(frozen=True)
 class LinearSpec:
     """A linear layer taking part in at least one fold site.

@@ -60,30 +60,6 @@ def layer_count(spec: GraphSpec, decisions: Decisions, layout: Layout) -> int:
     return count
 
 
-def layers_over_budget(
-    spec: GraphSpec,
-    decisions: Decisions,
-    layout: Layout,
-    folded_sites: int,
-    unfolded_layers: int,
-) -> int:
-    """How many layers the rebuild emits beyond one more per folded site
-    (`folded_sites`: how many fold) than the same plan with no site folded
-    (`unfolded_layers`: its `layer_count`; dead neurons removed alike). A
-    plan is within the budget when this is <= 0.
-
-    Every fold may add a `Concatenate` in front of its consumer; a
-    low-rank shortcut adds its first half on top, which pays in parameters
-    but costs a kernel launch. The planner keeps every plan within this
-    budget, whatever the objective. Counted against the unfolded plan, it
-    is a sum over groups of interacting sites (`layout.site_groups`), so
-    that groups are optimised apart; the unfolded plan has no more layers
-    than the original.
-    """
-    used = layer_count(spec, decisions, layout)
-    return used - unfolded_layers - folded_sites
-
-
 def known_macs(spec: GraphSpec, decisions: Decisions, layout: Layout) -> int:
     """`layout.total_macs`, for an objective that needs it known (checked
     before planning: `checks.check_objective_against`)."""

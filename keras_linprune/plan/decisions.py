@@ -261,11 +261,19 @@ def _inactive_pieces(site, rates, remove_inactive):
     return sub[best, np.arange(width)], offsets[best]
 
 
-def base_decision(site: SiteSpec, facts: SiteFacts, threshold: float) -> SiteDecision:
+def base_decision(
+    site: SiteSpec,
+    facts: SiteFacts,
+    threshold: float,
+    inactive_threshold: float | None = None,
+) -> SiteDecision:
     """Constant neurons removed (with `remove_inactive`, also those in a
-    constant piece on at least `threshold` of the rows, where that beats
-    their best sloped piece), linear ones not (yet) folded."""
-    constant, value, keep = _removed_at(facts, threshold)
+    constant piece on at least `inactive_threshold` of the rows, default
+    `threshold`, where that beats their best sloped piece), linear ones
+    not (yet) folded."""
+    if inactive_threshold is None:
+        inactive_threshold = threshold
+    constant, value, keep = _removed_at(facts, inactive_threshold)
     if keep is facts.keep:  # no inactive neuron removed: one search
         ranked = facts.sorted_candidates
         candidates = int(ranked.size - np.searchsorted(ranked, threshold))

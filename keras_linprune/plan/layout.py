@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from keras_linprune.core.spec import GraphSpec, term_key
+from keras_linprune.core.spec import GraphSpec, shares_kernel, term_key
 
 if TYPE_CHECKING:  # decisions.py imports this module
     from keras_linprune.plan.decisions import SiteDecision
@@ -232,9 +232,13 @@ def _node_layout(lin, terms, biased, n, widths, shortcut, own):
     """The `NodeLayout` of one node with `n` units and these terms.
 
     With `shortcut="auto"`, a term is factored through its rank bound where
-    that is smaller, and always when the node is pointwise and the term has
-    another geometry: its second half then joins the node's own kernel
-    (`rebuild/terms.py`) instead of being added by a separate layer.
+    that is smaller, and always when the node is pointwise and the term's
+    geometry cannot share its kernel (`spec.shares_kernel`): its second
+    half then joins the node's own kernel (`rebuild/terms.py`) instead of
+    being added by a separate layer. A term that can share it joins as a
+    full block where that is smaller (a `Dense` reading a `Flatten` into
+    a `Dense` consumer: the consumer reads the flattened features beside
+    the kept units).
     """
     joins = lin.pointwise and lin.source in terms
     total, shortcuts, ranks = 0, 0, {}
@@ -243,7 +247,8 @@ def _node_layout(lin, terms, biased, n, widths, shortcut, own):
         size = rows * n
         if shortcut == "auto" and rank is not None:
             r = min(rank, rows, n)
-            if r * (rows + n) < size or (joins and geometry != lin.geometry):
+            apart = joins and not shares_kernel(geometry, lin.geometry)
+            if r * (rows + n) < size or apart:
                 size, ranks[key] = r * (rows + n), r
         total += size
         if key not in own:

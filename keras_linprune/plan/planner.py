@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 from typing import Any
 
@@ -92,9 +91,10 @@ class Planner:
             graph (a site's saving depends on its neighbours' folds);
             `"greedy"`, the prototype's order (repeatedly the site with the
             largest saving); `"sequential"`, each site in graph order if it
-            lowers the count given the decisions before it. Every rule but
-            the numeric ones keeps plans within the layer budget
-            (`costs.layers_over_budget`).
+            lowers the count given the decisions before it. No rule
+            refuses a fold for the layers it adds: under `"params"` and
+            `"macs"` layers cost nothing, under `"latency"` the latency
+            model prices them.
         remove_dead: Remove neurons that sit in a constant piece on all
             data (dead ReLU neurons, saturated ReLU6 ones) outright.
         remove_inactive: Also remove neurons that sit in such a piece on
@@ -142,20 +142,18 @@ class Planner:
         }
         self._sorted_best = {k: np.sort(f.best_rate) for k, f in self._facts.items()}
         self._site_cache: dict[tuple[str, int, int], tuple[SiteDecision, Any]] = {}
-        self._cost_cache: dict[tuple, tuple[float, int]] = {}
-        self._unfolded: tuple[int, int] | None = None
+        self._cost_cache: dict[tuple, float] = {}
+        self._unfolded: int | None = None
         self._foldable: list[tuple[int, np.ndarray]] | None = None
 
-    def plan(self, threshold: float) -> Plan:
-        """The `Plan` at `threshold`."""
-        base, folded = self._site_decisions(threshold)
-
-        def evaluate(subset):
-            return self._evaluate({**base, **{k: folded[k] for k in subset}}, subset)
+    def plan(self, threshold: float, inactive_threshold: float | None = None) -> Plan:
+        """The `Plan` at `threshold`; with `remove_inactive`, neurons in a
+        constant piece on at least `inactive_threshold` of the rows
+        (default: `threshold`; above 1, none) are removed."""
+        base, folded = self._site_decisions(threshold, inactive_threshold)
 
         def count(subset):
-            value, excess = evaluate(subset)
-            return value if excess <= 0 else math.inf
+            return self._cost({**base, **{k: folded[k] for k in subset}})
 
         count = selection.memoized(count)
         rule = self.options["layer_threshold"]
@@ -164,7 +162,7 @@ class Planner:
         for group in site_groups(self.spec, folded):
             order = chain_order(self.spec, group)
             (chains if order else groups).append(order or group)
-        search = selection.Search(count, evaluate, groups, chains)
+        search = selection.Search(count, groups, chains)
         chosen = _choose(self.spec, base, list(folded), rule, search)
         decisions = {}
         for site in self.spec.sites:
@@ -173,7 +171,7 @@ class Planner:
                 decisions[key] = folded[key]
             elif key in folded:
                 why = _why_not(
-                    site, base[key], rule, evaluate, chosen, self.options["objective"]
+                    site, base[key], rule, count, chosen, self.options["objective"]
                 )
                 decisions[key] = dataclasses.replace(base[key], reason=why)
             else:
@@ -181,48 +179,52 @@ class Planner:
         site_search = None
         if rule in ("optimal", "best"):
             site_search = "exact" if search.is_exact() else "local"
-        return self._plan_of(decisions, threshold, site_search)
+        return self._plan_of(decisions, threshold, inactive_threshold, site_search)
 
-    def params_floor(self, threshold: float) -> int:
-        """A lower bound on the parameters of any plan at `threshold`:
-        the unfolded plan's, less the largest saving of every neuron that
-        may fold there (`layout.removal_savings`; counting a kept neuron
-        that cannot fold only lowers the bound)."""
-        if self._foldable is None:  # per site: saving, sorted rates of kept neurons
+    def params_floor(
+        self, threshold: float, inactive_threshold: float | None = None
+    ) -> int:
+        """A lower bound on the parameters of any plan at `threshold` (and
+        `inactive_threshold`, as in `plan`): the unfolded plan's, less the
+        largest saving of every neuron that may leave the producer there
+        (`layout.removal_savings`; counting a kept neuron that cannot fold
+        only lowers the bound)."""
+        if inactive_threshold is None:
+            inactive_threshold = threshold
+        if self._foldable is None:
             base, _ = self._site_decisions(1.0)
             savings = removal_savings(self.spec)
-            self._foldable = [
-                (savings[s.name], np.sort(self._leaving_rate(s)[base[s.name].keep]))
-                for s in self.spec.sites
-            ]
-        _, unfolded = self._unfolded_plan()
-        return unfolded - sum(
-            saving * (rates.size - np.searchsorted(rates, threshold))
-            for saving, rates in self._foldable
+            self._foldable = []
+            for s in self.spec.sites:
+                facts, kept = self._facts[s.name], base[s.name].keep
+                # -1: a neuron that never folds (the site's folds are blocked)
+                folds = -1.0 if s.linear_block else facts.best_rate[kept]
+                folds = np.broadcast_to(folds, kept.shape)
+                self._foldable.append(
+                    (savings[s.name], folds, facts.inactive_rate[kept])
+                )
+        leaving = sum(
+            saving
+            * np.count_nonzero((folds >= threshold) | (inactive >= inactive_threshold))
+            for saving, folds, inactive in self._foldable
         )
+        return self._unfolded_params() - leaving
 
-    def _leaving_rate(self, site):
-        """Per neuron of `site`, the highest threshold at which it can leave
-        the producer: folded (unless the site's linear folds are blocked)
-        or removed as inactive."""
-        facts = self._facts[site.name]
-        return facts.inactive_rate if site.linear_block else facts.removable_rate
-
-    def _unfolded_plan(self):
-        """`(layers, parameters)` of the plan with no site folded (dead
-        neurons removed as the options say; the same at any threshold)."""
+    def _unfolded_params(self):
+        """Parameters of the plan with no site folded (dead neurons removed
+        as the options say; the same at any threshold)."""
         if self._unfolded is None:
             base, _ = self._site_decisions(1.0)
             layout = layout_of(self.spec, base, self.options["shortcut"])
-            self._unfolded = (
-                costs.layer_count(self.spec, base, layout),
-                total_params(self.spec, base, layout),
-            )
+            self._unfolded = total_params(self.spec, base, layout)
         return self._unfolded
 
-    def _site_decisions(self, threshold):
+    def _site_decisions(self, threshold, inactive_threshold=None):
         """`(base, folded)` decisions of every site at `threshold` (folded
-        only for sites with candidates), cached by linear set."""
+        only for sites with candidates), cached by linear and inactive
+        set."""
+        if inactive_threshold is None:
+            inactive_threshold = threshold
         base, folded = {}, {}
         for site in self.spec.sites:
             best = self._sorted_best[site.name]
@@ -230,11 +232,11 @@ class Planner:
             key = (
                 site.name,
                 best.size - np.searchsorted(best, threshold),
-                inactive.size - np.searchsorted(inactive, threshold),
+                inactive.size - np.searchsorted(inactive, inactive_threshold),
             )
             if key not in self._site_cache:
                 facts = self._facts[site.name]
-                b = base_decision(site, facts, threshold)
+                b = base_decision(site, facts, threshold, inactive_threshold)
                 f = with_linear(facts, b, threshold) if b.candidates else None
                 self._site_cache[key] = (b, f)
             base[site.name], f = self._site_cache[key]
@@ -242,22 +244,20 @@ class Planner:
                 folded[site.name] = f
         return base, folded
 
-    def _evaluate(self, chosen, subset):
-        """`(cost, layers over the budget)` of these decisions, cached by
-        the decisions' sizes (`layout` and the costs read nothing else)."""
+    def _cost(self, chosen):
+        """The objective's cost of these decisions, cached by the
+        decisions' sizes (`layout` and the costs read nothing else)."""
         key = tuple(chosen[s.name].size_signature for s in self.spec.sites)
         if key not in self._cost_cache:
             layout = layout_of(self.spec, chosen, self.options["shortcut"])
-            unfolded_layers, _ = self._unfolded_plan()
-            excess = costs.layers_over_budget(
-                self.spec, chosen, layout, len(subset), unfolded_layers
-            )
-            self._cost_cache[key] = (self.cost(self.spec, chosen, layout), excess)
+            self._cost_cache[key] = self.cost(self.spec, chosen, layout)
         return self._cost_cache[key]
 
-    def _plan_of(self, decisions, threshold, site_search):
+    def _plan_of(self, decisions, threshold, inactive_threshold, site_search):
         layout = layout_of(self.spec, decisions, self.options["shortcut"])
         options = dict(threshold=threshold, **self.options)
+        if inactive_threshold is not None and self.options["remove_inactive"]:
+            options["inactive_threshold"] = inactive_threshold
         if site_search is not None:
             # "local" when a group of interacting sites that is no chain was
             # too large to search exhaustively (`selection.EXHAUSTIVE_LIMIT`).
@@ -288,23 +288,16 @@ def _choose(spec, base, candidates, rule, search):
     return {k for k in candidates if base[k].candidates / widths[k] > rule}
 
 
-def _why_not(site, base, rule, evaluate, chosen, objective="params"):
+def _why_not(site, base, rule, count, chosen, objective="params"):
     n = base.candidates
+    neurons = f"{n} neuron" + ("" if n == 1 else "s")
     if isinstance(rule, str):
-        after, excess = evaluate(chosen | {site.name})
-        delta = after - evaluate(chosen)[0]
-        fits = excess <= 0
+        delta = count(chosen | {site.name}) - count(chosen)
         measure = costs.OBJECTIVES[objective]
         change = f"{delta:+.3g}" if isinstance(delta, float) else f"{delta:+,d}"
-        if delta < 0 and not fits:
-            return (
-                f"adds layers: folding {n} neurons would change the {measure} "
-                f"by {change} but emit two layers (a low-rank shortcut and a "
-                "Concatenate) where one per fold is allowed"
-            )
-        return f"no saving: folding {n} neurons would change the {measure} by {change}"
+        return f"no saving: folding {neurons} would change the {measure} by {change}"
     if isinstance(rule, numbers.Integral):
-        return f"below layer threshold: {n} linear neurons, needs more than {rule}"
+        return f"below layer threshold: {neurons} linear, needs more than {rule}"
     fraction = n / site.width
     return (
         f"below layer threshold: {n}/{site.width} = {fraction:.3g} linear, "

@@ -18,11 +18,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Collection, Iterable, Sequence
 
-#: `count(subset)`: the cost of folding exactly the sites in `subset`
-#: (`math.inf` when it breaks a constraint); `evaluate(subset)`: `(cost,
-#: layers over the budget)`.
+#: `count(subset)`: the cost of folding exactly the sites in `subset`.
 Count = Callable[[Collection[str]], float]
-Evaluate = Callable[[Collection[str]], tuple[float, int]]
 
 #: Largest group of interacting candidate sites searched exhaustively
 #: (2**10 subsets, ~60 ms on a 12-layer MLP; 2**12 took 0.34 s per plan, too
@@ -96,8 +93,7 @@ class Search:
     """The optimal subset of sites, group by group.
 
     Args:
-        count: `count(subset)`: the cost, `inf` outside the layer budget.
-        evaluate: `evaluate(subset) -> (cost, layers over the budget)`.
+        count: `count(subset)`: the cost.
         groups: Independent groups of sites (`layout.site_groups`) that are
             not chains: `optimal`'s exhaustive or local search.
         chains: Independent groups that are chains, in chain order
@@ -105,74 +101,63 @@ class Search:
     """
 
     def __init__(
-        self,
-        count: Count,
-        evaluate: Evaluate,
-        groups: list[list[str]],
-        chains: list[list[str]],
+        self, count: Count, groups: list[list[str]], chains: list[list[str]]
     ) -> None:
         self.count = count
-        self.evaluate = evaluate
         self.groups = groups
         self.chains = chains
 
     def optimal(self) -> set[str]:
         chosen = optimal([k for g in self.groups for k in g], self.count, self.groups)
         for chain in self.chains:
-            chosen |= chain_optimal(chain, self.evaluate)
+            chosen |= chain_optimal(chain, self.count)
         return chosen
 
     def is_exact(self) -> bool:
         return is_exact(self.groups)
 
 
-def chain_optimal(chain: Sequence[str], evaluate: Evaluate) -> set[str]:
+def chain_optimal(chain: Sequence[str], count: Count) -> set[str]:
     """The exact optimum over the subsets of a chain of sites, by dynamic
     programming over runs of consecutive folded sites.
 
     Folds in a chain interact only within a run (`layout.chain_order`), so
     a subset's cost is the unfolded cost plus, per run, what folding that
-    run alone changes; so are the layers over the budget. The program
-    keeps, after each site, the cheapest choice per budget excess, and the
-    result is the cheapest choice whose total excess is <= 0 (fewest sites
-    on ties): `len(chain) ** 2 / 2` evaluations instead of `2 **
-    len(chain)`.
+    run alone changes. The program keeps, after each site, the cheapest
+    choice over the sites before it (fewest sites on ties): `len(chain) **
+    2 / 2` counts instead of `2 ** len(chain)`.
 
     Args:
         chain: Site keys in chain order.
-        evaluate: `evaluate(subset) -> (cost, layers over the budget)`.
+        count: `count(subset)`.
 
     Returns:
         The set of keys to fold.
     """
-    base_cost, base_excess = evaluate(frozenset())
+    base = count(frozenset())
     n = len(chain)
-    # states[p]: excess -> (cost, sites, chosen) over chain[:p], where
+    # best[p]: (cost change, sites, chosen) over chain[:p], where
     # chain[p - 1] is unfolded (or p is 0 or n).
-    states: list[dict[int, tuple]] = [{} for _ in range(n + 1)]
-    states[0][0] = (0, 0, ())
+    best: list[tuple | None] = [None] * (n + 1)
+    best[0] = (0, 0, ())
     for p in range(n):
-        # Folding chain[p:end] alone, for every end: once per start.
-        runs = [
-            (tuple(chain[p:end]), evaluate(frozenset(chain[p:end])))
-            for end in range(p + 1, n + 1)
-        ]
-        for excess, (cost, sites, chosen) in states[p].items():
-            _keep_best(states[p + 1], excess, (cost, sites, chosen))  # unfolded
-            for run, (run_cost, run_excess) in runs:  # the run, then one unfolded
-                value = (cost + run_cost - base_cost, sites + len(run), chosen + run)
-                _keep_best(
-                    states[min(p + len(run) + 1, n)],
-                    excess + run_excess - base_excess,
-                    value,
-                )
-    feasible = [v for e, v in states[n].items() if e <= 0]
-    return set(min(feasible)[2]) if feasible else set()
+        here = best[p]
+        if here is None:
+            continue
+        cost, sites, chosen = here
+        _keep_best(best, p + 1, here)  # chain[p] unfolded
+        for end in range(p + 1, n + 1):  # the run chain[p:end], then one unfolded
+            run = tuple(chain[p:end])
+            change = count(frozenset(run)) - base
+            _keep_best(
+                best, min(end + 1, n), (cost + change, sites + len(run), chosen + run)
+            )
+    return set(best[n][2]) if best[n] else set()
 
 
-def _keep_best(state, excess, value):
-    if excess not in state or value[:2] < state[excess][:2]:
-        state[excess] = value
+def _keep_best(best, position, value):
+    if best[position] is None or value[:2] < best[position][:2]:
+        best[position] = value
 
 
 def _optimal_group(candidates, count):

@@ -29,7 +29,7 @@ import keras
 import numpy as np
 
 from keras_linprune.core import algebra
-from keras_linprune.core.spec import source_of
+from keras_linprune.core.spec import shares_kernel, source_of
 from keras_linprune.graph import keras_internals as internals
 from keras_linprune.graph import registry
 
@@ -191,7 +191,7 @@ class LinearEmitter:
                 ok = pointwise
                 x_shape = self._term_output_shape(affine, key, inputs[key])
             else:
-                ok = affine.geometry[key][1] == affine.geometry[anchor][1]
+                ok = shares_kernel(affine.geometry[key][1], affine.geometry[anchor][1])
                 x_shape = inputs[key].shape
             x_shape = _without(x_shape, axis)
             shape = x_shape if shape is None else shape
@@ -279,10 +279,11 @@ class LinearEmitter:
     def _set_weights(self, layer, made):
         affine = self.affines[layer.name]
         ranks = self.layout[layer.name].ranks
+        anchor = affine.terms[made.joined[0]]
         blocks = [
             _set_down(made.downs[key], affine.terms[key], ranks[key])
             if key in made.downs
-            else affine.terms[key]
+            else _as_block(affine.terms[key], anchor)
             for key in made.joined
         ]
         _set(made.layer, np.concatenate(blocks, axis=-2), affine.bias)
@@ -295,6 +296,15 @@ class LinearEmitter:
 
 def _set(layer, kernel, bias=None):
     registry.linear_kind(layer).set_weights(layer, kernel, bias)
+
+
+def _as_block(kernel, anchor):
+    """A full joined term's kernel as a block of the anchor's: a flattened
+    `Dense` term's `(taps, in, out)` as `(taps * in, out)` rows of a plain
+    `Dense` anchor (`spec.shares_kernel`); any other as it is."""
+    if kernel.ndim > anchor.ndim == 2:
+        return kernel.reshape(-1, kernel.shape[-1])
+    return kernel
 
 
 def _set_down(down, kernel, rank):

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_linprune.core.spec import DENSE as DENSE_GEOMETRY
 from keras_linprune.graph import activations
 from keras_linprune.graph.kinds.base import (
     LayerKind,
@@ -76,7 +77,7 @@ class DenseKind(LayerKind):
     def geometry(self, layer):
         """How the kernel is applied: terms with equal signatures can be
         summed into one kernel."""
-        return "dense"
+        return DENSE_GEOMETRY
 
     def kernel_text(self, layer):
         """The kernel's geometry, for messages."""

@@ -9,7 +9,7 @@ bypassed `Concatenate`s.
 
 import dataclasses
 
-from keras_linprune.core.spec import LinearSpec, Rejection, SiteSpec
+from keras_linprune.core.spec import LinearSpec, Rejection, SiteSpec, flattened
 from keras_linprune.graph import nodes as nodes_lib
 from keras_linprune.graph import registry
 
@@ -198,7 +198,7 @@ class SiteCollector:
         geometry = kind.geometry(layer)
         if positions_of is not None:
             width, taps = positions_of, width // positions_of
-            geometry = f"{geometry}:flattened{taps}"
+            geometry = flattened(geometry, taps)
         self.linears[layer.name] = LinearSpec(
             layer.name,
             source,
