@@ -5,14 +5,22 @@ For each model (fixed seeds; calibration and fine-tuning on the training
 rows, every metric on a test split they never saw) and each size in
 `SIZES` (fractions of the original's parameters):
 
-* linprune at `target_params`: the plain fold (`refit=False`), per-site
-  refit (`refit=True`), the default (`refit="auto"`: sequential refit) and
+* linprune at `target_params`: folding alone (`remove_inactive=False`)
+  with the plain fold (`refit=False`), per-site refit (`refit=True`) and
+  sequential refit (`refit="auto"`); with inactive neurons removed at the
+  fold threshold (`remove_inactive=True`); the default call (every mix of
+  folding and inactive removal compared on held-out calibration rows), and
   the default followed by `linprune.finetune`;
-* at the parameter count the default reached: structured L1-magnitude
-  pruning (`baselines.magnitude`) and truncated SVD of the Dense kernels
-  (`baselines.svd`), each without and with the same fine-tune;
+* at the parameter count the default reached: activation-rate pruning
+  (`prune_by_activation`, its quantile bisected to that count),
+  structured L1-magnitude pruning (`baselines.magnitude`) and truncated SVD
+  of the Dense kernels (`baselines.svd`), each without and with the same
+  fine-tune;
 * once per model: `max_metric_drop=0.01` on a validation part of the
-  training rows.
+  training rows;
+* on `ORDER_MODELS` at 25 % and 10 %: activation pruning then an exact
+  fold, an exact fold then activation pruning, and the default call (both
+  in one plan).
 
 Every fine-tune is the same call with the same budget (`--epochs`,
 learning rate 1e-3, labels mixed in at weight 0.5). Prints, per model, the
@@ -44,6 +52,8 @@ from keras_linprune.baselines.magnitude import prune_by_magnitude  # noqa: E402
 from keras_linprune.baselines.svd import factorize_dense  # noqa: E402
 
 SIZES = (0.5, 0.35, 0.25, 0.2, 0.15, 0.12, 0.1, 0.07, 0.05)
+#: The models of the order study (`order_study`).
+ORDER_MODELS = ("mlp_2.8m", "cnn")
 FIGURE = pathlib.Path(__file__).parent.parent / "docs" / "img" / "compare_methods.png"
 
 
@@ -158,36 +168,75 @@ def tune(small, model, x_tr, y_tr, epochs):
 def at_size(model, x_tr, y_tr, budget, epochs):
     """`{method: model or None}` at `budget` parameters (None: cannot).
 
-    The baselines get the parameter count of linprune's default there, or
-    of the combined call where only it reaches the budget."""
+    The ablations fold alone (`remove_inactive=False`); the default call
+    compares every mix of folding and inactive removal. The baselines get
+    the parameter count the default reached."""
     out = {}
-    for label, refit in (("plain fold", False), ("per-site refit", True)):
-        out[label] = _linprune(model, x_tr, budget, refit)
-    for label, options in (
-        ("default (sequential refit)", {}),
-        ("+ remove_inactive", dict(remove_inactive=True)),
+    for label, refit, remove in (
+        ("plain fold", False, False),
+        ("per-site refit", True, False),
+        ("fold only (sequential refit)", "auto", False),
+        ("+ remove_inactive", "auto", True),
+        ("default", "auto", "auto"),
     ):
-        small = out[label] = _linprune(model, x_tr, budget, "auto", **options)
-        finetuned = "default" if label.startswith("default") else label
-        out[f"{finetuned} + finetune"] = small and tune(
-            small, model, x_tr, y_tr, epochs
-        )
-    reference = out["default (sequential refit)"] or out["+ remove_inactive"]
-    if reference is None:
+        out[label] = _linprune(model, x_tr, budget, refit, remove_inactive=remove)
+    small = out["default"]
+    out["default + finetune"] = small and tune(small, model, x_tr, y_tr, epochs)
+    if small is None:
         return out
-    same = reference.count_params()
-    for label, baseline in (
-        ("L1 magnitude", prune_by_magnitude),
-        ("SVD", factorize_dense),
-    ):
+    same = small.count_params()
+    baselines = (
+        ("activation pruning", lambda: activation_pruned(model, x_tr, same)),
+        ("L1 magnitude", lambda: prune_by_magnitude(model, target_params=same)[0]),
+        ("SVD", lambda: factorize_dense(model, target_params=same)[0]),
+    )
+    for label, make in baselines:
         try:
-            pruned, _ = baseline(model, target_params=same)
+            pruned = make()
         except ValueError:
-            out[label] = out[f"{label} + finetune"] = None
-            continue
+            pruned = None
         out[label] = pruned
-        out[f"{label} + finetune"] = tune(pruned, model, x_tr, y_tr, epochs)
+        out[f"{label} + finetune"] = pruned and tune(pruned, model, x_tr, y_tr, epochs)
     return out
+
+
+def activation_pruned(model, x, budget, then_fold=False, first=None):
+    """`prune_by_activation` (one round) at the smallest quantile whose
+    model has at most `budget` parameters, by bisection (14 steps); with
+    `then_fold`, each pruned model is then folded exactly; `first`: a model
+    to prune instead of `model` (an exact fold of it). `None` if even the
+    largest quantile tried misses the budget."""
+
+    def make(q):
+        pruned, _ = linprune.prune_by_activation(first or model, x, quantile=q)
+        return linprune.apply(pruned, x, verbose=0)[0] if then_fold else pruned
+
+    lo, hi, best = 0.0, 1.0, None
+    for _ in range(14):
+        q = (lo + hi) / 2
+        candidate = make(q)
+        if candidate.count_params() <= budget:
+            hi, best = q, candidate
+        else:
+            lo = q
+    return best
+
+
+def order_study(model, x_tr, x_te, y_te, metric, total):
+    """Which order of importance pruning and folding is better, at 25 % and
+    10 %: activation pruning then an exact fold, an exact fold then
+    activation pruning, and the default call (both in one plan)."""
+    exact = linprune.apply(model, x_tr, verbose=0)[0]
+    rows = []
+    for size in (0.25, 0.1):
+        budget = int(size * total)
+        for method, small in (
+            ("prune, then fold", activation_pruned(model, x_tr, budget, True)),
+            ("fold, then prune", activation_pruned(model, x_tr, budget, first=exact)),
+            ("one plan (default)", _linprune(model, x_tr, budget, "auto")),
+        ):
+            rows.append(_row(None, method, size, small, total, x_te, y_te, metric))
+    return rows
 
 
 def _linprune(model, x, budget, refit, **options):
@@ -236,8 +285,13 @@ def run_model(name, epochs):
         rows.append(
             _row(name, "max_metric_drop=0.01", None, small, total, x_te, y_te, metric)
         )
+    order = []
+    if name in ORDER_MODELS:
+        order = order_study(model, x_tr, x_te, y_te, metric, total)
     print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
-    return dict(model=name, metric=metric, params=total, original=base, rows=rows)
+    return dict(
+        model=name, metric=metric, params=total, original=base, rows=rows, order=order
+    )
 
 
 def _row(name, method, size, small, total, x_te, y_te, metric):
@@ -366,7 +420,25 @@ def markdown(results):
                 + f" | {'–' if ratio is None else f'{ratio:.1%}'} |"
             )
         lines.append("")
+        lines += _order_table(result)
     return "\n".join(lines)
+
+
+def _order_table(result):
+    if not result.get("order"):
+        return []
+    lines = [
+        f"Order of importance pruning and folding, {result['model']}:",
+        "",
+        "| order | 25% | 10% |",
+        "| --- | ---: | ---: |",
+    ]
+    for method in dict.fromkeys(r["method"] for r in result["order"]):
+        values = {r["target"]: r for r in result["order"] if r["method"] == method}
+        lines.append(
+            f"| {method} | {_cell(values.get(0.25))} | {_cell(values.get(0.1))} |"
+        )
+    return [*lines, ""]
 
 
 def _cell(row):

@@ -19,9 +19,10 @@ from keras_linprune.analysis import Analysis, analyse
 from keras_linprune.graph.model_checks import check_model
 from keras_linprune.measurement import certify as certify_lib
 from keras_linprune.measurement import counting, evaluation, moment_blocks
+from keras_linprune.measurement import data as data_lib
 from keras_linprune.measurement.stats import ActivationStats
 from keras_linprune.plan import policies
-from keras_linprune.rebuild import rebuild, sequential_refit
+from keras_linprune.rebuild import rebuild, rebuild_flat, sequential_refit
 from keras_linprune.rebuild import refit as refit_lib
 
 
@@ -107,7 +108,7 @@ def apply(
     threshold: float | None = None,
     layer_threshold: str | int | float = "optimal",
     remove_dead: bool = True,
-    remove_inactive: bool = False,
+    remove_inactive: bool | str = "auto",
     shortcut: str = "auto",
     objective: str = "params",
     target_size: float | None = None,
@@ -151,12 +152,16 @@ def apply(
         remove_dead: Remove neurons that are constant on the data (never
             active ReLU neurons, saturated ReLU6 ones; exact; on by
             default). `False` reproduces the authors' prototype.
-        remove_inactive: Also remove neurons in such a constant piece on
-            at least `threshold` of the rows (rarely active ReLU neurons),
+        remove_inactive: Also remove neurons in a constant piece on at
+            least `threshold` of the rows (rarely active ReLU neurons),
             like dead ones: importance pruning by activation rate in the
-            same plan as the linear folds, so that a size target can be
-            met below what folding and dead units reach (default `False`;
-            lossy below threshold 1.0, like the folds).
+            same plan as the linear folds (lossy below threshold 1.0, like
+            the folds). `"auto"` (default): with a size target and data to
+            compare plans on, the target tries every mix of folding and
+            removal (`policies.MIXES`: folding alone, removal at half,
+            equal and twice the folds' loss of rows, and removal alone
+            beside exact folds) and keeps the most faithful plan that fits;
+            otherwise `False`. `True`: removal at the fold threshold.
         shortcut: `"auto"` (default) stores each shortcut in its cheapest
             exact form: the full matrix, or two layers through `r` channels
             (`r` <= the number of neurons folded into it), so folding never
@@ -176,8 +181,19 @@ def apply(
             little compute are declined. `"macs"` and `"latency"` need
             static spatial sizes. Size targets stay in parameters.
         target_size: Size budget as a fraction in (0, 1] of the original
-            parameter count: the highest threshold whose compressed model
-            fits is chosen, searching exactly over the activation rates.
+            parameter count. Per mix (see `remove_inactive`), the highest
+            threshold whose compressed model fits is found, searching
+            exactly over the activation rates; where several mixes are
+            compared, each fitting plan is rebuilt (and refitted as `refit`
+            says) and scored: its `metric` on `eval_data` when given, else
+            its output error (mean squared difference from the original)
+            on every fifth calibration row, fitted on the others (data not
+            held in memory, such as a dataset: on all rows). The best score
+            wins; `report.attrs["target_candidates"]` lists every plan
+            compared and its score, `attrs["target_mix"]` the winner's mix.
+            Cost: up to five rebuilds, refits and scoring passes more than
+            a single plan (the 2.8M-parameter MLP of `docs/benchmarks.md`:
+            about 8 s instead of 1.5-3 s).
         target_params: The same budget as a number of parameters.
         target_step: With a target, search like the prototype's
             `seq_fixed_size_compression` instead: lower the threshold from
@@ -189,8 +205,9 @@ def apply(
             higher). The distinct thresholds are bisected; the report
             records the metric before and after.
         eval_data: `(x, y)` or `(x, y, sample_weight)` (or a dataset) for
-            the guard.
-        metric: Metric name for the guard (default "accuracy"), resolved
+            the guard, or for a size target to compare plans on.
+        metric: Metric name for the guard and a target's `eval_data`
+            (default "accuracy"), resolved
             like `Model.compile(metrics=[...])`.
         refit: How the folded neurons' shortcuts are computed below
             threshold 1.0 (at 1.0 every choice gives the exact fold).
@@ -350,8 +367,11 @@ def compress(
     Returns:
         `(compressed model, report)`.
     """
-    refitter = _refitter(analysis, data, opts, stats.moments)
-    policy = opts.policy(_guard(analysis, opts, refitter) if opts.guarded else None)
+    refitter = _memoized(_refitter(analysis, data, opts, stats.moments))
+    policy = opts.policy(
+        _guard(analysis, opts, refitter) if opts.guarded else None,
+        _target_score(analysis, opts, refitter, data) if opts.scores_target else None,
+    )
     plan, notes = policy.plan(analysis.spec, stats.piece_rates, **opts.plan_options)
     fitted, skipped, refit_notes = refitter(plan) if refitter else (None, {}, {})
     notes.update(refit_notes)
@@ -408,6 +428,51 @@ def _refitter(analysis, data, opts, moments):
     return refitter
 
 
+def _memoized(refitter):
+    """`refitter` computing each plan's fit once (a target or guard fits the
+    plans it compares, and the chosen one is rebuilt with the same fit)."""
+    if refitter is None:
+        return None
+    done: dict[int, tuple] = {}
+
+    def memoized(plan):
+        if id(plan) not in done:
+            done[id(plan)] = (plan, refitter(plan))  # holds `plan`: ids stay unique
+        return done[id(plan)][1]
+
+    return memoized
+
+
+def _target_score(analysis, opts, refitter, data):
+    """`score(plan)`, lower is better, for a size target comparing plans:
+    the rebuilt (and refitted) model's `metric` on `eval_data` when given
+    (negated where higher is better); else, fitted on four fifths of the
+    calibration rows, its output error on the fifth it did not see
+    (`data.holdout`: a fit that overfits the rows it saw would look
+    faithful on them), or on all rows for data not held in memory."""
+    if opts.eval_data is not None:
+        guard = _guard(analysis, opts, refitter, baseline=False)
+
+        def by_metric(plan):
+            value = guard.score(plan)
+            return value if guard.lower_is_better else -value
+
+        return by_metric
+    split = data_lib.holdout(data)
+    fit_rows, score_rows = split if split else (data, data)
+    if split and refitter is not None:
+        refitter = _memoized(_refitter(analysis, fit_rows, opts, None))
+    error_of = sequential_refit.OutputError(
+        analysis, score_rows, batch_size=opts.batch_size, steps=opts.steps
+    )
+
+    def by_output_error(plan):
+        fitted = refitter(plan)[0] if refitter else None
+        return error_of(rebuild_flat(analysis, plan, fitted)[0])
+
+    return by_output_error
+
+
 def _sequential(analysis, plan, data, opts):
     """`sequential_refit.fit_sequential` with `opts`, as `(fitted, skipped,
     notes)`: per site whether its fit was kept, and the passes made."""
@@ -423,8 +488,9 @@ def _sequential(analysis, plan, data, opts):
     return result.fitted, result.skipped, notes
 
 
-def _guard(analysis, opts, refitter):
-    """The `MetricGuard` policy: rebuilds and evaluates each probed plan."""
+def _guard(analysis, opts, refitter, baseline=True):
+    """The `MetricGuard` policy: rebuilds and evaluates each probed plan
+    (the original's metric is evaluated only with `baseline`)."""
     metric = opts.metric
     candidates = evaluation.candidate_data(opts.eval_data)
 
@@ -438,10 +504,10 @@ def _guard(analysis, opts, refitter):
         return value_of(rebuild(analysis, plan, fitted), built_here=True)
 
     return policies.MetricGuard(
-        float(opts.max_metric_drop),
+        float(opts.max_metric_drop or 0.0),
         metric,
         evaluation.lower_is_better(_metric_name(metric)),
-        value_of(analysis.model),
+        value_of(analysis.model) if baseline else float("nan"),
         score,
     )
 

@@ -266,12 +266,25 @@ def check_ridge(ridge: Any) -> float:
 
 
 def check_flag(name: str, value: Any) -> bool:
-    """Raises unless `value` is a bool."""
-    if not isinstance(value, bool):
+    """Raises unless `value` is a bool (NumPy's included); returns it as a
+    Python bool."""
+    if not isinstance(value, (bool, np.bool_)):
         raise TypeError(
             f"Expected `{name}` to be True or False. Received: {name}={value!r}"
         )
-    return value
+    return bool(value)
+
+
+def check_remove_inactive(value: Any) -> bool | str:
+    """Raises unless `value` is a bool or `"auto"`."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            "Expected `remove_inactive` to be True, False or 'auto'. "
+            f"Received: remove_inactive={value!r}"
+        )
+    return bool(value)
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:

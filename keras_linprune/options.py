@@ -9,6 +9,7 @@ policy (`policy`) and the planner's options (`plan_options`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -19,7 +20,7 @@ from keras_linprune.graph.model_checks import check_backend
 from keras_linprune.measurement.latency_model import latency_model
 from keras_linprune.plan import policies
 from keras_linprune.plan.costs import LatencyModel
-from keras_linprune.plan.decisions import OBJECTIVES, SHORTCUT_FORMS
+from keras_linprune.plan.decisions import OBJECTIVES, SHORTCUT_FORMS, Plan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Options:
     >>> Options(threshold=0.9).policy()
     FixedThreshold(threshold=0.9)
     >>> Options(target_size=0.5).policy()
-    SizeTarget(params=None, fraction=0.5)
+    SizeTarget(params=None, fraction=0.5, mixes=(0.0,), score=None)
     >>> Options(threshold=1.5)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -45,7 +46,7 @@ class Options:
     threshold: float | None = None
     layer_threshold: str | int | float = "optimal"
     remove_dead: bool = True
-    remove_inactive: bool = False
+    remove_inactive: bool | str = "auto"
     shortcut: str = "auto"
     objective: str = "params"
     target_size: float | None = None
@@ -65,6 +66,9 @@ class Options:
     #: How shortcuts are computed, settled from `refit` (and, for "auto",
     #: the data, in `check_against`): "plain", "per_site" or "sequential".
     refit_mode: str = dataclasses.field(default="plain", init=False)
+    #: The mixes of folding and inactive-neuron removal a size target
+    #: compares (`policies.MIXES`), settled in `check_against`.
+    target_mixes: tuple[float, ...] = dataclasses.field(default=(0.0,), init=False)
 
     def __post_init__(self) -> None:
         checks.check_target(
@@ -92,7 +96,7 @@ class Options:
             _threshold=checks.check_threshold(threshold),
             layer_threshold=checks.check_layer_threshold(self.layer_threshold),
             remove_dead=checks.check_flag("remove_dead", self.remove_dead),
-            remove_inactive=checks.check_flag("remove_inactive", self.remove_inactive),
+            remove_inactive=checks.check_remove_inactive(self.remove_inactive),
             shortcut=checks.check_choice("shortcut", self.shortcut, SHORTCUT_FORMS),
             objective=checks.check_choice("objective", self.objective, OBJECTIVES),
             batch_size=checks.check_count("batch_size", self.batch_size),
@@ -105,6 +109,7 @@ class Options:
             refit_mode={True: "per_site", "sequential": "sequential"}.get(
                 self.refit, "plain"
             ),
+            target_mixes=(1.0,) if self.remove_inactive is True else (0.0,),
         )
 
     def _set(self, **values: Any) -> None:
@@ -114,11 +119,30 @@ class Options:
     def check_against(self, model: keras.Model, data: Any) -> None:
         """The checks that need the model or the calibration data; also
         settles `refit_mode` from `refit` and the data."""
-        if self.guarded:
+        if self.guarded or (self.has_target and self.eval_data is not None):
             checks.check_metrics(model, self.eval_data, [self.metric])
         checks.check_calibration_needs(self.certify, self.input_box, self.refit, data)
         if self.refit == "auto":
             self._set(refit_mode=self._auto_refit(data))
+        if self.remove_inactive == "auto" and self._can_score_target(data):
+            self._set(target_mixes=policies.MIXES)
+
+    def _can_score_target(self, data: Any) -> bool:
+        """Whether a size target can compare plans by fidelity: on
+        `eval_data`, or on calibration data (not statistics alone). Not
+        with the prototype's step search or `remove_dead=False`."""
+        scorable = self.eval_data is not None or checks.has_data(data)
+        return (
+            self.has_target
+            and self.target_step is None
+            and self.remove_dead
+            and (scorable)
+        )
+
+    @property
+    def scores_target(self) -> bool:
+        """Whether the size target compares several plans by fidelity."""
+        return len(self.target_mixes) > 1
 
     def _auto_refit(self, data: Any) -> str:
         """What `refit="auto"` does with `data`: nothing where the fold is
@@ -154,7 +178,9 @@ class Options:
         return dict(
             layer_threshold=self.layer_threshold,
             remove_dead=self.remove_dead,
-            remove_inactive=self.remove_inactive,
+            remove_inactive=any(m > 0 for m in self.target_mixes)
+            if self.has_target
+            else self.remove_inactive is True,
             shortcut=self.shortcut,
             objective=self.objective,
             latency=self._latency_model(),
@@ -165,18 +191,24 @@ class Options:
         once per machine and cached), else `None`."""
         return latency_model() if self.objective == "latency" else None
 
-    def policy(self, guard: policies.MetricGuard | None = None) -> policies.Policy:
-        """The threshold policy: a size target or step search when given,
-        the metric guard `guard` (built by the caller, who can score
-        plans) when guarded, else the fixed threshold."""
+    def policy(
+        self,
+        guard: policies.MetricGuard | None = None,
+        score: Callable[[Plan], float] | None = None,
+    ) -> policies.Policy:
+        """The threshold policy: a size target (comparing its mixes by
+        `score`, lower is better, when `scores_target`) or step search
+        when given, the metric guard `guard` (built by the caller, who can
+        score plans) when guarded, else the fixed threshold."""
         if self.guarded:
             if guard is None:
                 raise ValueError("Expected the metric guard of a guarded call")
             return guard
+        mixes = dict(mixes=self.target_mixes, score=score)
         if self.target_params is not None:
-            return policies.SizeTarget(params=int(self.target_params))
+            return policies.SizeTarget(params=int(self.target_params), **mixes)
         if self.target_size is not None and self.target_step is not None:
             return policies.StepSearch(float(self.target_size), float(self.target_step))
         if self.target_size is not None:
-            return policies.SizeTarget(fraction=float(self.target_size))
+            return policies.SizeTarget(fraction=float(self.target_size), **mixes)
         return policies.FixedThreshold(self._threshold)

@@ -33,7 +33,7 @@ def sweep(
     thresholds: Any = DEFAULT_THRESHOLDS,
     layer_threshold: str | int | float = "optimal",
     remove_dead: bool = True,
-    remove_inactive: bool = False,
+    remove_inactive: bool | str = "auto",
     shortcut: str = "auto",
     objective: str = "params",
     metrics: Any = None,

@@ -102,8 +102,14 @@ def test_verbose_and_choices_and_flags():
     assert checks.check_choice("shortcut", "dense", ("auto", "dense")) == "dense"
     with pytest.raises(ValueError, match="'auto', 'dense'"):
         checks.check_choice("shortcut", "full", ("auto", "dense"))
+    # NumPy's booleans are booleans (issue 20: `remove_dead=np.True_`).
+    assert checks.check_flag("remove_dead", np.True_) is True
     with pytest.raises(TypeError, match="True or False"):
-        checks.check_flag("refit", np.True_)
+        checks.check_flag("remove_dead", 1)
+    assert checks.check_remove_inactive("auto") == "auto"
+    assert checks.check_remove_inactive(np.False_) is False
+    with pytest.raises(TypeError, match="True, False or 'auto'"):
+        checks.check_remove_inactive("yes")
 
 
 def test_thresholds_list():

@@ -322,3 +322,53 @@ def _is_array_structure(data):
 
 def _is_array_like(value):
     return isinstance(value, np.ndarray) or hasattr(value, "__array__")
+
+
+#: Every `HOLDOUT_EVERY`-th row is held out by `holdout`.
+HOLDOUT_EVERY = 5
+
+#: Fewest rows `holdout` splits (fewer: no split).
+HOLDOUT_MIN_ROWS = 50
+
+
+def holdout(data):
+    """`(fit, held_out)`: in-memory calibration data split by rows, every
+    `HOLDOUT_EVERY`-th row held out (interleaved, so that sorted data
+    splits evenly), or `None` for data that is not held in memory (a
+    dataset) or has fewer than `HOLDOUT_MIN_ROWS` rows.
+
+    A size target compares plans on the held-out rows after fitting them
+    on the others, so a refit that overfits the rows it saw is not
+    mistaken for a faithful plan.
+
+    Example:
+
+    >>> fit, held = holdout(np.arange(100.0).reshape(50, 2))
+    >>> fit.shape, held.shape, held[0].tolist()
+    ((40, 2), (10, 2), [8.0, 9.0])
+    """
+    if is_dataframe(data):
+        data = data.to_numpy()
+    if not _is_array_structure(data):
+        return None
+    parts = list(data.values()) if isinstance(data, dict) else data
+    if isinstance(parts, (list, tuple)):
+        rows = {len(np.asarray(p)) for p in parts}
+    else:
+        rows = {len(np.asarray(parts))}
+    if len(rows) != 1 or rows.pop() < HOLDOUT_MIN_ROWS:
+        return None
+
+    def split(array):
+        array = np.asarray(array)
+        held = np.zeros(len(array), bool)
+        held[HOLDOUT_EVERY - 1 :: HOLDOUT_EVERY] = True
+        return array[~held], array[held]
+
+    if isinstance(data, dict):
+        pairs = {k: split(v) for k, v in data.items()}
+        return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+    if isinstance(data, (list, tuple)):
+        pairs = [split(v) for v in data]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+    return split(data)

@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -71,13 +72,32 @@ class FixedThreshold:
         return plan, {}
 
 
+#: The mixes a size target compares with `remove_inactive="auto"`: along
+#: mix `m`, a level `s` folds neurons linear on at least `1 - s` of the
+#: rows and removes those inactive on at least `1 - m s` of them (0: none
+#: removed as inactive, folding alone; `inf`: only exact folds, inactive
+#: neurons removed: importance pruning by activation rate).
+MIXES = (0.0, 0.5, 1.0, 2.0, math.inf)
+
+
 @dataclasses.dataclass(frozen=True)
 class SizeTarget:
-    """The highest threshold whose plan has at most `params` parameters,
-    or at most `fraction` of the original (exactly one is given)."""
+    """The plan that fits a parameter budget, at most `params` parameters
+    or at most `fraction` of the original (exactly one is given).
+
+    Along each of `mixes` (see `MIXES`; the default folds alone, or with
+    `remove_inactive` removes inactive neurons at the fold threshold), the
+    least lossy plan that fits: the lowest level whose plan fits, searched
+    exactly over the activation rates. With several mixes and a `score`
+    (lower is better: the compressed model's output error on calibration
+    data, or its metric on held-out data), the best-scoring of those plans
+    wins; without a score, the first mix's.
+    """
 
     params: int | None = None
     fraction: float | None = None
+    mixes: tuple[float, ...] | None = None
+    score: Callable[[Plan], float] | None = None
 
     def budget(self, spec: GraphSpec) -> int:
         if self.params is not None:
@@ -94,30 +114,114 @@ class SizeTarget:
     def plan(
         self, spec: GraphSpec, rates: Rates, **options: Any
     ) -> tuple[Plan, dict[str, Any]]:
-        """Raises `ValueError` if no threshold meets the budget; the
-        message gives the smallest size folding can reach.
-
-        Thresholds whose plans cannot fit are skipped unplanned: at each,
-        `Planner.params_floor` bounds every plan's size from below."""
+        """Raises `ValueError` if no plan meets the budget; the message
+        gives the smallest size folding can reach."""
         budget = self.budget(spec)
         planner = planner_lib.Planner(spec, rates, **options)
-        candidates = candidate_thresholds(
-            spec, rates, options.get("remove_inactive", False)
-        )
-        for t in candidates:
-            if planner.params_floor(t) > budget:
-                continue  # no plan at t can fit
-            plan = planner.plan(t)
-            if plan.params <= budget:
-                return plan, self.notes()
-        smallest = min((planner.plan(t) for t in candidates), key=lambda p: p.params)
-        raise ValueError(
-            f"Expected a reachable size target. Received: target of "
-            f"{budget:,} parameters, but the smallest model folding can "
-            f"reach has {smallest.params:,} parameters "
-            f"({smallest.params / spec.total_params:.1%} of the original, "
-            f"at threshold {smallest.options['threshold']:.4g})"
-        )
+        mixes = self.mixes or ((1.0,) if options.get("remove_inactive") else (0.0,))
+        fitting = {}
+        for mix in mixes:
+            plan = _fitting_plan(planner, spec, rates, mix, budget)
+            if plan is not None:
+                fitting[mix] = plan
+        if not fitting:
+            raise _unreachable(planner, spec, rates, mixes, budget)
+        notes = self.notes()
+        if self.score is None:
+            return next(iter(fitting.values())), notes
+        scored: dict[tuple, float] = {}  # two mixes may give one plan
+        for plan in fitting.values():
+            if _identity(plan) not in scored:
+                scored[_identity(plan)] = self.score(plan)
+        scores = {mix: scored[_identity(plan)] for mix, plan in fitting.items()}
+        best = min(scores, key=lambda m: (scores[m], fitting[m].params))
+        notes["target_candidates"] = [
+            dict(
+                mix=mix,
+                threshold=plan.options["threshold"],
+                inactive_threshold=plan.options.get("inactive_threshold"),
+                params=plan.params,
+                score=scores[mix],
+            )
+            for mix, plan in fitting.items()
+        ]
+        notes["target_mix"] = best
+        return fitting[best], notes
+
+
+def _identity(plan):
+    """What makes two plans the same model: every site's kept, folded and
+    removed neurons."""
+    return tuple(
+        (key, d.keep.tobytes(), d.linear.tobytes(), d.constant.tobytes())
+        for key, d in plan.decisions.items()
+    )
+
+
+def mix_points(spec: GraphSpec, rates: Rates, mix: float) -> list[tuple[float, float]]:
+    """`(threshold, inactive_threshold)` of every level along `mix` at
+    which a site's linear or inactive set can change, least lossy first
+    (`inactive_threshold` above 1: nothing removed as inactive)."""
+    points = {(1.0, _inactive_at(1.0, mix))}
+    for site in spec.sites:
+        r = decisions_lib.piece_rates(site, rates[site.name])
+        if mix < math.inf:
+            best, _ = decisions_lib.best_sloped_piece(site.activation.pieces, r)
+            points.update((float(t), _inactive_at(t, mix)) for t in best[best > 0])
+        if mix > 0:
+            facts = decisions_lib.site_facts(site, r, True, True)
+            for t in facts.sorted_inactive[facts.sorted_inactive > 0]:
+                points.add((_fold_at(float(t), mix), float(t)))
+    return sorted(points, key=lambda p: (-p[0], -p[1]) if mix < math.inf else -p[1])
+
+
+def _inactive_at(threshold, mix):
+    """The inactive threshold at the level of fold `threshold`."""
+    if mix == 0:
+        return math.inf
+    if mix == 1 or threshold == 1.0:
+        return threshold
+    return max(0.0, 1.0 - mix * (1.0 - threshold))
+
+
+def _fold_at(inactive, mix):
+    """The fold threshold at the level of `inactive` threshold."""
+    if mix == math.inf:
+        return 1.0
+    if mix == 1:
+        return inactive
+    return max(0.0, 1.0 - (1.0 - inactive) / mix)
+
+
+def _fitting_plan(planner, spec, rates, mix, budget):
+    """The least lossy plan along `mix` with at most `budget` parameters,
+    or `None`. Levels whose plans cannot fit are skipped unplanned: at
+    each, `Planner.params_floor` bounds every plan's size from below."""
+    for threshold, inactive in mix_points(spec, rates, mix):
+        if planner.params_floor(threshold, inactive) > budget:
+            continue  # no plan at this level can fit
+        plan = planner.plan(threshold, inactive)
+        if plan.params <= budget:
+            return plan
+    return None
+
+
+def _unreachable(planner, spec, rates, mixes, budget):
+    smallest = min(
+        (
+            planner.plan(*point)
+            for m in mixes
+            for point in mix_points(spec, rates, m)[-1:]
+        ),
+        key=lambda p: p.params,
+    )
+    return ValueError(
+        f"Expected a reachable size target. Received: target of "
+        f"{budget:,} parameters, but the smallest model folding can "
+        f"reach has {smallest.params:,} parameters "
+        f"({smallest.params / spec.total_params:.1%} of the original, "
+        f"at threshold {smallest.options['threshold']:.4g})"
+    )
 
 
 @dataclasses.dataclass(frozen=True)

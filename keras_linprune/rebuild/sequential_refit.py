@@ -50,6 +50,9 @@ class SequentialFit:
             difference from the original on the calibration data) with
             that site's plain fold and with its fit.
         passes: Passes over the data it made.
+        error: The output error of the result (mean squared difference
+            from the original on the calibration data), or `None` when no
+            site could be fitted (nothing was measured).
     """
 
     fitted: dict
@@ -57,6 +60,7 @@ class SequentialFit:
     choices: dict
     errors: dict
     passes: int
+    error: float | None = None
 
 
 def fit_sequential(analysis, plan, data, *, batch_size=None, steps=None, ridge=1e-6):
@@ -95,7 +99,29 @@ def fit_sequential(analysis, plan, data, *, batch_size=None, steps=None, ridge=1
         if error < best:
             result.fitted, best, current = candidate, error, trial
         result.choices[p.site] = "refit" if p.site in result.fitted else "plain"
+    result.error = best
     return result
+
+
+class OutputError:
+    """`error(model)`: the mean squared difference of `model`'s outputs
+    from the original's on calibration data (the original's outputs are
+    computed once, at the first call). One pass per call.
+
+    Args:
+        analysis: The analysed original model.
+        data, batch_size, steps: The calibration data, as in `measure`.
+    """
+
+    def __init__(self, analysis, data, *, batch_size=None, steps=None):
+        self.analysis = analysis
+        self.calibration = data_lib.Calibration(data, analysis.fn, batch_size, steps)
+        self._reference = None
+
+    def __call__(self, model):
+        if self._reference is None:
+            self._reference = _outputs(self.analysis.fn, self.calibration)
+        return _output_error(model, self.calibration, self._reference)
 
 
 def _outputs(model, calibration):

@@ -34,15 +34,17 @@ def small_cnn():
 def test_a_budget_below_the_folding_floor_is_met_with_inactive_neurons_removed():
     model, x = small_cnn()
     budget = model.count_params() // 10  # folding alone stops at 15.7 %
-    with pytest.raises(ValueError):
-        linprune.apply(model, x, target_params=budget, verbose=0)
-    small, report = linprune.apply(
-        model, x, target_params=budget, remove_inactive=True, verbose=0
-    )
-    assert small.count_params() == report.attrs["params_after"] <= budget
-    assert report.dead.sum() > 0
-    out = small.predict(x, verbose=0)
-    assert out.shape == (256, 3) and np.isfinite(out).all()
+    with pytest.raises(ValueError, match="reachable size target"):
+        linprune.apply(model, x, target_params=budget, remove_inactive=False)
+    for remove in (True, "auto"):  # the default compares mixes that reach it
+        small, report = linprune.apply(
+            model, x, target_params=budget, remove_inactive=remove, verbose=0
+        )
+        assert small.count_params() == report.attrs["params_after"] <= budget
+        assert report.dead.sum() > 0
+        out = small.predict(x, verbose=0)
+        assert out.shape == (256, 3) and np.isfinite(out).all()
+    assert 0.0 not in {c["mix"] for c in report.attrs["target_candidates"]}
 
 
 def test_at_threshold_one_nothing_more_is_removed():

@@ -265,3 +265,24 @@ def test_the_size_promise_holds_for_the_site_rules_not_for_forced_folds(shortcut
     forced = plan_lib.make_plan(spec, rates, layer_threshold=0, shortcut=shortcut)
     assert all(d.folded for d in forced.decisions.values())
     assert forced.params > spec.total_params
+
+
+def test_an_inactive_threshold_of_its_own():
+    spec = chain_spec([6, 8, 3])
+    on = np.array([1.0, 1.0, 0.95, 0.9, 0.5, 0.5, 0.05, 0.02])
+    rates = {"d0": np.stack([1.0 - on, on])}
+    planner = plan_lib.Planner(spec, rates, remove_inactive=True)
+    # Above 1: nothing removed as inactive, as without the option.
+    plain = plan_lib.make_plan(spec, rates, threshold=0.9)
+    none = planner.plan(0.9, np.inf)
+    np.testing.assert_array_equal(none.decisions["d0"].keep, plain.decisions["d0"].keep)
+    assert none.params == plain.params
+    # Its own threshold: neurons off on >= 0.95 of the rows go (6 and 7),
+    # while only those on for >= 0.9 fold.
+    mixed = planner.plan(0.9, 0.95).decisions["d0"]
+    assert mixed.constant.tolist() == [6, 7]
+    assert mixed.linear.tolist() == [0, 1, 2, 3]
+    assert planner.plan(0.9, 0.95).options["inactive_threshold"] == 0.95
+    # The floor bounds every such plan from below.
+    for t, i in [(1.0, 1.0), (0.9, 0.95), (0.5, 0.97), (1.0, 0.0)]:
+        assert planner.params_floor(t, i) <= planner.plan(t, i).params

@@ -224,3 +224,60 @@ def test_params_floor_is_reached_when_the_shortcut_is_free():
     plan = planner.plan(1.0)
     assert plan.params == 3 * (6 + 1)  # p is gone; c reads x alone
     assert planner.params_floor(1.0) == plan.params  # 101 - 8 * (7 + 3)
+
+
+def test_the_fold_only_and_equal_mixes_are_the_earlier_targets():
+    """Mix 0 is the target without inactive removal, mix 1 the target with
+    it at the fold threshold: the same plans as the planner's own."""
+    spec = chain_spec([100, 64, 64, 50])
+    rates = spread_rates(spec, seed=1)
+    budget = int(0.5 * spec.total_params)
+    for mix, remove in ((0.0, False), (1.0, True)):
+        plan, _ = policies.SizeTarget(params=budget, mixes=(mix,)).plan(
+            spec, rates, remove_inactive=True
+        )
+        t = plan.options["threshold"]
+        same = plan_lib.make_plan(spec, rates, threshold=t, remove_inactive=remove)
+        assert plan.params == same.params <= budget
+        for key, d in plan.decisions.items():
+            np.testing.assert_array_equal(d.keep, same.decisions[key].keep)
+
+
+def test_mix_points_move_both_thresholds_down_together():
+    spec = chain_spec([4, 3, 2])
+    rates = {"d0": np.array([[0.1, 0.6, 0.2], [0.9, 0.4, 0.8]])}  # (off, on) pieces
+    half = policies.mix_points(spec, rates, 0.5)
+    assert half[0] == (1.0, 1.0)
+    # Fold rates 0.9, 0.8, 0.4 (their inactive threshold loses half as many
+    # rows) and the inactive rate 0.6 of neuron 1, where removal beats its
+    # fold (its fold threshold: 1 - 0.4 / 0.5).
+    assert half[1:] == [
+        (0.9, pytest.approx(0.95)),
+        (0.8, pytest.approx(0.9)),
+        (0.4, pytest.approx(0.7)),
+        (pytest.approx(0.2), 0.6),
+    ]
+    alone = policies.mix_points(spec, rates, np.inf)
+    assert alone == [(1.0, 1.0), (1.0, 0.6)]
+    assert all(i == np.inf for _, i in policies.mix_points(spec, rates, 0.0))
+
+
+def test_a_score_chooses_among_the_mixes_and_says_so():
+    spec = chain_spec([100, 64, 64, 50])
+    rates = spread_rates(spec, seed=2)
+    budget = int(0.5 * spec.total_params)
+    scored = []
+
+    def score(plan):  # prefers plans that keep more of site d1
+        scored.append(plan)
+        return -float(plan.decisions["d1"].keep.size)
+
+    target = policies.SizeTarget(params=budget, mixes=policies.MIXES, score=score)
+    plan, notes = target.plan(spec, rates, remove_inactive=True)
+    candidates = notes["target_candidates"]
+    # Removal alone (beside exact folds) cannot reach this budget.
+    assert [c["mix"] for c in candidates] == [0.0, 0.5, 1.0, 2.0]
+    assert len(scored) <= len(candidates)
+    best = max(p.decisions["d1"].keep.size for p in scored)
+    assert plan.decisions["d1"].keep.size == best
+    assert notes["target_mix"] in policies.MIXES and plan.params <= budget
