@@ -14,16 +14,13 @@ import pandas as pd
 
 from keras_linprune import checks
 from keras_linprune import options as options_lib
+from keras_linprune import recovery as recovery_lib
 from keras_linprune import report as report_lib
 from keras_linprune.analysis import Analysis, analyse
 from keras_linprune.graph.model_checks import check_model
 from keras_linprune.measurement import certify as certify_lib
-from keras_linprune.measurement import counting, evaluation, moment_blocks
-from keras_linprune.measurement import data as data_lib
+from keras_linprune.measurement import counting, moment_blocks
 from keras_linprune.measurement.stats import ActivationStats
-from keras_linprune.plan import policies
-from keras_linprune.rebuild import rebuild, rebuild_flat, sequential_refit
-from keras_linprune.rebuild import refit as refit_lib
 
 
 def measure(
@@ -119,6 +116,7 @@ def apply(
     metric: str | keras.metrics.Metric = "accuracy",
     refit: bool | str = "auto",
     ridge: float = 1e-6,
+    finetune: int = 0,
     certify: bool = False,
     input_box: Any = None,
     batch_size: int | None = None,
@@ -230,6 +228,14 @@ def apply(
             the plain fold and are listed in `attrs["refit_skipped"]`.
         ridge: Ridge strength of the refit, relative to the mean diagonal
             of the normal equations.
+        finetune: Epochs of distillation fine-tuning after the rebuild
+            (`linprune.finetune` with its defaults, on the calibration data,
+            which must then be arrays or a DataFrame; default 0: none).
+            With `max_metric_drop`, every probed plan is fine-tuned before
+            it is evaluated, so the guard holds for the model returned; a
+            size target fine-tunes only the plan it chose. The report's
+            `attrs["finetune_epochs"]` says how many epochs ran (early
+            stopping may end sooner).
         certify: Fold only neurons that interval-bound propagation proves
             affine (or constant) on a whole input box, so the result is
             exact for every input in it, not only on calibration rows.
@@ -283,6 +289,7 @@ def apply(
         metric=metric,
         refit=refit,
         ridge=ridge,
+        finetune=finetune,
         certify=certify,
         input_box=input_box,
         batch_size=batch_size,
@@ -356,32 +363,25 @@ def compress(
     opts: options_lib.Options,
     data: Any = None,
 ) -> tuple[keras.Model, pd.DataFrame]:
-    """Plan -> refit -> rebuild -> report, from statistics.
+    """Plan -> refit -> rebuild (-> finetune) -> report, from statistics.
 
     Args:
         analysis: The analysed model.
         stats: Its activation statistics.
         opts: Validated `Options`.
-        data: The calibration data (for `refit=True`).
+        data: The calibration data (for refit, scoring and `finetune`).
 
     Returns:
         `(compressed model, report)`.
     """
-    refitter = _memoized(_refitter(analysis, data, opts, stats.moments))
+    recovery = recovery_lib.Recovery(analysis, data, opts, stats.moments)
     policy = opts.policy(
-        _guard(analysis, opts, refitter) if opts.guarded else None,
-        _target_score(analysis, opts, refitter, data) if opts.scores_target else None,
+        recovery.guard() if opts.guarded else None,
+        recovery.target_score() if opts.scores_target else None,
     )
     plan, notes = policy.plan(analysis.spec, stats.piece_rates, **opts.plan_options)
-    fitted, skipped, refit_notes = refitter(plan) if refitter else (None, {}, {})
-    notes.update(refit_notes)
-    small = rebuild(analysis, plan, fitted)
-    if small.count_params() != plan.params:
-        raise RuntimeError(
-            "keras_linprune bug: the rebuilt model has "
-            f"{small.count_params()} parameters, the plan counted "
-            f"{plan.params}. Please report it with the model's summary."
-        )
+    small, skipped, recovery_notes = recovery.model(plan)
+    notes.update(recovery_notes)
     report = report_lib.make_report(
         plan,
         stats.rates,
@@ -399,126 +399,3 @@ def compress(
         notes["refit_skipped"] = skipped
     report.attrs.update(notes)
     return small, report
-
-
-def _refitter(analysis, data, opts, moments):
-    """`plan -> (fitted, skipped, notes)` for `opts.refit_mode`, or `None`
-    for the plain fold: per site by `refit.fit` (from the statistics'
-    second moments if they hold them, else by a pass over `data`), or
-    sequentially on the compressed model's values (`sequential_refit`)."""
-    if opts.refit_mode == "plain":
-        return None
-    if opts.refit_mode == "sequential":
-        return lambda plan: _sequential(analysis, plan, data, opts)
-
-    def refitter(plan):
-        fitted, skipped = refit_lib.fit(
-            analysis,
-            plan,
-            data,
-            moments=moments,
-            batch_size=opts.batch_size,
-            steps=opts.steps,
-            ridge=opts.ridge,
-            verbose=opts.verbose,
-            strategy=opts.strategy,
-        )
-        return fitted, skipped, {}
-
-    return refitter
-
-
-def _memoized(refitter):
-    """`refitter` computing each plan's fit once (a target or guard fits the
-    plans it compares, and the chosen one is rebuilt with the same fit)."""
-    if refitter is None:
-        return None
-    done: dict[int, tuple] = {}
-
-    def memoized(plan):
-        if id(plan) not in done:
-            done[id(plan)] = (plan, refitter(plan))  # holds `plan`: ids stay unique
-        return done[id(plan)][1]
-
-    return memoized
-
-
-def _target_score(analysis, opts, refitter, data):
-    """`score(plan)`, lower is better, for a size target comparing plans:
-    the rebuilt (and refitted) model's `metric` on `eval_data` when given
-    (negated where higher is better); else, fitted on four fifths of the
-    calibration rows, its output error on the fifth it did not see
-    (`data.holdout`: a fit that overfits the rows it saw would look
-    faithful on them), or on all rows for data not held in memory."""
-    if opts.eval_data is not None:
-        guard = _guard(analysis, opts, refitter, baseline=False)
-
-        def by_metric(plan):
-            value = guard.score(plan)
-            return value if guard.lower_is_better else -value
-
-        return by_metric
-    split = data_lib.holdout(data)
-    fit_rows, score_rows = split if split else (data, data)
-    if split and refitter is not None:
-        refitter = _memoized(_refitter(analysis, fit_rows, opts, None))
-    error_of = sequential_refit.OutputError(
-        analysis, score_rows, batch_size=opts.batch_size, steps=opts.steps
-    )
-
-    def by_output_error(plan):
-        fitted = refitter(plan)[0] if refitter else None
-        return error_of(rebuild_flat(analysis, plan, fitted)[0])
-
-    return by_output_error
-
-
-def _sequential(analysis, plan, data, opts):
-    """`sequential_refit.fit_sequential` with `opts`, as `(fitted, skipped,
-    notes)`: per site whether its fit was kept, and the passes made."""
-    result = sequential_refit.fit_sequential(
-        analysis,
-        plan,
-        data,
-        batch_size=opts.batch_size,
-        steps=opts.steps,
-        ridge=opts.ridge,
-    )
-    notes = dict(refit_choices=result.choices, refit_passes=result.passes)
-    return result.fitted, result.skipped, notes
-
-
-def _guard(analysis, opts, refitter, baseline=True):
-    """The `MetricGuard` policy: rebuilds and evaluates each probed plan
-    (the original's metric is evaluated only with `baseline`)."""
-    metric = opts.metric
-    candidates = evaluation.candidate_data(opts.eval_data)
-
-    def value_of(keras_model, built_here=False):
-        data = candidates if built_here else opts.eval_data
-        result = evaluation.evaluate(keras_model, data, [metric], built_here=built_here)
-        return result[_result_key(result, metric)]
-
-    def score(plan):
-        fitted = refitter(plan)[0] if refitter else None
-        return value_of(rebuild(analysis, plan, fitted), built_here=True)
-
-    return policies.MetricGuard(
-        float(opts.max_metric_drop or 0.0),
-        metric,
-        evaluation.lower_is_better(_metric_name(metric)),
-        value_of(analysis.model) if baseline else float("nan"),
-        score,
-    )
-
-
-def _metric_name(metric):
-    return metric if isinstance(metric, str) else metric.name
-
-
-def _result_key(result, metric):
-    name = _metric_name(metric)
-    if name in result:
-        return name
-    (key,) = result  # a single metric under Keras' own name
-    return key

@@ -20,7 +20,7 @@ import numpy as np
 
 from keras_linprune.core.spec import GraphSpec
 from keras_linprune.graph.model_checks import check_backend
-from keras_linprune.measurement.data import is_dataframe
+from keras_linprune.measurement.data import in_memory, is_dataframe
 from keras_linprune.measurement.stats import ActivationStats
 from keras_linprune.plan.decisions import LAYER_THRESHOLD_STRINGS
 
@@ -209,10 +209,17 @@ def check_refit(refit: Any) -> bool | str:
 
 
 def check_calibration_needs(
-    certify: bool, input_box: Any, refit: bool | str, data: Any
+    certify: bool, input_box: Any, refit: bool | str, data: Any, finetune: int = 0
 ) -> None:
     """Raises when `data` (calibration inputs, `ActivationStats` or
-    `None`) cannot serve certification without a box, or refit."""
+    `None`) cannot serve certification without a box, refit, or
+    `finetune` epochs (which train on arrays in memory)."""
+    if finetune and not in_memory(data):
+        raise ValueError(
+            f"Expected the calibration data as NumPy arrays (a list or dict of "
+            f"them) or a pandas DataFrame with finetune={finetune}: it trains "
+            f"on them. Received: {_describe_data(data)}"
+        )
     if certify and input_box is None and not has_data(data):
         raise ValueError(
             "Expected an `input_box` or the calibration data (for its "
@@ -307,6 +314,21 @@ def _is_positive_int(value: Any) -> bool:
         and isinstance(value, numbers.Integral)
         and value >= 1
     )
+
+
+def check_epochs(name: str, value: Any) -> int:
+    """Raises unless `value` is an int >= 0 (a number of epochs; 0: none)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"Expected `{name}` to be a number of epochs (an int >= 0). "
+            f"Received: {name}={value!r}"
+        )
+    if value < 0:
+        raise ValueError(
+            f"Expected `{name}` to be a number of epochs (an int >= 0). "
+            f"Received: {name}={value!r}"
+        )
+    return int(value)
 
 
 def check_count(name: str, value: Any, meaning: str = "") -> int | None:

@@ -57,6 +57,7 @@ class Options:
     metric: Any = "accuracy"
     refit: bool | str = "auto"
     ridge: float = 1e-6
+    finetune: int = 0
     certify: bool = False
     input_box: Any = None
     batch_size: int | None = None
@@ -104,6 +105,7 @@ class Options:
                 "steps", self.steps, "the number of batches to read"
             ),
             strategy=checks.check_strategy(self.strategy),
+            finetune=checks.check_epochs("finetune", self.finetune),
             verbose=checks.check_verbose(self.verbose),
             # "auto" is settled by `check_against`, which sees the data.
             refit_mode={True: "per_site", "sequential": "sequential"}.get(
@@ -121,7 +123,9 @@ class Options:
         settles `refit_mode` from `refit` and the data."""
         if self.guarded or (self.has_target and self.eval_data is not None):
             checks.check_metrics(model, self.eval_data, [self.metric])
-        checks.check_calibration_needs(self.certify, self.input_box, self.refit, data)
+        checks.check_calibration_needs(
+            self.certify, self.input_box, self.refit, data, self.finetune
+        )
         if self.refit == "auto":
             self._set(refit_mode=self._auto_refit(data))
         if self.remove_inactive == "auto" and self._can_score_target(data):

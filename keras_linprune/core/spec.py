@@ -39,7 +39,7 @@ def source_of(key: str) -> str:
 DENSE = "dense"
 
 
-def flattened(geometry: str, taps: int) -> str:
+def flattened(geometry: str, taps: int | str) -> str:
     """The geometry of a layer of `geometry` reading a site's activation
     through a `Flatten`, one tap per flattened position."""
     return f"{geometry}:flattened{taps}"

@@ -324,6 +324,12 @@ def _is_array_like(value):
     return isinstance(value, np.ndarray) or hasattr(value, "__array__")
 
 
+def in_memory(data):
+    """Whether `data` is held in memory: a NumPy array, a list or dict of
+    arrays, or a pandas DataFrame (not a dataset)."""
+    return is_dataframe(data) or _is_array_structure(data)
+
+
 #: Every `HOLDOUT_EVERY`-th row is held out by `holdout`.
 HOLDOUT_EVERY = 5
 
@@ -349,7 +355,7 @@ def holdout(data):
     """
     if is_dataframe(data):
         data = data.to_numpy()
-    if not _is_array_structure(data):
+    if not in_memory(data):
         return None
     parts = list(data.values()) if isinstance(data, dict) else data
     if isinstance(parts, (list, tuple)):

@@ -144,7 +144,7 @@ class Planner:
         self._site_cache: dict[tuple[str, int, int], tuple[SiteDecision, Any]] = {}
         self._cost_cache: dict[tuple, float] = {}
         self._unfolded: int | None = None
-        self._foldable: list[tuple[int, np.ndarray]] | None = None
+        self._foldable: list[tuple[int, np.ndarray, np.ndarray]] | None = None
 
     def plan(self, threshold: float, inactive_threshold: float | None = None) -> Plan:
         """The `Plan` at `threshold`; with `remove_inactive`, neurons in a

@@ -152,7 +152,8 @@ def chain_optimal(chain: Sequence[str], count: Count) -> set[str]:
             _keep_best(
                 best, min(end + 1, n), (cost + change, sites + len(run), chosen + run)
             )
-    return set(best[n][2]) if best[n] else set()
+    last = best[n]
+    return set(last[2]) if last else set()
 
 
 def _keep_best(best, position, value):
