@@ -30,6 +30,7 @@ Totals live in `report.attrs` (`params_before`, `params_after`,
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -262,61 +263,56 @@ def _shortcut_form(plan, site):
     return forms.pop() if forms else ""
 
 
-def summary(report: pd.DataFrame) -> str:
-    """A human-readable summary of a report, like `model.summary()`.
+#: Width `summary` wraps its text to, like a terminal's.
+SUMMARY_WIDTH = 100
+
+
+def summary(report: pd.DataFrame, width: int = SUMMARY_WIDTH) -> str:
+    """A human-readable summary of a report, like `model.summary()`: the
+    options, one row per site, each site's note (why its linear neurons
+    stay) below the table, and the totals, wrapped to `width` columns.
 
     Example:
 
     ```python
     small, report = linprune.apply(model, x)
     print(linprune.summary(report))   # or report.linprune.summary()
+    report.linprune.explain("dense_2")  # one site in full
     ```
     """
     a = report.attrs
-    lines = [
+    header = (
         "keras_linprune: threshold={threshold}, layer_threshold={lt!r}, "
         "remove_dead={rd}, {rows:,} calibration rows".format(
-            threshold=a.get("threshold"),
+            threshold=_number(a.get("threshold")),
             lt=a.get("layer_threshold"),
             rd=a.get("remove_dead"),
             rows=a.get("calibration_rows", 0),
         )
-    ]
+    )
+    lines = textwrap.wrap(header, width, subsequent_indent="  ")
     if len(report):
-        table = pd.DataFrame(
-            {
-                "site": report["site"],
-                "units": [
-                    f"{b} -> {u}"
-                    for b, u in zip(report["units_before"], report["units_after"])
-                ],
-                "linear": report["linear"],
-                "dead": report["dead"],
-                "const": report["constant"],
-                "shortcut params": report["shortcut_params"].map("{:,}".format),
-                "layer params": [
-                    f"{b:,} -> {u:,}"
-                    for b, u in zip(report["params_before"], report["params_after"])
-                ],
-                "rates min/med/max": [
-                    "-" if np.isnan(lo) else f"{lo:.2f}/{me:.2f}/{hi:.2f}"
-                    for lo, me, hi in zip(
-                        report["rate_min"], report["rate_median"], report["rate_max"]
-                    )
-                ],
-                "note": report["reason"],
-            }
-        )
-        lines.append(table.to_string(index=False))
+        lines.append(_site_table(report).to_string(index=False))
+        notes = [(site, r) for site, r in zip(report["site"], report["reason"]) if r]
+        if notes:
+            lines.append("Notes:")
+        for site, reason in notes:
+            lines += textwrap.wrap(
+                f"{site}: {reason}",
+                width,
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
     if "note" in a:
-        lines.append(a["note"])
-    lines.append(
+        lines += textwrap.wrap(a["note"], width)
+    lines += textwrap.wrap(
         "Total params: {b:,} -> {f:,} ({r:.1%} of the original, {s:,} saved)".format(
             b=a.get("params_before", 0),
             f=a.get("params_after", 0),
             r=a.get("ratio", 1.0),
             s=a.get("saved", 0),
-        )
+        ),
+        width,
     )
     if a.get("macs_before"):
         lines.append(
@@ -325,15 +321,91 @@ def summary(report: pd.DataFrame) -> str:
             )
         )
     for warning in a.get("warnings", ()):
-        lines.append(f"Warning: {warning}")
+        lines += textwrap.wrap(f"Warning: {warning}", width, subsequent_indent="  ")
     if a.get("unchanged_layers"):
-        lines.append("Copied unchanged: " + ", ".join(a["unchanged_layers"]))
+        lines += textwrap.wrap(
+            "Copied unchanged: " + ", ".join(a["unchanged_layers"]),
+            width,
+            subsequent_indent="  ",
+        )
+    return "\n".join(lines)
+
+
+def _number(value):
+    return f"{value:.4g}" if isinstance(value, float) else value
+
+
+def _site_table(report):
+    """The per-site columns of `summary` (the notes go below it)."""
+    return pd.DataFrame(
+        {
+            "site": report["site"],
+            "units": [
+                f"{b} -> {u}"
+                for b, u in zip(report["units_before"], report["units_after"])
+            ],
+            "linear": report["linear"],
+            "dead": report["dead"],
+            "const": report["constant"],
+            "shortcut": report["shortcut_params"].map("{:,}".format),
+            "layer params": [
+                f"{b:,} -> {u:,}"
+                for b, u in zip(report["params_before"], report["params_after"])
+            ],
+            "rates min/med/max": [
+                "-" if np.isnan(lo) else f"{lo:.2f}/{me:.2f}/{hi:.2f}"
+                for lo, me, hi in zip(
+                    report["rate_min"], report["rate_median"], report["rate_max"]
+                )
+            ],
+        }
+    )
+
+
+def explain(report: pd.DataFrame, site: str) -> str:
+    """Everything the report says about one site, as text: its layers, its
+    neurons (kept, folded, removed), parameters, activation rates and, when
+    its linear neurons stay, why.
+
+    Raises:
+        KeyError: If `site` is not a site of the report (the message lists
+            them).
+    """
+    rows = report[report["site"] == site]
+    if rows.empty:
+        raise KeyError(
+            f"Expected one of the report's sites: {', '.join(report['site'])}. "
+            f"Received: {site!r}"
+        )
+    row = rows.iloc[0]
+    lines = [
+        f"{site}: {row['layer']} -> {row['consumers'] or '(no consumer)'}, "
+        f"activation {row['activation'] or '-'}",
+        f"  units {row['units_before']} -> {row['units_after']}: "
+        f"{row['linear']} folded as linear, {row['dead']} dead, "
+        f"{row['constant']} constant removed",
+        f"  parameters {row['params_before']:,} -> {row['params_after']:,} "
+        f"(shortcut {row['shortcut_params']:,}"
+        + (f", {row['shortcut_form']})" if row["shortcut_form"] else ")"),
+    ]
+    if not np.isnan(row["rate_min"]):
+        lines.append(
+            f"  activation rates: min {row['rate_min']:.3f}, median "
+            f"{row['rate_median']:.3f}, max {row['rate_max']:.3f}"
+        )
+    if row["reason"]:
+        lines += textwrap.wrap(
+            f"why: {row['reason']}",
+            SUMMARY_WIDTH,
+            initial_indent="  ",
+            subsequent_indent="    ",
+        )
     return "\n".join(lines)
 
 
 @pd.api.extensions.register_dataframe_accessor("linprune")
 class ReportAccessor:
-    """`report.linprune.totals` and `report.linprune.summary()`."""
+    """`report.linprune.totals`, `.summary()`, `.explain(site)`, `.layers()`."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame
@@ -350,6 +422,10 @@ class ReportAccessor:
         """Dict of totals: params before/after, ratio, saved, options."""
         return dict(self._frame.attrs)
 
-    def summary(self) -> str:
+    def summary(self, width: int = SUMMARY_WIDTH) -> str:
         """The text of `keras_linprune.summary(report)`."""
-        return summary(self._frame)
+        return summary(self._frame, width)
+
+    def explain(self, site: str) -> str:
+        """The text of `report.explain(report, site)`: one site in full."""
+        return explain(self._frame, site)

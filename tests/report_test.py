@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import keras_linprune as linprune
 from keras_linprune.report import COLUMNS
@@ -70,3 +71,21 @@ def test_absorbed_and_bypassed_layers_are_named():
     _, report = linprune.apply(f.pin(model), f.data(), verbose=0)
     actions = dict(report.linprune.layers()[["layer", "action"]].values)
     assert actions["bn"] == "absorbed" and actions["cat"] == "bypassed"
+
+
+def test_summary_wraps_notes_below_the_table_and_explain_tells_one_site():
+    model = f.shape_biases(f.mlp())
+    _, report = linprune.apply(model, f.data(), threshold=0.9, verbose=0)
+    report.loc[0, "reason"] = "a long reason " * 20  # wraps, never overflows
+    text = report.linprune.summary()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "Notes:" in text and f"  {report.site[0]}: a long reason" in text
+    narrow = report.linprune.summary(width=60)
+    assert max(len(line) for line in narrow.splitlines()[-4:]) <= 60
+    site = report.site.iloc[1]
+    story = report.linprune.explain(site)
+    row = report.iloc[1]
+    assert story.splitlines()[0].startswith(f"{site}: {row.layer} -> ")
+    assert f"units {row.units_before} -> {row.units_after}" in story
+    with pytest.raises(KeyError, match="Expected one of the report's sites"):
+        report.linprune.explain("nope")

@@ -35,6 +35,7 @@ def main(argv=None):
     # TensorFlow's C++ logs (including harmless Grappler "errors" about
     # generated layer names) would drown the report.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _import_tensorflow_quietly()
     try:
         return args.run(args)
     except (ValueError, TypeError, OSError, ImportError) as e:
@@ -42,6 +43,32 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("linprune: interrupted; no file was written", file=sys.stderr)
         return 130
+
+
+def _import_tensorflow_quietly():
+    """Imports TensorFlow with file descriptor 2 on /dev/null: its native
+    libraries print absl's and oneDNN's notices there while loading, before
+    any log level applies (issue 24: four lines before the demo's output).
+    The descriptor is restored before anything else runs; an import error
+    is left to the command that needs TensorFlow to report."""
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr is not a file
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            try:
+                import tensorflow  # noqa: F401
+            except ImportError:
+                pass
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 def _fail(error):

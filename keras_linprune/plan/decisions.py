@@ -279,7 +279,7 @@ def base_decision(
         candidates = int(ranked.size - np.searchsorted(ranked, threshold))
     else:
         candidates = int(np.count_nonzero(facts.best_rate[keep] >= threshold))
-    reason = "" if candidates else "no neuron reaches the threshold"
+    reason = "" if candidates else no_neuron_reason(threshold)
     if site.linear_block and candidates:
         reason, candidates = site.linear_block, 0
     empty = np.array([], np.int64)
@@ -294,6 +294,15 @@ def base_decision(
         candidates,
         False,
         reason,
+    )
+
+
+def no_neuron_reason(threshold: float) -> str:
+    """Why a site with no linear neuron folds nothing, in a user's words."""
+    return (
+        f"no neuron reaches the threshold: none is linear on at least "
+        f"{threshold:.4g} of the calibration rows; a lower threshold (or a "
+        "size target) folds some"
     )
 
 

@@ -289,17 +289,41 @@ def _choose(spec, base, candidates, rule, search):
 
 
 def _why_not(site, base, rule, count, chosen, objective="params"):
+    """Why `site`'s linear neurons stay, in a user's words, with the option
+    that would change it."""
     n = base.candidates
-    neurons = f"{n} neuron" + ("" if n == 1 else "s")
+    neurons = _neurons(n)
     if isinstance(rule, str):
         delta = count(chosen | {site.name}) - count(chosen)
         measure = costs.OBJECTIVES[objective]
-        change = f"{delta:+.3g}" if isinstance(delta, float) else f"{delta:+,d}"
-        return f"no saving: folding {neurons} would change the {measure} by {change}"
+        if isinstance(delta, float):
+            change = f"{abs(delta):.3g}"
+        else:
+            change = f"{abs(delta):,d}"
+        if delta < 0:  # decided before other folds made it pay (greedy, ...)
+            return (
+                f"not chosen by layer_threshold={rule!r}: folding its {neurons} "
+                f"would lower the {measure} by {change} given the other folds; "
+                "layer_threshold='optimal' finds it"
+            )
+        effect = f"add {change} to" if delta > 0 else "not lower"
+        return (
+            f"no saving: folding its {neurons} would {effect} the {measure} "
+            "(the shortcut costs more than the neurons); layer_threshold=0 "
+            "folds it anyway"
+        )
     if isinstance(rule, numbers.Integral):
-        return f"below layer threshold: {neurons} linear, needs more than {rule}"
+        return (
+            f"below layer threshold: {neurons}, more than {rule} needed; "
+            "a lower layer_threshold folds it"
+        )
     fraction = n / site.width
     return (
-        f"below layer threshold: {n}/{site.width} = {fraction:.3g} linear, "
-        f"needs more than {rule:g}"
+        f"below layer threshold: {n}/{site.width} = {fraction:.3g} linear, more "
+        f"than {rule:g} needed; a lower layer_threshold folds it"
     )
+
+
+def _neurons(n):
+    """`"1 linear neuron"`, `"3 linear neurons"`."""
+    return f"{n} linear neuron" + ("" if n == 1 else "s")

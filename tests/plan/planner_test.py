@@ -286,3 +286,37 @@ def test_an_inactive_threshold_of_its_own():
     # The floor bounds every such plan from below.
     for t, i in [(1.0, 1.0), (0.9, 0.95), (0.5, 0.97), (1.0, 0.0)]:
         assert planner.params_floor(t, i) <= planner.plan(t, i).params
+
+
+def test_every_refusal_reason_says_why_and_what_would_change_it():
+    """Issue 24: each reason the planner gives, word for word (around the
+    saving, which the count tests check), with the option that changes
+    it, and the plural right."""
+    # d1's 3 linear neurons (64 -> 64 -> 4) would bring d2 the shortcut
+    # terms of d1 and of d0's own fold: more than the neurons save.
+    spec = chain_spec([8, 64, 64, 4])
+    rates = {"d0": rates_with(64, 40), "d1": rates_with(64, 3)}
+    plan = plan_lib.make_plan(spec, rates)
+    reason = plan.decisions["d1"].reason
+    assert reason.startswith(
+        "no saving: folding its 3 linear neurons would add "
+    ) and reason.endswith(
+        " to the parameter count (the shortcut costs more than the neurons); "
+        "layer_threshold=0 folds it anyway"
+    )
+    one = chain_spec([4, 6, 2])
+    single = plan_lib.make_plan(one, {"d0": rates_with(6, 1)}, layer_threshold=1)
+    assert single.decisions["d0"].reason == (
+        "below layer threshold: 1 linear neuron, more than 1 needed; "
+        "a lower layer_threshold folds it"
+    )
+    share = plan_lib.make_plan(one, {"d0": rates_with(6, 3)}, layer_threshold=0.5)
+    assert share.decisions["d0"].reason == (
+        "below layer threshold: 3/6 = 0.5 linear, more than 0.5 needed; "
+        "a lower layer_threshold folds it"
+    )
+    none = plan_lib.make_plan(one, {"d0": np.full(6, 0.5)}, threshold=0.9)
+    assert none.decisions["d0"].reason == (
+        "no neuron reaches the threshold: none is linear on at least 0.9 of "
+        "the calibration rows; a lower threshold (or a size target) folds some"
+    )
