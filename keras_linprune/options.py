@@ -132,16 +132,13 @@ class Options:
             self._set(target_mixes=policies.MIXES)
 
     def _can_score_target(self, data: Any) -> bool:
-        """Whether a size target can compare plans by fidelity: on
-        `eval_data`, or on calibration data (not statistics alone). Not
-        with the prototype's step search or `remove_dead=False`."""
+        """Whether a size target (or a metric guard, over size targets) can
+        compare plans by fidelity: on `eval_data`, or on calibration data
+        (not statistics alone). Not with the prototype's step search or
+        `remove_dead=False`."""
         scorable = self.eval_data is not None or checks.has_data(data)
-        return (
-            self.has_target
-            and self.target_step is None
-            and self.remove_dead
-            and (scorable)
-        )
+        sized = (self.has_target and self.target_step is None) or self.guarded
+        return sized and self.remove_dead and scorable
 
     @property
     def scores_target(self) -> bool:
@@ -152,14 +149,17 @@ class Options:
         """What `refit="auto"` does with `data`: nothing where the fold is
         exact (threshold 1.0, certified) or nothing can be fitted from
         (stats without moments); per-site least squares from moments, or
-        for a metric guard (gathered in its one measuring pass); else the
-        sequential fit, which reads the data `2 + 2 n` times."""
+        for a metric guard over thresholds (gathered in its one measuring
+        pass); else the sequential fit, which reads the data `2 + 2 n`
+        times (a guard over size targets too)."""
         lossy = self.has_target or self.guarded or self._threshold < 1.0
         if self.certify or not lossy:
             return "plain"
         fittable = checks.has_data(data) or checks.has_moments(data)
-        if self.guarded or not checks.has_data(data):
+        if not checks.has_data(data):
             return "per_site" if fittable else "plain"
+        if self.guarded and self.remove_inactive != "auto":
+            return "per_site"  # a threshold guard: moments from its one pass
         return "sequential"
 
     def check_analysis(self, analysis: Analysis) -> None:
@@ -183,7 +183,7 @@ class Options:
             layer_threshold=self.layer_threshold,
             remove_dead=self.remove_dead,
             remove_inactive=any(m > 0 for m in self.target_mixes)
-            if self.has_target
+            if self.has_target or self.scores_target
             else self.remove_inactive is True,
             shortcut=self.shortcut,
             objective=self.objective,
@@ -207,6 +207,8 @@ class Options:
         if self.guarded:
             if guard is None:
                 raise ValueError("Expected the metric guard of a guarded call")
+            if self.scores_target and score is not None:
+                return policies.SizeGuard(guard, self.target_mixes, score)
             return guard
         mixes = dict(mixes=self.target_mixes, score=score)
         if self.target_params is not None:

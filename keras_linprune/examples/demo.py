@@ -99,10 +99,7 @@ def run(thresholds=(1.0, 0.99, 0.95), epochs=10, seed=0, out=print):
         "Threshold 1.0 is exact on the calibration rows; lower thresholds "
         "trade accuracy"
     )
-    out(
-        "for size. Next: `linprune.apply(model, x, target_size=0.2)` picks a "
-        "size, and"
-    )
+    out("for size. Next: `linprune.apply(model, x, target_size=0.2)` picks a size, and")
     out("`report.linprune.explain(site)` tells one site's story.")
     out(f"\nDone in {time.perf_counter() - start:.1f} s.")
     return rows

@@ -329,3 +329,61 @@ class MetricGuard:
             max_metric_drop=self.max_drop,
             guard_evaluations=len(tried),
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeGuard:
+    """The smallest size target whose model is worse than the original by
+    at most `guard.max_drop`: the metric guard over size budgets, for
+    size targets that compare mixes.
+
+    Bisects the budget (a fraction of the original's parameters) `steps`
+    times; each probe is a `SizeTarget` comparing `mixes` by `score`, and
+    its plan is judged by `guard.score` (the recovered model's metric).
+    Like `MetricGuard`, it assumes the metric does not improve as the
+    budget shrinks, keeps every probe that meets the guard and returns the
+    smallest; when none does, the plan of budget 1.0 (the exact fold).
+    """
+
+    guard: MetricGuard
+    mixes: tuple[float, ...]
+    score: Callable[[Plan], float]
+    steps: int = 8
+
+    def plan(
+        self, spec: GraphSpec, rates: Rates, **options: Any
+    ) -> tuple[Plan, dict[str, Any]]:
+        tried: dict[float, tuple[Plan, float, dict]] = {}
+
+        def probe(fraction):
+            target = SizeTarget(fraction=fraction, mixes=self.mixes, score=self.score)
+            try:
+                plan, notes = target.plan(spec, rates, **options)
+            except ValueError:  # below what compression reaches
+                return None
+            tried[fraction] = (plan, self.guard.score(plan), notes)
+            return tried[fraction]
+
+        lo, hi = 0.0, 1.0  # hi: the smallest budget known to pass
+        for _ in range(self.steps):
+            mid = (lo + hi) / 2
+            result = probe(mid)
+            if result is not None and self.guard.passes(result[1]):
+                hi = mid
+            else:
+                lo = mid
+        passing = [
+            (p.params, f) for f, (p, v, _) in tried.items() if self.guard.passes(v)
+        ]
+        if passing:
+            plan, value, notes = tried[min(passing)[1]]
+        else:
+            plan, value, notes = probe(1.0)
+        return plan, dict(
+            notes,
+            metric=self.guard.metric,
+            metric_before=self.guard.baseline,
+            metric_after=value,
+            max_metric_drop=self.guard.max_drop,
+            guard_evaluations=len(tried),
+        )

@@ -121,14 +121,21 @@ def test_metric_guard_keeps_accuracy_within_the_margin():
         assert acc == pytest.approx(report.attrs["metric_after"])
         assert 1.0 - acc <= drop + 1e-9
         assert small.count_params() == report.attrs["params_after"]
-    # A looser guard never gives a bigger model here.
-    sizes = [
-        linprune.apply(
-            model, x, max_metric_drop=d, eval_data=(x_eval, y_eval), verbose=0
-        )[0].count_params()
-        for d in (0.0, 0.5)
-    ]
-    assert sizes[1] <= sizes[0]
+    # A looser guard never gives a bigger model here (the guard over
+    # thresholds, for folding alone, too).
+    for remove in ("auto", False):
+        sizes = [
+            linprune.apply(
+                model,
+                x,
+                max_metric_drop=d,
+                eval_data=(x_eval, y_eval),
+                remove_inactive=remove,
+                verbose=0,
+            )[0].count_params()
+            for d in (0.0, 0.5)
+        ]
+        assert sizes[1] <= sizes[0]
 
 
 def test_metric_guard_with_a_loss_metric():
@@ -281,3 +288,22 @@ def test_a_score_chooses_among_the_mixes_and_says_so():
     best = max(p.decisions["d1"].keep.size for p in scored)
     assert plan.decisions["d1"].keep.size == best
     assert notes["target_mix"] in policies.MIXES and plan.params <= budget
+
+
+def test_a_size_guard_returns_the_smallest_budget_that_meets_the_guard():
+    spec = chain_spec([100, 64, 64, 50])
+    rates = spread_rates(spec, seed=3)
+    total = spec.total_params
+    judged = []
+
+    def metric(plan):  # a made-up metric: the share of parameters kept
+        judged.append(plan)
+        return plan.params / total
+
+    guard = policies.MetricGuard(0.4, "share", False, 1.0, metric)
+    sized = policies.SizeGuard(guard, policies.MIXES, lambda plan: -plan.params)
+    plan, notes = sized.plan(spec, rates, remove_inactive=True)
+    assert 0.6 <= plan.params / total <= 0.6 + 0.01  # 8 halvings of the budget
+    assert notes["metric_after"] == plan.params / total
+    assert notes["guard_evaluations"] == len(judged) <= 8
+    assert {"target_candidates", "target_mix"} <= set(notes)
