@@ -200,8 +200,13 @@ def apply(
         max_metric_drop: Accuracy guard: return the smallest model whose
             `metric` on `eval_data` is worse than the original's by at most
             this much (absolute; for losses and errors "worse" is
-            higher). The distinct thresholds are bisected; the report
-            records the metric before and after.
+            higher), measured after the recovery steps asked for (`refit`,
+            `finetune`). With `remove_inactive="auto"` the size budget is
+            bisected (8 halvings), each probe a size target comparing the
+            mixes on `eval_data` (up to five rebuilds, refits and
+            evaluations per probe); otherwise the distinct thresholds are
+            bisected. The report records the metric before and after and
+            `attrs["guard_evaluations"]`.
         eval_data: `(x, y)` or `(x, y, sample_weight)` (or a dataset) for
             the guard, or for a size target to compare plans on.
         metric: Metric name for the guard and a target's `eval_data`
