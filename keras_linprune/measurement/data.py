@@ -188,11 +188,21 @@ class Calibration:
 
     # PyDataset -------------------------------------------------------------
     def _init_pydataset(self, ds):
-        n = ds.num_batches
+        n = _pydataset_batches(ds)
         if n == 0:
             raise ValueError(
                 "Expected a non-empty calibration PyDataset. "
                 "Received: a PyDataset with 0 batches"
+            )
+        if n is None and self._steps is None:
+            # Keras' `fit` treats it as infinite too (it needs
+            # `steps_per_epoch`); reading until an IndexError could loop
+            # forever.
+            raise ValueError(
+                "Expected a PyDataset with `__len__` (or `num_batches`), or "
+                "`steps=` to bound the pass (as `model.fit` needs "
+                "`steps_per_epoch`). Received: a PyDataset whose number of "
+                f"batches is unknown ({type(ds).__name__})"
             )
         first = keras.utils.unpack_x_y_sample_weight(ds[0])[0]
         for a, t, name in zip(self._align(first), self._inputs, self.names):
@@ -239,6 +249,16 @@ def _dataset_batches(ds, steps):
             "(e.g. from `.repeat()`)"
         )
     return cardinality if cardinality > 0 else None
+
+
+def _pydataset_batches(ds):
+    """Number of batches of a PyDataset (`None`: unknown): its
+    `num_batches`, else its `len` (Keras raises `NotImplementedError` when
+    it has neither)."""
+    try:
+        return ds.num_batches
+    except NotImplementedError:
+        return len(ds) if hasattr(ds, "__len__") else None
 
 
 def _as_input(array, tensor):

@@ -56,6 +56,26 @@ def test_infinite_dataset_needs_steps(model):
     assert stats.rows == 80
 
 
+class Endless(keras.utils.PyDataset):
+    """A PyDataset without `__len__` whose batches never run out (issue 20:
+    `measure` read it forever)."""
+
+    def __init__(self, x):
+        super().__init__()
+        self.x = x
+
+    def __getitem__(self, i):
+        return self.x[:16]
+
+
+def test_a_pydataset_of_unknown_length_needs_steps(model):
+    endless = Endless(f.data())
+    with pytest.raises(ValueError, match="number of\s+batches is unknown"):
+        linprune.measure(model, endless, verbose=0)
+    stats = linprune.measure(model, endless, steps=3, verbose=0)
+    assert stats.rows == 48
+
+
 def test_steps_bounds_every_container(model):
     for kind, data in containers(f.data()).items():
         stats = linprune.measure(model, data, steps=2, batch_size=32, verbose=0)
