@@ -20,7 +20,8 @@ import numpy as np
 
 from keras_linprune.core.spec import GraphSpec
 from keras_linprune.graph.model_checks import check_backend
-from keras_linprune.measurement.data import in_memory, is_dataframe
+from keras_linprune.graph.nodes import functional_graph
+from keras_linprune.measurement.data import Calibration, in_memory, is_dataframe
 from keras_linprune.measurement.stats import ActivationStats
 from keras_linprune.plan.decisions import LAYER_THRESHOLD_STRINGS
 
@@ -399,6 +400,7 @@ def check_metrics(model: keras.Model, eval_data: Any, metrics: Any) -> list[Any]
         )
     if eval_data is None:
         return None
+    _check_eval_inputs(model, eval_data)
     if metrics is None:
         if not model.compiled:
             raise ValueError(
@@ -420,6 +422,20 @@ def check_metrics(model: keras.Model, eval_data: Any, metrics: Any) -> list[Any]
                 f" Received: metric {m!r}"
             ) from None
     return out
+
+
+def _check_eval_inputs(model: keras.Model, eval_data: Any) -> None:
+    """Raises when `eval_data`'s inputs (arrays) do not fit the model's
+    inputs, as calibration data would be refused (shape, dtype, NaN), so
+    that the error comes before any work instead of from inside Keras."""
+    x = eval_data[0] if isinstance(eval_data, tuple) else eval_data
+    if not in_memory(x):
+        return  # a dataset: checked as it streams
+    try:
+        Calibration(x, functional_graph(model))
+    except (TypeError, ValueError) as error:
+        message = str(error).replace("Calibration data", "`eval_data`")
+        raise type(error)(f"`eval_data` does not fit the model: {message}") from None
 
 
 def check_thresholds(thresholds: Any) -> list[float]:

@@ -39,6 +39,12 @@ def functional_graph(model):
     check_model(model)
     if isinstance(model, keras.Sequential):
         fn = internals.sequential_graph(model)
+        if fn is None and not model.layers:
+            raise ValueError(
+                "Expected a model with at least one layer: there is nothing to "
+                f"compress. Received: Sequential model {model.name!r} with no "
+                "layers (only an Input)"
+            )
         if fn is None:
             raise ValueError(
                 "The Sequential model is not built, so its graph is unknown. "

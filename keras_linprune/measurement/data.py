@@ -114,8 +114,9 @@ class Calibration:
                 "Expected calibration data with at least one row. Received: 0 rows"
             )
         bs = self._batch_size
-        for a, name in zip(arrays, self.names):
+        for a, t, name in zip(arrays, self._inputs, self.names):
             _check_finite_array(a, name, bs)
+            _check_range(a, t, name, bs)
         self.num_batches = math.ceil(self.rows / bs)
 
         def iterate():
@@ -306,6 +307,30 @@ def _check_finite_array(array, name, chunk):
         raise ValueError(
             f"Calibration data for input '{name}' contains NaN or Inf. "
             f"Received: {bad} non-finite values"
+        )
+
+
+def _check_range(array, tensor, name, chunk):
+    """Raises if finite float values would overflow the input's narrower
+    float dtype (float64 data beyond float32's range would become Inf), in
+    chunks."""
+    dtype = np.dtype(keras.backend.standardize_dtype(tensor.dtype))
+    if (
+        array.dtype.kind != "f"
+        or dtype.kind != "f"
+        or dtype.itemsize >= array.dtype.itemsize
+    ):
+        return
+    limit = float(np.finfo(dtype).max)
+    largest = 0.0
+    for start in range(0, array.shape[0], chunk):
+        part = np.abs(array[start : start + chunk])
+        largest = max(largest, float(part.max(initial=0.0)))
+    if largest > limit:
+        raise ValueError(
+            f"Expected calibration data for input '{name}' within the range of "
+            f"its dtype {dtype.name} (largest finite value {limit:.3g}). "
+            f"Received: a value of magnitude {largest:.3g}"
         )
 
 

@@ -179,3 +179,36 @@ def test_huge_but_finite_activations_are_refused_as_overflowing():
     layer.set_weights([np.abs(kernel) * 1e36, np.abs(bias)])
     with pytest.raises(ValueError, match="overflow float32.*site"):
         linprune.measure(model, x, verbose=0)
+
+
+def test_float64_values_beyond_float32_are_not_called_nan():
+    """Issue 20: a finite 1e39 in float64 data would overflow the float32
+    input; the message says so instead of "NaN or Inf"."""
+    model = f.mlp()
+    x = f.data().astype("float64")
+    x[3, 2] = -1e39
+    with pytest.raises(
+        ValueError, match=r"within the range of its dtype float32.*1e\+39"
+    ):
+        linprune.apply(model, x, verbose=0)
+
+
+def test_eval_data_of_the_wrong_shape_fails_before_measuring(model, monkeypatch):
+    from keras_linprune.measurement import counting
+
+    def never(*args, **kwargs):
+        raise AssertionError("measured before checking eval_data")
+
+    monkeypatch.setattr(counting, "count_sites", never)
+    x = f.data()
+    wrong = (np.zeros((10, x.shape[1] + 1), "float32"), np.zeros(10))
+    with pytest.raises(
+        ValueError, match=r"`eval_data` does not fit the model.*\(10, 7\)"
+    ):
+        linprune.apply(model, x, max_metric_drop=0.1, eval_data=wrong, verbose=0)
+
+
+def test_a_sequential_of_only_an_input_is_called_empty():
+    empty = keras.Sequential([keras.Input((6,))])
+    with pytest.raises(ValueError, match="at least one layer.*no layers"):
+        linprune.apply(empty, np.zeros((4, 6), "float32"))

@@ -70,7 +70,7 @@ class Endless(keras.utils.PyDataset):
 
 def test_a_pydataset_of_unknown_length_needs_steps(model):
     endless = Endless(f.data())
-    with pytest.raises(ValueError, match="number of\s+batches is unknown"):
+    with pytest.raises(ValueError, match=r"number of\s+batches is unknown"):
         linprune.measure(model, endless, verbose=0)
     stats = linprune.measure(model, endless, steps=3, verbose=0)
     assert stats.rows == 48
