@@ -173,3 +173,10 @@ def zero_initialized(layers):
     finally:
         for layer, name, value in saved:
             setattr(layer, name, value)
+
+
+def rename_tensor(tensor, name):
+    """Gives a symbolic `KerasTensor` the name `name` (Keras names an
+    `Input`'s tensor after its layer, or `keras_tensor_<n>` when unnamed;
+    the name is a plain attribute, read by exports for signature keys)."""
+    tensor.name = name

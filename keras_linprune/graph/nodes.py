@@ -96,6 +96,7 @@ def as_sequential(model):
     first = model.inputs[0]
     source, _, _ = internals.tensor_history(first)
     start = keras.Input(batch_shape=first.shape, dtype=first.dtype, name=source.name)
+    internals.rename_tensor(start, first.name)  # the serving signature's key
     return keras.Sequential([start, *layers], name=model.name)
 
 
@@ -120,7 +121,11 @@ def tensor_key(tensor, call=0):
 
 
 def new_inputs(fn):
-    """Fresh `keras.Input`s like `fn`'s, named after its input layers.
+    """Fresh `keras.Input`s like `fn`'s: their input layers named like
+    `fn`'s, the tensors too (an unnamed `keras.Input` has a layer
+    `input_layer` and a tensor `keras_tensor`; exports name the serving
+    signature's inputs after the tensors, so a TF Serving request to the
+    original fits the compressed model).
 
     Returns:
         `{id(original input): new input}`.
@@ -128,9 +133,11 @@ def new_inputs(fn):
     tensors = {}
     for t in fn.inputs:
         layer, _, _ = internals.tensor_history(t)
-        tensors[id(t)] = keras.Input(
+        new = keras.Input(
             batch_shape=t.shape, dtype=t.dtype, sparse=t.sparse, name=layer.name
         )
+        internals.rename_tensor(new, t.name)
+        tensors[id(t)] = new
     return tensors
 
 

@@ -138,3 +138,67 @@ def test_zero_initialized_restores_the_initializers_on_error():
     except RuntimeError:
         pass
     assert isinstance(layer.kernel_initializer, keras.initializers.HeNormal)
+
+
+def unnamed_models():
+    """Issue 20: models whose inputs have no name (tensor `keras_tensor_<n>`,
+    layer `input_layer_<n>`): Functional, Sequential, and a Functional
+    around a nested Sequential."""
+    keras.utils.set_random_seed(0)
+    x = keras.Input((6,))
+    h = keras.layers.Dense(16, activation="relu")(x)
+    functional = keras.Model(x, keras.layers.Dense(3)(h))
+    sequential = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(3),
+        ]
+    )
+    inner = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3),
+        ]
+    )
+    y = keras.Input((6,))
+    nested = keras.Model(y, inner(keras.layers.Dense(16, activation="relu")(y)))
+    return {"functional": functional, "sequential": sequential, "nested": nested}
+
+
+def serve(path, body):
+    """What TF Serving does with a REST `{"inputs": {...}}` body: call the
+    `serving_default` signature with its keys."""
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    inputs = {k: tf.constant(v, tf.float32) for k, v in body["inputs"].items()}
+    return fn(**inputs)
+
+
+def test_a_request_to_the_original_is_served_by_the_compressed_export(tmp_path):
+    x = f.data()
+    for kind, model in unnamed_models().items():
+        f.pin(model)  # neurons always off, linear or on: they fold or go
+        small, report = linprune.apply(model, x, verbose=0)
+        assert small.count_params() < model.count_params(), kind
+        assert [t.name for t in small.inputs] == [t.name for t in model.inputs], kind
+        original, compressed = tmp_path / f"{kind}_original", tmp_path / f"{kind}_small"
+        model.export(str(original), verbose=False)
+        small.export(str(compressed), verbose=False)
+        key = model.inputs[0].name  # the request names the original's input
+        body = {"inputs": {key: x[:4].tolist()}}
+        want, got = serve(str(original), body), serve(str(compressed), body)
+        assert sorted(want) == sorted(got), kind
+        for name in want:
+            f.assert_close(got[name].numpy(), want[name].numpy(), atol=1e-5)
+
+
+def test_tflite_input_names_equal_the_originals():
+    model = unnamed_models()["functional"]
+    small, _ = linprune.apply(model, f.data(), verbose=0)
+    names = []
+    for m in (model, small):
+        converter = tf.lite.TFLiteConverter.from_keras_model(m)
+        interpreter = tf.lite.Interpreter(model_content=converter.convert())
+        names.append([d["name"] for d in interpreter.get_input_details()])
+    assert names[0] == names[1]
