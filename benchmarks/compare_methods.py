@@ -20,7 +20,9 @@ rows, every metric on a test split they never saw) and each size in
   training rows;
 * on `ORDER_MODELS` at 25 % and 10 %: activation pruning then an exact
   fold, an exact fold then activation pruning, and the default call (both
-  in one plan).
+  in one plan);
+* on `HEAD_TO_HEAD` (the CNN at 25 %, the 2.8M MLP at 5 %): the default
+  call and L1 pruning, each fine-tuned with `SEEDS` seeds.
 
 Every fine-tune is the same call with the same budget (`--epochs`,
 learning rate 1e-3, labels mixed in at weight 0.5). Prints, per model, the
@@ -54,6 +56,10 @@ from keras_linprune.baselines.svd import factorize_dense  # noqa: E402
 SIZES = (0.5, 0.35, 0.25, 0.2, 0.15, 0.12, 0.1, 0.07, 0.05)
 #: The models of the order study (`order_study`).
 ORDER_MODELS = ("mlp_2.8m", "cnn")
+#: Where linprune and L1 pruning are compared over several fine-tune seeds
+#: (`head_to_head`): model -> size.
+HEAD_TO_HEAD = {"cnn": 0.25, "mlp_2.8m": 0.05}
+SEEDS = 5
 FIGURE = pathlib.Path(__file__).parent.parent / "docs" / "img" / "compare_methods.png"
 
 
@@ -151,7 +157,8 @@ def score(model, x, y, metric):
 # -- methods ---------------------------------------------------------------
 
 
-def tune(small, model, x_tr, y_tr, epochs):
+def tune(small, model, x_tr, y_tr, epochs, seed=0):
+    keras.utils.set_random_seed(seed)
     tuned, _ = linprune.finetune(
         small,
         model,
@@ -239,6 +246,33 @@ def order_study(model, x_tr, x_te, y_te, metric, total):
     return rows
 
 
+def head_to_head(model, x_tr, y_tr, x_te, y_te, metric, budget, epochs):
+    """The default call and L1 pruning at one size, each fine-tuned with
+    `SEEDS` seeds (the fine-tune's shuffling and split): a single run's
+    difference of one or two test rows is noise."""
+    ours = _linprune(model, x_tr, budget, "auto")
+    if ours is None:
+        return []
+    l1, _ = prune_by_magnitude(model, target_params=ours.count_params())
+    rows = []
+    for label, small in (("default + finetune", ours), ("L1 magnitude + finetune", l1)):
+        values = [
+            score(tune(small, model, x_tr, y_tr, epochs, seed), x_te, y_te, metric)
+            for seed in range(SEEDS)
+        ]
+        rows.append(
+            dict(
+                method=label,
+                params=small.count_params(),
+                ratio=small.count_params() / model.count_params(),
+                values=values,
+                mean=float(np.mean(values)),
+                std=float(np.std(values)),
+            )
+        )
+    return rows
+
+
 def _linprune(model, x, budget, refit, **options):
     try:
         small, _ = linprune.apply(
@@ -288,9 +322,19 @@ def run_model(name, epochs):
     order = []
     if name in ORDER_MODELS:
         order = order_study(model, x_tr, x_te, y_te, metric, total)
+    seeds = []
+    if name in HEAD_TO_HEAD:
+        budget = int(HEAD_TO_HEAD[name] * total)
+        seeds = head_to_head(model, x_tr, y_tr, x_te, y_te, metric, budget, epochs)
     print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
     return dict(
-        model=name, metric=metric, params=total, original=base, rows=rows, order=order
+        model=name,
+        metric=metric,
+        params=total,
+        original=base,
+        rows=rows,
+        order=order,
+        seeds=seeds,
     )
 
 
@@ -421,7 +465,27 @@ def markdown(results):
             )
         lines.append("")
         lines += _order_table(result)
+        lines += _seeds_table(result)
     return "\n".join(lines)
+
+
+def _seeds_table(result):
+    if not result.get("seeds"):
+        return []
+    lines = [
+        f"Over {SEEDS} fine-tune seeds, {result['model']} at "
+        f"{HEAD_TO_HEAD[result['model']]:.0%}:",
+        "",
+        "| method | parameters | mean | std | runs |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for row in result["seeds"]:
+        runs = ", ".join(f"{v:.4f}" for v in row["values"])
+        lines.append(
+            f"| {row['method']} | {row['params']:,} ({row['ratio']:.1%}) | "
+            f"{row['mean']:.4f} | {row['std']:.4f} | {runs} |"
+        )
+    return [*lines, ""]
 
 
 def _order_table(result):
