@@ -8,12 +8,23 @@
 # CPU runtime in about a minute.
 
 # %%
-# On Colab, install keras_linprune from its repository (elsewhere: install it in
-# your environment first, e.g. `pip install -e ".[cpu,plot]"` in a clone).
+# Installs keras_linprune unless this environment has it (on Colab, say): from
+# the checkout this notebook sits in, else from $KERAS_LINPRUNE_SOURCE (a wheel
+# or a source folder, see the README's "Tutorials"), else from the repository.
+import importlib.util
+import os
+import pathlib
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
+if importlib.util.find_spec("keras_linprune") is None:
+    source = os.environ.get("KERAS_LINPRUNE_SOURCE")
+    checkout = pathlib.Path.cwd().parent
+    if source is None and (checkout / "setup.py").exists():
+        source = str(checkout)
+    if source is not None and pathlib.Path(source).exists():
+        source = pathlib.Path(source).resolve().as_uri()
+    source = source or "git+https://github.com/keras-linprune/keras_linprune"
     subprocess.run(
         [
             sys.executable,
@@ -21,11 +32,11 @@ if "google.colab" in sys.modules:
             "pip",
             "install",
             "-q",
-            "keras_linprune[plot] @ "
-            "git+https://github.com/keras-linprune/keras_linprune",
+            f"keras_linprune[plot] @ {source}",
         ],
         check=True,
     )
+    importlib.invalidate_caches()
 
 # %%
 import keras
