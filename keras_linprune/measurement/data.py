@@ -314,12 +314,11 @@ def _check_range(array, tensor, name, chunk):
     """Raises if finite float values would overflow the input's narrower
     float dtype (float64 data beyond float32's range would become Inf), in
     chunks."""
-    dtype = np.dtype(keras.backend.standardize_dtype(tensor.dtype))
-    if (
-        array.dtype.kind != "f"
-        or dtype.kind != "f"
-        or dtype.itemsize >= array.dtype.itemsize
-    ):
+    input_dtype = keras.backend.standardize_dtype(tensor.dtype)
+    if array.dtype.kind != "f" or input_dtype not in ("float16", "float32"):
+        return  # bfloat16 has float32's range; strings, ints: not floats
+    dtype = np.dtype(input_dtype)
+    if dtype.itemsize >= array.dtype.itemsize:
         return
     limit = float(np.finfo(dtype).max)
     largest = 0.0
