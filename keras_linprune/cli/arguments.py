@@ -96,6 +96,18 @@ def add_plan_options(parser):
         action="store_true",
         help="keep never-active neurons (prototype behaviour)",
     )
+    parser.add_argument(
+        "--remove-inactive",
+        choices=tuple(REMOVE_INACTIVE),
+        default="auto",
+        help="also remove rarely active neurons: auto (default: a size target "
+        "compares mixes of folding and removal on held-out --data rows), yes "
+        "(at the fold threshold), no",
+    )
+
+
+#: --remove-inactive values -> `apply(remove_inactive=...)`.
+REMOVE_INACTIVE = {"auto": "auto", "yes": True, "no": False}
 
 
 def plan_options(args):
@@ -105,6 +117,7 @@ def plan_options(args):
         shortcut=args.shortcut,
         objective=args.objective,
         remove_dead=not args.no_remove_dead,
+        remove_inactive=REMOVE_INACTIVE[args.remove_inactive],
     )
 
 

@@ -52,6 +52,14 @@ def add_parser(sub):
         "model's values; 2 + 2n passes over --data), per-site (--refit "
         "alone: one pass, or none from --stats with moments), none",
     )
+    parser.add_argument(
+        "--finetune",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="epochs of distillation fine-tuning on --data after the rebuild "
+        "(default 0: none)",
+    )
     arguments.add_batch_size(parser)
     export.add_export_arguments(parser)
     arguments.add_json(parser)
@@ -82,6 +90,7 @@ def run(args):
         target_size=args.target_size,
         target_params=args.target_params,
         refit=REFIT[args.refit],
+        finetune=args.finetune,
         **arguments.library_options(args),
     )
     staged = {"model": args.out, "report": args.report, "plot": args.plot}

@@ -39,7 +39,31 @@ def test_library_options_silence_the_progress_bar_for_json():
         shortcut="auto",
         objective="params",
         no_remove_dead=True,
+        remove_inactive="no",
     )
     options = arguments.library_options(args)
     assert options["verbose"] == 0 and options["batch_size"] == 64
-    assert options["remove_dead"] is False
+    assert options["remove_dead"] is False and options["remove_inactive"] is False
+
+
+def test_remove_inactive_and_finetune_reach_apply(tmp_path, capsys):
+    """`compress --remove-inactive yes --finetune 1`: the report says both."""
+    import json
+
+    import keras
+    import numpy as np
+
+    from keras_linprune import cli
+    from tests import factories as f
+
+    model = f.shape_biases(f.mlp())
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", f.data())
+    out = tmp_path / "small.keras"
+    argv = ["compress", str(tmp_path / "m.keras"), "--data", str(tmp_path / "x.npy")]
+    argv += ["--out", str(out), "--threshold", "0.8", "--remove-inactive", "yes"]
+    argv += ["--finetune", "1", "--json"]
+    assert cli.main(argv) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    assert totals["remove_inactive"] is True and totals["finetune_epochs"] >= 1
+    assert keras.saving.load_model(out).count_params() < model.count_params()
