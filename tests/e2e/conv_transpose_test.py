@@ -174,3 +174,55 @@ def test_certified_bounds_hold_through_a_transposed_conv():
     y = keras.Model(fn.inputs, layer.output).predict(x, verbose=0)
     assert np.all(y >= low - 1e-4) and np.all(y <= high + 1e-4)
     assert np.all(np.isfinite(low))
+
+
+def unet(skip_pool=False):
+    """Issue 20's U-Net: Conv2DTranspose(relu) outputs concatenated with the
+    encoder's skip (read directly, and through MaxPooling by the encoder's
+    next conv)."""
+    keras.utils.set_random_seed(0)
+    x = keras.Input((16, 16, 3))
+    c1 = L.Conv2D(8, 3, padding="same", activation="relu", name="c1")(x)
+    c2 = L.Conv2D(16, 3, padding="same", activation="relu", name="c2")(
+        L.MaxPooling2D()(c1)
+    )
+    u1 = L.Conv2DTranspose(27, 2, strides=2, activation="relu", name="p")(c2)
+    c3 = L.Conv2D(8, 3, padding="same", activation="relu", name="c3")(
+        L.Concatenate()([u1, c1])
+    )
+    model = keras.Model(x, L.Conv2D(1, 1, name="head")(c3))
+    return pin_producer(model)
+
+
+def test_a_unet_with_transposed_convs_into_skip_concatenates_compresses():
+    """It crashed with "Inputs have incompatible shapes (16, 16, 27) and
+    (8, 8, 27)": the skip's key named the pooled tensor for every reader."""
+    model, x = unet(), f.images(32, (16, 16, 3))
+    small, report = f.compress_exact(model, x)
+    f.assert_close(small(x, training=False), model(x, training=False))
+    assert report.set_index("site").loc["p"].dead > 0
+    lossy, _ = linprune.apply(model, x, threshold=0.5, verbose=0)
+    f.assert_close(lossy.predict(x, verbose=0), lossy(x, training=False), atol=1e-5)
+    assert lossy.count_params() <= small.count_params() < model.count_params()
+
+
+def test_a_source_read_directly_and_through_pooling_blocks_the_fold():
+    """c1 reaches `head`'s Concatenate directly and `p` through a stride-1
+    MaxPooling; folding `p` into `head` would bring a term keyed `c1` for the
+    pooled tensor beside `head`'s own `c1` part (same shape: it would be
+    summed silently into the wrong kernel). The fold is refused instead."""
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8, 8, 3))
+    c1 = L.Conv2D(6, 1, activation="relu", name="c1")(x)
+    pooled = L.MaxPooling2D(3, strides=1, padding="same")(c1)
+    p = L.Conv2D(5, 1, activation="relu", name="p")(pooled)
+    model = keras.Model(x, L.Conv2D(2, 1, name="head")(L.Concatenate()([p, c1])))
+    layer = model.get_layer("p")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel * 0.01, np.full_like(bias, 5.0)])  # always linear
+    images = f.images(32, (8, 8, 3))
+    small, report = f.compress_exact(model, images, layer_threshold=0)
+    f.assert_close(small(images, training=False), model(images, training=False))
+    row = report.set_index("site").loc["p"]
+    assert not row.folded
+    assert "'c1' reaches a consumer both directly and through pooling" in row.reason

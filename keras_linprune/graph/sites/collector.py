@@ -156,14 +156,20 @@ class SiteCollector:
         return names
 
     def _inherit(self, consumer_id, producer_id, key, reads):
-        """A consumer's environment: its own, the producer's (shortcuts
-        from the producer's sources land in it), and the site's key.
-        Applied in site order by `finalize`, once every key is known."""
-        self.env[consumer_id] = {
-            **self.env.get(consumer_id, {}),
-            **self.env[producer_id],
-            key: reads,
-        }
+        """A consumer's environment: the producer's (shortcuts from the
+        producer's sources land in it), its own, and the site's key.
+        Applied in site order by `finalize`, once every key is known.
+
+        Returns the keys that name another tensor in the consumer's own
+        environment than in the producer's (a site's activation read
+        directly by one and through pooling by the other, as in a U-Net's
+        skip `Concatenate`): the consumer keeps its own, and the producer's
+        folds must not bring it the other."""
+        own = self.env.get(consumer_id, {})
+        theirs = self.env[producer_id]
+        clashes = [k for k, t in theirs.items() if k in own and own[k] is not t]
+        self.env[consumer_id] = {**theirs, **own, key: reads}
+        return clashes
 
     def add_linear(
         self, nodes, source=None, pre_norms=(), post_norms=(), positions_of=None
@@ -263,14 +269,32 @@ class SiteCollector:
             )
             self.env[id(node)] = {**env, **self.env.get(id(node), {})}
             self.bypassed.add(concat.operation.name)
+        blocked = {}
         for inheritance in self.inherited:  # in site order: chains compose
-            self._inherit(*inheritance)
+            clashes = self._inherit(*inheritance)
+            if clashes:
+                blocked.setdefault(inheritance[2], clashes[0])
+        self.sites = [_blocked(site, blocked.get(site.name)) for site in self.sites]
 
 
 def sum_known(values):
     """The sum of `values`, or `None` if one is `None`."""
     values = list(values)
     return None if any(v is None for v in values) else sum(values)
+
+
+def _blocked(site, clash):
+    """`site` with its linear folds blocked when one of its producer's
+    sources, `clash`, reaches a consumer by two paths (`_inherit`)."""
+    if clash is None or site.linear_block:
+        return site
+    return dataclasses.replace(
+        site,
+        linear_block=(
+            f"'{clash}' reaches a consumer both directly and through pooling "
+            "or padding: only constant channels are removed"
+        ),
+    )
 
 
 def _linear_block(consumers, via, readers=()):
