@@ -1,12 +1,14 @@
 """Random functional graphs, for property tests and robustness benchmarks.
 
 `random_model(seed, layers, kind)` builds a reproducible functional model
-from a seed: Dense (`kind="vector"`) or Conv2D (`kind="image"`) producers with
-every supported activation (inline or as a layer, with BatchNormalization
+from a seed: Dense (`kind="vector"`) or Conv2D / Conv2DTranspose
+(`kind="image"`) producers with every supported activation (inline or as a layer, with BatchNormalization
 before it sometimes), `Add` and `Concatenate` merges, pooling, dropout and
 operations that are not layers (`x * c + d`). Biases are drawn so that some
 neurons are always active, some never and some mixed, so folds happen.
-Image models end with global average pooling or `Flatten` into the Dense
+A pooled activation is sometimes offered unpooled too (a U-Net's skip, read
+directly by one layer and through pooling by another), and the head
+sometimes reads a merge of two tensors. Image models end with global average pooling or `Flatten` into the Dense
 head; some are nested as a submodel between an outer producer and head.
 
 Example:
@@ -48,12 +50,15 @@ def _producer(rng, kind, width):
         layer = L.Dense(width, activation=inline)
     else:
         size = int(rng.choice([1, 3]))
-        layer = L.Conv2D(width, size, padding="same", activation=inline)
+        conv = L.Conv2DTranspose if rng.random() < 0.2 else L.Conv2D
+        layer = conv(width, size, padding="same", activation=inline)
     return layer, inline
 
 
 def _block(rng, kind, h):
-    """One producer, possibly with normalization and an activation layer."""
+    """One producer, possibly with normalization and an activation layer;
+    returns the tensors later steps may read (an image block pooled at the
+    end also offers its activation unpooled, a U-Net's skip)."""
     width = int(rng.choice([4, 6, 8, 12]))
     layer, inline = _producer(rng, kind, width)
     h = layer(h)
@@ -64,8 +69,9 @@ def _block(rng, kind, h):
     if rng.random() < 0.2:
         h = L.Dropout(0.3)(h)
     if kind == "image" and rng.random() < 0.2:
-        h = L.MaxPooling2D(2, strides=1, padding="same")(h)
-    return h
+        pooled = L.MaxPooling2D(2, strides=1, padding="same")(h)
+        return [pooled, h] if rng.random() < 0.5 else [pooled]
+    return [h]
 
 
 def _merge(rng, pool):
@@ -95,13 +101,13 @@ def random_model(seed, layers=4, kind="vector"):
     for _ in range(layers):
         step = rng.random()
         if step < 0.6 or len(pool) < 2:
-            pool.append(_block(rng, kind, pool[int(rng.integers(len(pool)))]))
+            pool.extend(_block(rng, kind, pool[int(rng.integers(len(pool)))]))
         elif step < 0.85:
             pool.append(_merge(rng, pool))
         else:
             h = pool[int(rng.integers(len(pool)))]
             pool.append(h * float(rng.choice([0.5, 2.0])) + 1.0)
-    h = pool[-1]
+    h = pool[-1] if len(pool) < 3 or rng.random() < 0.7 else _merge(rng, pool[1:])
     if kind == "image":
         head = L.Flatten() if rng.random() < 0.4 else L.GlobalAveragePooling2D()
         h = head(h)
