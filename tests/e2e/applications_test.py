@@ -21,6 +21,11 @@ FAMILIES = {
     "MobileNet": (A.MobileNet, 32, dict(alpha=0.25)),
     "MobileNetV2": (A.MobileNetV2, 32, dict(alpha=0.35)),
     "MobileNetV3Small": (A.MobileNetV3Small, 32, dict(include_preprocessing=False)),
+    "MobileNetV3Large": (
+        A.MobileNetV3Large,
+        32,
+        dict(include_preprocessing=False, minimalistic=True),
+    ),
     "NASNetMobile": (A.NASNetMobile, 32, {}),
     "ResNet50": (A.ResNet50, 32, {}),
     "ResNet50V2": (A.ResNet50V2, 32, {}),
@@ -116,3 +121,19 @@ def test_transfer_learning_base_stays_nested_and_frozen(tmp_path):
     small.save(path)
     loaded = keras.saving.load_model(path)
     f.assert_close(loaded.predict(x, verbose=0), small.predict(x, verbose=0), atol=0)
+
+
+@pytest.mark.slow
+def test_statistics_fit_the_model_they_were_measured_on():
+    """Issue 20: ConvNeXt's LayerScale weights are created without a name;
+    the analysis' copies numbered them anew (`variable_18`, `variable_36`),
+    so `apply(model, measure(model, x))` said the stats were measured on
+    another model."""
+    import keras_linprune as linprune
+
+    model = A.ConvNeXtTiny(weights=None, input_shape=(32, 32, 3), include_top=False)
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    stats = linprune.measure(model, x, verbose=0)
+    small, report = linprune.apply(model, stats, verbose=0)
+    assert report.attrs["params_after"] == small.count_params()
+    f.assert_close(small(x, training=False), model(x, training=False), atol=1e-4)
