@@ -2,14 +2,15 @@
 
 `random_model(seed, layers, kind)` builds a reproducible functional model
 from a seed: Dense (`kind="vector"`) or Conv2D / Conv2DTranspose
-(`kind="image"`) producers with every supported activation (inline or as a layer, with BatchNormalization
-before it sometimes), `Add` and `Concatenate` merges, pooling, dropout and
-operations that are not layers (`x * c + d`). Biases are drawn so that some
-neurons are always active, some never and some mixed, so folds happen.
-A pooled activation is sometimes offered unpooled too (a U-Net's skip, read
-directly by one layer and through pooling by another), and the head
-sometimes reads a merge of two tensors. Image models end with global average pooling or `Flatten` into the Dense
-head; some are nested as a submodel between an outer producer and head.
+(`kind="image"`) producers with every supported activation (inline or as a
+layer, with BatchNormalization before it sometimes), `Add` and `Concatenate`
+merges, pooling, dropout and operations that are not layers (`x * c + d`).
+Biases are drawn so that some neurons are always active, some never and some
+mixed, so folds happen. A pooled activation is sometimes offered unpooled
+too (a U-Net's skip, read directly by one layer and through pooling by
+another), and the head sometimes reads a merge of two tensors. Image models
+end with global average pooling or `Flatten` into the Dense head; some are
+nested as a submodel between an outer producer and head.
 
 Example:
 

@@ -11,11 +11,14 @@ Operations that are not layers (`x + 1.0`, `keras.ops.*` on symbolic
 tensors, mask computations) are re-created from their config too; they hold
 no state.
 
-A layer that cannot be re-created from its config (a custom layer without a
-working `get_config`) is refused by `check_copyable` before any work, with
-how to fix it: sharing it would let training the compressed model change
-the original.
-"""
+A custom layer whose `__init__` takes no `**kwargs` (so that `from_config`
+fails on the base keys `name`, `trainable`, `dtype`) is re-created from the
+config keys its `__init__` names. A layer that cannot be re-created from its
+config (a custom layer without a working `get_config`) is refused by
+`check_copyable` before any work, with how to fix it: sharing it would let
+training the compressed model change the original."""
+
+import inspect
 
 import keras
 
@@ -80,7 +83,16 @@ def fresh_copy(operation, name):
     try:
         config = operation.get_config()
         config["name"] = name
-        return operation.__class__.from_config(config)
+        try:
+            return operation.__class__.from_config(config)
+        except TypeError:
+            # A custom `__init__` without `**kwargs` (keras.io's
+            # `TokenAndPositionEmbedding`) rejects the base keys (`name`,
+            # `trainable`, `dtype`) that `get_config` adds.
+            copy = _from_accepted_keys(operation.__class__, config)
+            if copy is None:
+                raise
+            return copy
     except Exception as e:  # noqa: BLE001 - any failure: cannot re-create
         kind = type(operation).__name__
         raise ValueError(
@@ -92,6 +104,21 @@ def fresh_copy(operation, name):
             f"`@keras.saving.register_keras_serializable()` so that the saved "
             f"model reloads. Received: {type(e).__name__}: {e}"
         ) from None
+
+
+def _from_accepted_keys(cls, config):
+    """`cls` built from the config keys its `__init__` names, then given
+    the config's name, trainability and dtype policy; `None` when its
+    `__init__` takes `**kwargs` (then the keys were not the problem)."""
+    parameters = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    copy = cls(**{k: v for k, v in config.items() if k in parameters})
+    internals.rename_layer(copy, config["name"])
+    copy.trainable = config.get("trainable", copy.trainable)
+    if "dtype" in config and "dtype" not in parameters:
+        copy.dtype_policy = keras.dtype_policies.get(config["dtype"])
+    return copy
 
 
 def check_copyable(fn):

@@ -180,3 +180,9 @@ def rename_tensor(tensor, name):
     `Input`'s tensor after its layer, or `keras_tensor_<n>` when unnamed;
     the name is a plain attribute, read by exports for signature keys)."""
     tensor.name = name
+
+
+def rename_layer(layer, name):
+    """Names an unbuilt layer `name` (for a layer whose `__init__` takes no
+    `name`; its variables, created at build, take their paths from it)."""
+    layer.name = name
