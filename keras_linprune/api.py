@@ -17,6 +17,7 @@ from keras_linprune import options as options_lib
 from keras_linprune import recovery as recovery_lib
 from keras_linprune import report as report_lib
 from keras_linprune.analysis import Analysis, analyse
+from keras_linprune.graph import keras_internals as internals
 from keras_linprune.graph.model_checks import check_model
 from keras_linprune.measurement import certify as certify_lib
 from keras_linprune.measurement import counting, moment_blocks
@@ -95,7 +96,8 @@ def measure(
     )
     checks.check_flag("moments", moments)
     analysis = analyse(model, check_copies=False)  # measure builds no model
-    return _count(analysis, data, opts, moments)
+    with internals.quiet_retracing():
+        return _count(analysis, data, opts, moments)
 
 
 def apply(
@@ -305,8 +307,9 @@ def apply(
     opts.check_against(model, data_or_stats)
     analysis = analyse(model)
     opts.check_analysis(analysis)
-    stats, notes = statistics(analysis, data_or_stats, opts)
-    small, report = compress(analysis, stats, opts, data_or_stats)
+    with internals.quiet_retracing():
+        stats, notes = statistics(analysis, data_or_stats, opts)
+        small, report = compress(analysis, stats, opts, data_or_stats)
     report.attrs.update(notes)
     return small, report
 

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from keras_linprune import checks
+from keras_linprune.graph import keras_internals as internals
 from keras_linprune.graph import nodes, registry
 from keras_linprune.graph.copier import fresh_copy
 from keras_linprune.graph.kinds.linear import DENSE
@@ -106,7 +107,7 @@ def _build(chain, share):
 
 
 def _factorised(layer, rank, h):
-    kernel = keras.ops.convert_to_numpy(layer.kernel).astype(np.float64)
+    kernel = internals.to_numpy(layer.kernel).astype(np.float64)
     u, s, vt = np.linalg.svd(kernel, full_matrices=False)
     down = keras.layers.Dense(rank, use_bias=False, name=f"{layer.name}_down")
     config = layer.get_config()
@@ -116,6 +117,6 @@ def _factorised(layer, rank, h):
     down.set_weights([u[:, :rank].astype("float32")])
     weights = [(s[:rank, None] * vt[:rank]).astype("float32")]
     if layer.use_bias:
-        weights.append(keras.ops.convert_to_numpy(layer.bias))
+        weights.append(internals.to_numpy(layer.bias))
     up.set_weights(weights)
     return h

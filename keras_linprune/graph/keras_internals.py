@@ -11,6 +11,8 @@ Tested with Keras 3.15; the attributes used exist since Keras 3.0.
 """
 
 import contextlib
+import logging
+import warnings
 
 import keras
 import numpy as np
@@ -101,7 +103,7 @@ def copy_state(source, target):
         # Values stored as NumPy copies: on JAX, assigning a variable's own
         # value would share its buffer, which `predict` may donate (delete).
         def __setitem__(self, key, value):
-            super().__setitem__(key, np.array(keras.ops.convert_to_numpy(value)))
+            super().__setitem__(key, np.array(to_numpy(value)))
 
     class MemoryStore(saving_lib.NpzIOStore):
         def __init__(self):
@@ -186,3 +188,44 @@ def rename_layer(layer, name):
     """Names an unbuilt layer `name` (for a layer whose `__init__` takes no
     `name`; its variables, created at build, take their paths from it)."""
     layer.name = name
+
+
+#: NumPy 2 warns when it converts a Keras (or TensorFlow) variable, whose
+#: `__array__` takes no `copy` keyword; the conversion itself is right.
+_COPY_KEYWORD = r"__array__ implementation doesn't accept a copy keyword"
+
+
+def to_numpy(value):
+    """`keras.ops.convert_to_numpy(value)` (a variable or a tensor) without
+    NumPy 2's `DeprecationWarning` about Keras variables' `__array__`, which
+    users would see once per weight."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _COPY_KEYWORD, DeprecationWarning)
+        return keras.ops.convert_to_numpy(value)
+
+
+#: What TensorFlow logs when many `tf.function`s are traced in a row: each
+#: model measured, evaluated or refitted here traces its own, by design.
+_RETRACING = "triggered tf.function retracing"
+
+
+class _DropRetracing:
+    """A `logging` filter dropping TensorFlow's retracing warnings."""
+
+    def filter(self, record):
+        return _RETRACING not in record.getMessage()
+
+
+@contextlib.contextmanager
+def quiet_retracing():
+    """Within it, TensorFlow's "N out of the last N calls ... triggered
+    tf.function retracing" warnings are not logged: compressing several
+    models in one process traces one function per model, which is no
+    mistake of the user's. Other messages pass."""
+    logger = logging.getLogger("tensorflow")
+    drop = _DropRetracing()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)

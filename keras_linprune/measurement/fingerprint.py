@@ -9,8 +9,9 @@ any change to any weight changes the digest (a 2.8M-parameter model is
 import hashlib
 import re
 
-import keras
 import numpy as np
+
+from keras_linprune.graph import keras_internals as internals
 
 #: Keras names a weight created without a name `variable`, numbered per
 #: process (`variable_18`); a copy of the same layer gets another number.
@@ -36,7 +37,7 @@ def fingerprint(fn, spec):
     for site in spec.sites:
         h.update(f"{site.name}|{site.width}|{site.consumers};".encode())
     for w in fn.weights:
-        value = np.ascontiguousarray(keras.ops.convert_to_numpy(w))
+        value = np.ascontiguousarray(internals.to_numpy(w))
         path = _AUTO_NAME.sub("/variable", w.path)  # stable across copies
         h.update(f"{path}|{value.shape}|{value.dtype};".encode())
         h.update(value.reshape(-1).view(np.uint8))  # the buffer, not a copy

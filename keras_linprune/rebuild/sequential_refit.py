@@ -133,7 +133,7 @@ def _predict(model, x):
     """`model`'s outputs on one batch `x` (a list of input arrays), flat,
     as NumPy arrays (an eager call: see the module docstring)."""
     outs = model(internals.pack_inputs(model, x), training=False)
-    return [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(outs)]
+    return [internals.to_numpy(o) for o in keras.tree.flatten(outs)]
 
 
 def _flat_outputs(model, x):
@@ -207,4 +207,4 @@ def _rows_reader(axis):
 
 
 def _patches_reader(kind, layer, taps):
-    return lambda v: keras.ops.convert_to_numpy(kind.feature_rows(layer, v, taps))
+    return lambda v: internals.to_numpy(kind.feature_rows(layer, v, taps))

@@ -6,11 +6,11 @@ cannot fold, gives its interval rule, and narrows its per-channel weights
 (PReLU's slopes) when channels are removed.
 """
 
-import keras
 import numpy as np
 
 from keras_linprune.core.pieces import INF, Activation, Piece, relu_pieces
 from keras_linprune.graph import activations
+from keras_linprune.graph import keras_internals as internals
 from keras_linprune.graph.kinds.base import LayerKind, monotone_bounds
 
 
@@ -77,7 +77,7 @@ class PReLUKind(ActivationKind):
     """`PReLU` with one slope per channel (shared over positions)."""
 
     def describe(self, layer, units, channel_axis=-1):
-        alpha = np.asarray(keras.ops.convert_to_numpy(layer.alpha))
+        alpha = np.asarray(internals.to_numpy(layer.alpha))
         alpha = np.moveaxis(alpha, _weight_axis(channel_axis), -1)
         per_channel = alpha.reshape(-1, alpha.shape[-1])
         if alpha.shape[-1] != units or np.any(per_channel != per_channel[0]):
@@ -98,7 +98,7 @@ class PReLUKind(ActivationKind):
         return [np.take(w, keep, axis=axis) for w in layer.get_weights()]
 
     def interval(self, layer, node, bounds, pre):
-        if np.all(keras.ops.convert_to_numpy(layer.alpha) >= 0):
+        if np.all(internals.to_numpy(layer.alpha) >= 0):
             return monotone_bounds(layer, *bounds[0])
         return None
 

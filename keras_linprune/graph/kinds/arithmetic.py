@@ -26,7 +26,7 @@ def _scalar(value):
     if _is_tensor(value):
         return None
     try:
-        array = np.asarray(keras.ops.convert_to_numpy(value), np.float64)
+        array = np.asarray(internals.to_numpy(value), np.float64)
     except Exception:  # noqa: BLE001 - not a number
         return None
     return float(array) if array.size == 1 else None

@@ -13,6 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_linprune.graph import keras_internals as internals
 from keras_linprune.graph import nodes as nodes_lib
 
 
@@ -92,7 +93,7 @@ def kernel_macs(
 
 def to_numpy(variable: Any) -> np.ndarray:
     """A Keras variable or tensor as a float64 NumPy array."""
-    return np.asarray(keras.ops.convert_to_numpy(variable), np.float64)
+    return np.asarray(internals.to_numpy(variable), np.float64)
 
 
 def monotone_bounds(
