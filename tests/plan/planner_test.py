@@ -315,6 +315,16 @@ def test_every_refusal_reason_says_why_and_what_would_change_it():
         "below layer threshold: 3/6 = 0.5 linear, more than 0.5 needed; "
         "a lower layer_threshold folds it"
     )
+    # "sequential" decides d1 before d2 folds; with d2 folded, d1 would pay.
+    chain = chain_spec([15, 18, 13, 39, 17])
+    linear = {"d0": 8, "d1": 12, "d2": 33}
+    rates = {s.name: rates_with(s.width, linear[s.name]) for s in chain.sites}
+    late = plan_lib.make_plan(chain, rates, layer_threshold="sequential")
+    assert late.decisions["d1"].reason == (
+        "not chosen by layer_threshold='sequential': folding its 12 linear "
+        "neurons would lower the parameter count by 13 given the other folds; "
+        "layer_threshold='optimal' finds it"
+    )
     none = plan_lib.make_plan(one, {"d0": np.full(6, 0.5)}, threshold=0.9)
     assert none.decisions["d0"].reason == (
         "no neuron reaches the threshold: none is linear on at least 0.9 of "
