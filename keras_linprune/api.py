@@ -21,6 +21,7 @@ from keras_linprune.graph import keras_internals as internals
 from keras_linprune.graph.model_checks import check_model
 from keras_linprune.measurement import certify as certify_lib
 from keras_linprune.measurement import counting, moment_blocks
+from keras_linprune.measurement.data import MIN_ROWS
 from keras_linprune.measurement.stats import ActivationStats
 
 
@@ -32,6 +33,7 @@ def measure(
     steps: int | None = None,
     strategy: Any = None,
     moments: bool = False,
+    min_rows: int = MIN_ROWS,
     verbose: str | int = "auto",
 ) -> ActivationStats:
     """Counts how often each neuron of each fold site is active.
@@ -58,6 +60,9 @@ def measure(
             patches; `n` its neurons), see `stats.moments_nbytes`; the
             pass costs about `2 F (F + n)` more operations per output
             position of each producer.
+        min_rows: Fewest calibration rows accepted (default 8): fewer
+            raise a `ValueError` (arrays before the pass, datasets after
+            it). Lower it on purpose, e.g. `min_rows=1`.
         verbose: `"auto"` or 1 shows a progress bar, 0 is silent.
 
     Returns:
@@ -92,7 +97,11 @@ def measure(
     """
     check_model(model)
     opts = options_lib.Options(
-        batch_size=batch_size, steps=steps, strategy=strategy, verbose=verbose
+        batch_size=batch_size,
+        steps=steps,
+        strategy=strategy,
+        min_rows=min_rows,
+        verbose=verbose,
     )
     checks.check_flag("moments", moments)
     analysis = analyse(model, check_copies=False)  # measure builds no model
@@ -124,6 +133,7 @@ def apply(
     batch_size: int | None = None,
     steps: int | None = None,
     strategy: Any = None,
+    min_rows: int = MIN_ROWS,
     verbose: str | int = "auto",
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Compresses `model` by folding linear neurons and removing dead ones.
@@ -256,6 +266,8 @@ def apply(
             required for an infinite dataset.
         strategy: A `tf.distribute.Strategy` to measure (and refit) under
             (default: the one in scope); see `measure`.
+        min_rows: Fewest calibration rows accepted when measuring (default
+            16); see `measure`.
         verbose: Progress bar while measuring: `"auto"`/1 on, 0 off.
 
     Returns:
@@ -302,6 +314,7 @@ def apply(
         batch_size=batch_size,
         steps=steps,
         strategy=strategy,
+        min_rows=min_rows,
         verbose=verbose,
     )
     opts.check_against(model, data_or_stats)
@@ -362,6 +375,7 @@ def _count(analysis, data, opts, moments):
         steps=opts.steps,
         strategy=opts.strategy,
         moments=moment_blocks.for_any_plan(analysis) if moments else None,
+        min_rows=opts.min_rows,
     )
 
 

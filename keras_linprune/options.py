@@ -17,6 +17,7 @@ import keras
 from keras_linprune import checks
 from keras_linprune.analysis import Analysis
 from keras_linprune.graph.model_checks import check_backend
+from keras_linprune.measurement.data import MIN_ROWS
 from keras_linprune.measurement.latency_model import latency_model
 from keras_linprune.plan import policies
 from keras_linprune.plan.costs import LatencyModel
@@ -62,6 +63,7 @@ class Options:
     input_box: Any = None
     batch_size: int | None = None
     steps: int | None = None
+    min_rows: int = MIN_ROWS
     strategy: Any = None
     verbose: Any = "auto"
     #: How shortcuts are computed, settled from `refit` (and, for "auto",
@@ -101,6 +103,9 @@ class Options:
             shortcut=checks.check_choice("shortcut", self.shortcut, SHORTCUT_FORMS),
             objective=checks.check_choice("objective", self.objective, OBJECTIVES),
             batch_size=checks.check_count("batch_size", self.batch_size),
+            min_rows=checks.check_count(
+                "min_rows", self.min_rows, "the fewest calibration rows accepted"
+            ),
             steps=checks.check_count(
                 "steps", self.steps, "the number of batches to read"
             ),

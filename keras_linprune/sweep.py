@@ -20,6 +20,7 @@ from keras_linprune import options as options_lib
 from keras_linprune.analysis import analyse
 from keras_linprune.graph.model_checks import check_model
 from keras_linprune.measurement import evaluation
+from keras_linprune.measurement.data import MIN_ROWS
 
 #: The paper's thresholds: 0.05, 0.10, ..., 1.00.
 DEFAULT_THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0001, 0.05), 2))
@@ -42,6 +43,7 @@ def sweep(
     batch_size: int | None = None,
     steps: int | None = None,
     strategy: Any = None,
+    min_rows: int = MIN_ROWS,
     verbose: str | int = "auto",
 ) -> pd.DataFrame:
     """Compresses `model` at every threshold and tabulates size and metrics.
@@ -70,6 +72,8 @@ def sweep(
         steps: Batches to read per pass over the data (default: all).
         strategy: A `tf.distribute.Strategy` to measure under (default: the
             one in scope); see `measure`.
+        min_rows: Fewest calibration rows accepted (default 8); see
+            `measure`.
         verbose: Progress bars while measuring and over the thresholds
             (`"auto"` or 1; 0 is silent).
 
@@ -110,6 +114,7 @@ def sweep(
         batch_size=batch_size,
         steps=steps,
         strategy=strategy,
+        min_rows=min_rows,
         verbose=verbose,
     )
     base.check_against(model, data_or_stats)

@@ -1,5 +1,7 @@
 """Small model factories shared by the tests."""
 
+import logging
+
 import keras
 import numpy as np
 
@@ -233,3 +235,15 @@ def run_script(script, *, env=None, timeout=900):
 def one_site_dense():
     """A 5-7-3 MLP (one fold site) and 50 rows for it."""
     return mlp((5, 7, 3), seed=3), data(50, 5, seed=4)
+
+
+class LogRecords(logging.Handler):
+    """A `logging` handler keeping the messages it receives (attach it to
+    the `tensorflow` logger to see what TensorFlow logs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())

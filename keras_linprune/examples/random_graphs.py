@@ -9,8 +9,8 @@ Biases are drawn so that some neurons are always active, some never and some
 mixed, so folds happen. A pooled activation is sometimes offered unpooled
 too (a U-Net's skip, read directly by one layer and through pooling by
 another), and the head sometimes reads a merge of two tensors. Image models
-end with global average pooling or `Flatten` into the Dense head; some are
-nested as a submodel between an outer producer and head.
+end with global average pooling, `Flatten` or `Reshape((-1,))` into the Dense
+head; some are nested as a submodel between an outer producer and head.
 
 Example:
 
@@ -110,7 +110,13 @@ def random_model(seed, layers=4, kind="vector"):
             pool.append(h * float(rng.choice([0.5, 2.0])) + 1.0)
     h = pool[-1] if len(pool) < 3 or rng.random() < 0.7 else _merge(rng, pool[1:])
     if kind == "image":
-        head = L.Flatten() if rng.random() < 0.4 else L.GlobalAveragePooling2D()
+        draw = rng.random()
+        if draw < 0.25:
+            head = L.Flatten()
+        elif draw < 0.4:
+            head = L.Reshape((-1,))  # a Flatten by another name
+        else:
+            head = L.GlobalAveragePooling2D()
         h = head(h)
     model = keras.Model(x, L.Dense(3)(h), name=f"random_{kind}_{seed}")
     _pin(model, rng)

@@ -27,7 +27,15 @@ from keras_linprune.measurement.stats import ActivationStats
 
 
 def count_sites(
-    analysis, data, *, batch_size, verbose, steps=None, strategy=None, moments=None
+    analysis,
+    data,
+    *,
+    batch_size,
+    verbose,
+    steps=None,
+    strategy=None,
+    moments=None,
+    min_rows=None,
 ):
     """Counts the activation pieces of every site of an `Analysis`.
 
@@ -44,6 +52,8 @@ def count_sites(
         moments: Also sum, in the same pass, the second moments of these
             sites' features: `{site: feature Blocks}` (`moment_blocks.py`; refit's
             `moment_blocks` for every feature any plan reads), or `None`.
+        min_rows: Fewest rows accepted (`None`: any): arrays are checked
+            before the pass, datasets after it.
 
     Returns:
         An `ActivationStats` (with `moments` when asked).
@@ -61,7 +71,7 @@ def count_sites(
     extra = None if moments is None else moment_probe.MomentsProbe(analysis, moments)
     if extra is not None:
         moment_probe.check_fits(extra)  # before reading any data
-    calibration = data_lib.Calibration(data, fn, batch_size, steps)
+    calibration = data_lib.Calibration(data, fn, batch_size, steps, min_rows)
     keys, probes, owner = [], [], []
     for s in found.spec.sites:
         binding = found.bindings[s.name]
@@ -73,6 +83,8 @@ def count_sites(
             owner.append(s.name)
     counter = _counter_for(fn, tuple(keys), probes, extra)
     result = counter.run(calibration, verbose, replicas.active_strategy(strategy))
+    if min_rows and result.rows < min_rows:  # a dataset's rows, counted
+        raise data_lib.too_few_rows(result.rows, min_rows)
     _check_counts(result, owner)
     pieces, observations = _per_site(keys, owner, result.counts, result.observations)
     stats = ActivationStats(

@@ -132,7 +132,7 @@ def test_statistics_fit_the_model_they_were_measured_on():
     import keras_linprune as linprune
 
     model = A.ConvNeXtTiny(weights=None, input_shape=(32, 32, 3), include_top=False)
-    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
     stats = linprune.measure(model, x, verbose=0)
     small, report = linprune.apply(model, stats, verbose=0)
     assert report.attrs["params_after"] == small.count_params()

@@ -332,18 +332,22 @@ class _Scale(keras.layers.Layer):
 
 
 class _NoConfig(keras.layers.Layer):
-    def __init__(self, k):
+    """Its constructor takes a function, which Keras cannot record in a
+    config: the layer cannot be re-created (a layer whose `__init__` only
+    lacks `**kwargs` can, `tests/graph/copier_test.py`)."""
+
+    def __init__(self, scale):
         super().__init__()
-        self.k = k
+        self.scale = scale
 
     def call(self, x):
-        return x * self.k
+        return self.scale(x)
 
 
 def test_custom_layer_without_config_is_refused_with_the_fix():
     x_in = keras.Input((6,))
     h = keras.layers.Dense(8, activation="relu", name="d0")(x_in)
-    h = _NoConfig(3.0)(h)
+    h = _NoConfig(lambda t: t * 3.0)(h)
     model = keras.Model(x_in, keras.layers.Dense(2)(h))
     with pytest.raises(ValueError, match=r"'_*no_config' \(_NoConfig\).*get_config"):
         linprune.apply(model, f.data(), verbose=0)

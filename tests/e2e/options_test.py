@@ -212,3 +212,20 @@ def test_a_sequential_of_only_an_input_is_called_empty():
     empty = keras.Sequential([keras.Input((6,))])
     with pytest.raises(ValueError, match="at least one layer.*no layers"):
         linprune.apply(empty, np.zeros((4, 6), "float32"))
+
+
+def test_fewer_calibration_rows_than_the_minimum_are_refused_unless_asked(model):
+    """Issue 20: one row was accepted (folding 1,379 parameters to 21, off by
+    0.10 on other rows)."""
+    from keras_linprune.measurement import counting
+
+    one = f.data(1)
+    with pytest.raises(ValueError, match="at least 8 calibration rows.*1 row$"):
+        linprune.apply(model, one, verbose=0)
+    with pytest.raises(ValueError, match="at least 8 calibration rows.*4 rows$"):
+        linprune.measure(model, tf.data.Dataset.from_tensor_slices(f.data(4)).batch(2))
+    with pytest.warns(counting.CalibrationWarning):  # said so, and still warned
+        small, _ = linprune.apply(model, one, min_rows=1, verbose=0)
+    assert small.count_params() <= model.count_params()
+    with pytest.raises(ValueError, match="min_rows"):
+        linprune.apply(model, f.data(), min_rows=0)

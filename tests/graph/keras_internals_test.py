@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_linprune.graph import keras_internals as internals
+from tests import factories as f
 
 
 def test_graph_facts():
@@ -51,18 +52,9 @@ def test_variables_convert_to_numpy_without_numpy_2s_deprecation_warning():
         np.testing.assert_array_equal(internals.to_numpy(variable), [0.0, 1.0, 2.0])
 
 
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
 def test_retracing_warnings_are_dropped_inside_and_nothing_else():
     logger = logging.getLogger("tensorflow")
-    records = _Records()
+    records = f.LogRecords()
     logger.addHandler(records)
     retracing = "5 out of the last 5 calls to <f> triggered tf.function retracing."
     try:
@@ -79,10 +71,9 @@ def test_refitting_many_plans_logs_no_retracing_warning():
     """Issue 20: refitting plan after plan in one process (each refit's
     `tf.function` for its sums) printed TensorFlow's retracing warning."""
     import keras_linprune as linprune
-    from tests import factories as f
 
     logger = logging.getLogger("tensorflow")
-    records = _Records()
+    records = f.LogRecords()
     logger.addHandler(records)
     try:
         model, x = f.shape_biases(f.mlp()), f.data(1100)  # two batches a pass

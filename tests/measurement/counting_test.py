@@ -1,5 +1,3 @@
-import logging
-
 import keras
 import numpy as np
 import pandas as pd
@@ -115,19 +113,10 @@ def test_input_model_unchanged_by_measure():
     assert len(model.outputs) == 1
 
 
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
 def test_measuring_models_in_a_row_warns_of_no_retracing():
     # A notebook compressing one model after another: each counter traces
     # its step once, which TensorFlow must not report as frequent retracing.
-    records = _Records()
+    records = f.LogRecords()
     tf.get_logger().addHandler(records)
     try:
         for width in range(8, 15):

@@ -46,7 +46,7 @@ def test_conv_moments_read_the_kernels_patches():
     inp = keras.Input((5, 5, 2))
     h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c")(inp)
     model = keras.Model(inp, keras.layers.Conv2D(2, 1, name="o")(h))
-    x = np.random.default_rng(0).normal(size=(6, 5, 5, 2)).astype("float32")
+    x = np.random.default_rng(0).normal(size=(8, 5, 5, 2)).astype("float32")
     m = linprune.measure(model, x, moments=True, verbose=0).moments["c"]
     features = with_ones(im2col_same_3x3(x.astype(np.float64)))
     np.testing.assert_allclose(m.gram, features.T @ features, rtol=1e-10, atol=1e-10)
