@@ -531,3 +531,16 @@ def test_concatenate_reader_that_folds_onward_keeps_every_part():
     row = report.set_index("site").loc["reader"]
     assert row.folded and row.linear > 0
     f.assert_close(small(data), model(data), atol=1e-5)
+
+
+def test_a_compression_raises_no_deprecation_warning():
+    """Issue 20: NumPy 2 warned once per weight (392 times on this MLP) when
+    the engine converted Keras variables."""
+    import warnings
+
+    model, x = f.shape_biases(f.mlp()), f.data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        small, _ = linprune.apply(model, x, threshold=0.9, verbose=0)
+        linprune.apply(model, x, target_size=0.5, verbose=0)
+    assert small.count_params() < model.count_params()
