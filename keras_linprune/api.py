@@ -267,7 +267,7 @@ def apply(
         strategy: A `tf.distribute.Strategy` to measure (and refit) under
             (default: the one in scope); see `measure`.
         min_rows: Fewest calibration rows accepted when measuring (default
-            16); see `measure`.
+            8); see `measure`.
         verbose: Progress bar while measuring: `"auto"`/1 on, 0 off.
 
     Returns:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from typing import Any
 
 import keras
@@ -434,7 +435,7 @@ def _check_eval_inputs(model: keras.Model, eval_data: Any) -> None:
     try:
         Calibration(x, functional_graph(model))
     except (TypeError, ValueError) as error:
-        message = str(error).replace("Calibration data", "`eval_data`")
+        message = re.sub("[Cc]alibration data", "data", str(error))
         raise type(error)(f"`eval_data` does not fit the model: {message}") from None
 
 

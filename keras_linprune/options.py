@@ -187,9 +187,9 @@ class Options:
         return dict(
             layer_threshold=self.layer_threshold,
             remove_dead=self.remove_dead,
-            remove_inactive=any(m > 0 for m in self.target_mixes)
-            if self.has_target or self.scores_target
-            else self.remove_inactive is True,
+            # (1.0,) for `remove_inactive=True`, (0.0,) for False or "auto"
+            # without plans to compare, every mix when comparing them.
+            remove_inactive=any(m > 0 for m in self.target_mixes),
             shortcut=self.shortcut,
             objective=self.objective,
             latency=self._latency_model(),

@@ -133,8 +133,7 @@ class Calibration:
             )
         bs = self._batch_size
         for a, t, name in zip(arrays, self._inputs, self.names):
-            _check_finite_array(a, name, bs)
-            _check_range(a, t, name, bs)
+            _check_values(a, t, name, bs)
         if self._min_rows and self.rows < self._min_rows:
             raise too_few_rows(self.rows, self._min_rows)
         self.num_batches = math.ceil(self.rows / bs)
@@ -315,42 +314,45 @@ def check_dtype(dtype, tensor, name):
         )
 
 
-def _check_finite_array(array, name, chunk):
-    """Raises if a float array has NaN or Inf, scanning it in chunks (no
-    full-size temporary)."""
+def _check_values(array, tensor, name, chunk):
+    """Raises if a float array has NaN or Inf, or finite values that would
+    overflow the input's narrower float dtype (float64 data beyond
+    float32's range would become Inf), in one scan by chunks (no full-size
+    temporary)."""
     if array.dtype.kind != "f":
         return
-    bad = 0
+    limit = _narrower_limit(array.dtype, tensor)
+    bad, largest = 0, 0.0
     for start in range(0, array.shape[0], chunk):
-        bad += int(np.count_nonzero(~np.isfinite(array[start : start + chunk])))
+        part = array[start : start + chunk]
+        bad += int(np.count_nonzero(~np.isfinite(part)))
+        if limit is not None and not bad:
+            largest = max(largest, float(np.abs(part).max(initial=0.0)))
     if bad:
         raise ValueError(
             f"Calibration data for input '{name}' contains NaN or Inf. "
             f"Received: {bad} non-finite values"
         )
-
-
-def _check_range(array, tensor, name, chunk):
-    """Raises if finite float values would overflow the input's narrower
-    float dtype (float64 data beyond float32's range would become Inf), in
-    chunks."""
-    input_dtype = keras.backend.standardize_dtype(tensor.dtype)
-    if array.dtype.kind != "f" or input_dtype not in ("float16", "float32"):
-        return  # bfloat16 has float32's range; strings, ints: not floats
-    dtype = np.dtype(input_dtype)
-    if dtype.itemsize >= array.dtype.itemsize:
-        return
-    limit = float(np.finfo(dtype).max)
-    largest = 0.0
-    for start in range(0, array.shape[0], chunk):
-        part = np.abs(array[start : start + chunk])
-        largest = max(largest, float(part.max(initial=0.0)))
-    if largest > limit:
+    if limit is not None and largest > limit:
+        dtype = keras.backend.standardize_dtype(tensor.dtype)
         raise ValueError(
             f"Expected calibration data for input '{name}' within the range of "
-            f"its dtype {dtype.name} (largest finite value {limit:.3g}). "
+            f"its dtype {dtype} (largest finite value {limit:.3g}). "
             f"Received: a value of magnitude {largest:.3g}"
         )
+
+
+def _narrower_limit(dtype, tensor):
+    """The largest finite value of the input's float dtype when it is
+    narrower than the data's `dtype` (float16/float32 inputs; bfloat16 has
+    float32's range), else `None`."""
+    input_dtype = keras.backend.standardize_dtype(tensor.dtype)
+    if input_dtype not in ("float16", "float32"):
+        return None
+    narrow = np.dtype(input_dtype)
+    if narrow.itemsize >= dtype.itemsize:
+        return None
+    return float(np.finfo(narrow).max)
 
 
 def nonfinite_error(names, batches):

@@ -47,16 +47,11 @@ def candidate_thresholds(
 ) -> list[float]:
     """Distinct thresholds at which some site's linear set (or, with
     `remove_inactive`, its set of removed inactive neurons) changes,
-    highest first (always starting at 1.0)."""
-    values = {1.0}
-    for site in spec.sites:
-        r = decisions_lib.piece_rates(site, rates[site.name])
-        best, _ = decisions_lib.best_sloped_piece(site.activation.pieces, r)
-        values.update(float(v) for v in best[best > 0])
-        if remove_inactive:
-            facts = decisions_lib.site_facts(site, r, True, True)
-            values.update(float(v) for v in facts.sorted_inactive if v > 0)
-    return sorted(values, reverse=True)
+    highest first (always starting at 1.0): the fold thresholds of
+    `mix_points` along folding alone, or along removal at the fold
+    threshold."""
+    mix = 1.0 if remove_inactive else 0.0
+    return [threshold for threshold, _ in mix_points(spec, rates, mix)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,9 +111,18 @@ class SizeTarget:
     ) -> tuple[Plan, dict[str, Any]]:
         """Raises `ValueError` if no plan meets the budget; the message
         gives the smallest size folding can reach."""
-        budget = self.budget(spec)
         planner = planner_lib.Planner(spec, rates, **options)
-        mixes = self.mixes or ((1.0,) if options.get("remove_inactive") else (0.0,))
+        return self.plan_with(planner, spec, rates)
+
+    def plan_with(
+        self, planner: planner_lib.Planner, spec: GraphSpec, rates: Rates
+    ) -> tuple[Plan, dict[str, Any]]:
+        """`plan` with this `planner` of `spec` and `rates`, whose caches
+        (decisions per linear set, costs per size) serve every target a
+        caller plans with it (`SizeGuard`)."""
+        budget = self.budget(spec)
+        remove_inactive = planner.options["remove_inactive"]
+        mixes = self.mixes or ((1.0,) if remove_inactive else (0.0,))
         fitting = {}
         for mix in mixes:
             plan = _fitting_plan(planner, spec, rates, mix, budget)
@@ -354,11 +358,12 @@ class SizeGuard:
         self, spec: GraphSpec, rates: Rates, **options: Any
     ) -> tuple[Plan, dict[str, Any]]:
         tried: dict[float, tuple[Plan, float, dict]] = {}
+        planner = planner_lib.Planner(spec, rates, **options)  # for every probe
 
         def probe(fraction):
             target = SizeTarget(fraction=fraction, mixes=self.mixes, score=self.score)
             try:
-                plan, notes = target.plan(spec, rates, **options)
+                plan, notes = target.plan_with(planner, spec, rates)
             except ValueError:  # below what compression reaches
                 return None
             tried[fraction] = (plan, self.guard.score(plan), notes)
