@@ -74,6 +74,33 @@ def test_the_size_floor_counts_inactive_neurons_of_blocked_sites():
         assert plans.params_floor(t) <= plans.plan(t).params
 
 
+def spread_mlp():
+    """A 6-24-3 MLP whose hidden biases run from far below to far above the
+    pre-activations' spread (some neurons rarely on, some almost always,
+    some in between), and 300 rows."""
+    keras.utils.set_random_seed(0)
+    model = f.mlp((6, 24, 3))
+    first = f.linear_layers(model)[0]
+    kernel, _ = first.get_weights()
+    spread = np.linalg.norm(kernel, axis=0)
+    first.set_weights([kernel, np.linspace(-2.5, 2.5, 24) * spread])
+    x = f.data(300, 6, seed=2)
+    return model, x
+
+
+def piecewise_reference(model, x, decision):
+    """The original's outputs with the removed neurons at 0 and the folded
+    ones the identity, computed here from the original weights."""
+    first, last = f.linear_layers(model)
+    k1, b1 = first.get_weights()
+    k2, b2 = last.get_weights()
+    z = x.astype(np.float64) @ k1 + b1
+    h = np.maximum(z, 0.0)
+    h[:, decision.constant] = 0.0
+    h[:, decision.linear] = z[:, decision.linear]
+    return h @ k2 + b2
+
+
 def test_below_one_each_neuron_follows_its_piece_through_predict_and_eagerly():
     """At 0.9 a neuron off on >= 90 % of the rows outputs 0 and one on on
     >= 90 % is the identity: the compressed model equals the original
@@ -81,15 +108,7 @@ def test_below_one_each_neuron_follows_its_piece_through_predict_and_eagerly():
     from keras_linprune.analysis import analyse
     from keras_linprune.plan import planner
 
-    keras.utils.set_random_seed(0)
-    model = f.mlp((6, 24, 3))
-    first = f.linear_layers(model)[0]
-    kernel, _ = first.get_weights()
-    # Biases from far below to far above the pre-activations' spread: some
-    # neurons rarely on, some almost always, some in between.
-    spread = np.linalg.norm(kernel, axis=0)
-    first.set_weights([kernel, np.linspace(-2.5, 2.5, 24) * spread])
-    x = f.data(300, 6, seed=2)
+    model, x = spread_mlp()
     options = dict(threshold=0.9, layer_threshold=0, refit=False, verbose=0)
     small, _ = linprune.apply(model, x, remove_inactive=True, **options)
     analysis = analyse(model)
@@ -101,14 +120,38 @@ def test_below_one_each_neuron_follows_its_piece_through_predict_and_eagerly():
     assert decision.constant.size and decision.linear.size  # both kinds happen
     (site_rates,) = rates.values()
     assert (site_rates[0][decision.constant] < 1.0).any()  # not only dead ones
-    first, last = f.linear_layers(model)
-    k1, b1 = first.get_weights()
-    k2, b2 = last.get_weights()
-    z = x.astype(np.float64) @ k1 + b1
-    h = np.maximum(z, 0.0)
-    h[:, decision.constant] = 0.0
-    h[:, decision.linear] = z[:, decision.linear]
-    expected = h @ k2 + b2
+    expected = piecewise_reference(model, x, decision)
+    np.testing.assert_allclose(small.predict(x, verbose=0), expected, atol=1e-4)
+    eager = keras.ops.convert_to_numpy(small(x, training=False))
+    np.testing.assert_allclose(eager, expected, atol=1e-4)
+
+
+def test_an_inactive_threshold_of_its_own_rebuilds_each_neuron_in_its_piece():
+    """A size target's mixes remove inactive neurons at a threshold apart
+    from the folds' (here 0.6 against 0.9): the rebuilt model equals the
+    original with those substitutions, through predict() and eagerly."""
+    from keras_linprune.analysis import analyse
+    from keras_linprune.plan import planner
+    from keras_linprune.rebuild import rebuild
+
+    model, x = spread_mlp()
+    analysis = analyse(model)
+    rates = linprune.measure(model, x, verbose=0).piece_rates
+    planned = planner.Planner(
+        analysis.spec, rates, layer_threshold=0, remove_inactive=True
+    )
+    plan = planned.plan(0.9, 0.6)
+    (decision,) = plan.decisions.values()
+    (site_rates,) = rates.values()
+    off = site_rates[0]
+    removed_below_fold = (off[decision.constant] >= 0.6) & (
+        off[decision.constant] < 0.9
+    )
+    assert removed_below_fold.any()  # removed where the fold threshold would not
+    assert decision.linear.size
+    small = rebuild(analysis, plan)
+    assert small.count_params() == plan.params
+    expected = piecewise_reference(model, x, decision)
     np.testing.assert_allclose(small.predict(x, verbose=0), expected, atol=1e-4)
     eager = keras.ops.convert_to_numpy(small(x, training=False))
     np.testing.assert_allclose(eager, expected, atol=1e-4)
